@@ -140,8 +140,15 @@ class AnchorAPIError(AnchorframeError):
     def __reduce__(self) -> tuple[Any, ...]:
         return (
             _rebuild_api_error,
-            (type(self), str(self), self.status_code, self.method, self.path,
-             self.server_message, dict(self.__dict__)),
+            (
+                type(self),
+                str(self),
+                self.status_code,
+                self.method,
+                self.path,
+                self.server_message,
+                dict(self.__dict__),
+            ),
         )
 
 
@@ -156,7 +163,11 @@ def _rebuild_api_error(
 ) -> AnchorAPIError:
     exc = cls.__new__(cls)
     AnchorAPIError.__init__(
-        exc, message, status_code=status_code, method=method, path=path,
+        exc,
+        message,
+        status_code=status_code,
+        method=method,
+        path=path,
         server_message=server_message,
     )
     exc.__dict__.update(state)

@@ -79,8 +79,11 @@ def _playwright_browsers() -> list[str]:
     for root in roots:
         if not root or root == "0" or not os.path.isdir(root):
             continue
-        patterns = ["chromium-*/chrome-linux*/chrome", "chromium-*/chrome-mac*/Chromium.app/Contents/MacOS/Chromium",
-                    "chromium-*/chrome-win*/chrome.exe"]
+        patterns = [
+            "chromium-*/chrome-linux*/chrome",
+            "chromium-*/chrome-mac*/Chromium.app/Contents/MacOS/Chromium",
+            "chromium-*/chrome-win*/chrome.exe",
+        ]
         for pattern in patterns:
             found += sorted(glob.glob(os.path.join(root, pattern)), reverse=True)
     return found
@@ -114,9 +117,9 @@ def find_chromium(executable_path: str | os.PathLike[str] | None = None) -> str:
         if os.access(path, os.X_OK):
             return path
     for name in _PATH_NAMES:
-        path = shutil.which(name)
-        if path:
-            return path
+        found = shutil.which(name)
+        if found:
+            return found
     raise BrowserNotFoundError("No Chromium was found. " + INSTALL_HINT)
 
 

@@ -1,0 +1,87 @@
+"""The interface between the engine and whatever provides browser sessions.
+
+A :class:`Backend` is configuration (reusable, no live state). For each run it
+opens a :class:`SessionPool`, which provisions sessions as a stream: each
+session is handed to the engine the moment it is ready, so nobody waits for
+the slowest one. The pool ends everything it started in ``aclose()``, which
+the engine calls in ``finally``.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["Backend", "ProvisionFailure", "Provisioned", "SessionHandle", "SessionPool"]
+
+
+@dataclass(eq=False)
+class SessionHandle:
+    """A ready browser session. ``cdp_url`` may embed a secret: it is never shown."""
+
+    session_id: str
+    cdp_url: str = field(repr=False)
+    batch_id: str | None = None
+    ready_s: float | None = None
+    info: dict[str, Any] = field(default_factory=dict, repr=False)
+
+
+@dataclass(eq=False)
+class ProvisionFailure:
+    """A session that could not be provisioned; ``message`` is the backend's reason."""
+
+    message: str
+    session_id: str | None = None
+    batch_id: str | None = None
+    retry_count: int = 0
+    error_type: str = "ProvisionError"
+
+
+Provisioned = SessionHandle | ProvisionFailure
+
+
+class SessionPool(abc.ABC):
+    """The live sessions of one run."""
+
+    async def __aenter__(self) -> SessionPool:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    @abc.abstractmethod
+    def provision(self, count: int) -> AsyncIterator[Provisioned]:
+        """Start ``count`` sessions; yield each as it becomes ready or fails."""
+
+    def replace(self, lost: SessionHandle | ProvisionFailure) -> AsyncIterator[Provisioned]:
+        """Provide one session in place of ``lost``; by default, provision one more."""
+        return self.provision(1)
+
+    @abc.abstractmethod
+    async def end_session(self, handle: SessionHandle) -> None:
+        """End one session now (idempotent)."""
+
+    @abc.abstractmethod
+    async def aclose(self) -> None:
+        """End every session this pool started (idempotent)."""
+
+
+class Backend(abc.ABC):
+    """Where browser sessions come from.
+
+    ``kind`` selects the sizing rule: "local" shares this machine's cores,
+    "cloud" costs session-minutes.
+    """
+
+    name: str = "backend"
+    kind: str = "local"
+
+    @abc.abstractmethod
+    def open_pool(self, run_id: str) -> SessionPool:
+        """A new pool for the run ``run_id`` (use as ``async with``)."""
+
+    def describe(self) -> str:
+        """A one-line description for progress headers and summaries (no secrets)."""
+        return self.name

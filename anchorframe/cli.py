@@ -1,0 +1,293 @@
+"""The command line: ``anchorframe demo | scrape | plan | emulator | reap``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = ["main"]
+
+EPILOG = """examples:
+  anchorframe demo                                  scrape the bundled sample shop with local Chromium
+  anchorframe demo --out demo.parquet --rows 50
+  anchorframe plan urls.csv                         show the plan without starting a browser
+  anchorframe scrape urls.csv --extract name=h1 --extract price=.price --out prices.parquet
+  anchorframe scrape urls.csv --scraper mymodule:product --out products.parquet
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="anchorframe",
+        description="Scrape a table of URLs with real browsers and get a table back.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="log more (-v info, -vv debug)")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    demo = commands.add_parser(
+        "demo",
+        help="scrape the bundled sample site with local Chromium",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="example:\n  anchorframe demo --out demo.parquet",
+    )
+    demo.add_argument(
+        "--out",
+        default="anchorframe-demo.parquet",
+        help="where to save the results (.parquet or .csv; default: %(default)s)",
+    )
+    demo.add_argument("--rows", type=int, default=None, help="scrape only the first N rows")
+    _add_run_options(demo)
+
+    plan = commands.add_parser(
+        "plan", help="check an input file and show the plan, without starting a browser"
+    )
+    plan.add_argument("input", help="CSV, Parquet or JSONL file with a URL column")
+    plan.add_argument("--url", default=None, help="the URL column (default: url/link/href...)")
+    plan.add_argument("--backend", default="auto", choices=["auto", "local", "anchor"])
+    plan.add_argument("--sessions", type=int, default=None)
+    plan.add_argument("--tabs", type=int, default=None)
+
+    scrape = commands.add_parser(
+        "scrape",
+        help="scrape the URLs of an input file",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=EPILOG,
+    )
+    scrape.add_argument("input", help="CSV, Parquet or JSONL file with a URL column")
+    scrape.add_argument("--url", default=None, help="the URL column (default: url/link/href...)")
+    what = scrape.add_mutually_exclusive_group()
+    what.add_argument(
+        "--scraper",
+        default=None,
+        metavar="MODULE:FUNCTION",
+        help="an async function (page, row) -> dict, imported from a module",
+    )
+    what.add_argument(
+        "--extract",
+        action="append",
+        default=None,
+        metavar="NAME=SELECTOR",
+        help="a column filled from a CSS selector (repeatable)",
+    )
+    scrape.add_argument("--out", required=True, help="output file (.parquet, .csv or .jsonl)")
+    scrape.add_argument(
+        "--max-failed",
+        type=float,
+        default=None,
+        metavar="SHARE",
+        help="exit with status 1 when more than this share of rows failed (e.g. 0.05)",
+    )
+    _add_run_options(scrape)
+
+    try:
+        from .emulator import add_emulator_parser  # type: ignore[attr-defined]
+
+        add_emulator_parser(commands)
+    except ImportError:
+        pass
+    try:
+        from .backends.anchor import add_reap_parser  # type: ignore[attr-defined]
+
+        add_reap_parser(commands)
+    except ImportError:
+        pass
+    return parser
+
+
+def _add_run_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--backend",
+        default="local",
+        choices=["auto", "local", "anchor"],
+        help="where browsers run (default: %(default)s)",
+    )
+    parser.add_argument("--sessions", type=int, default=None, help="browser sessions (default: planned)")
+    parser.add_argument("--tabs", type=int, default=None, help="tabs per session (default: planned)")
+    parser.add_argument("--timeout", type=float, default=30.0, help="seconds per attempt at a row")
+    parser.add_argument("--retries", type=int, default=2, help="retries after a failure")
+    parser.add_argument("--chromium", default=None, help="the Chromium executable for the local backend")
+    progress = parser.add_mutually_exclusive_group()
+    progress.add_argument(
+        "--progress",
+        dest="progress",
+        action="store_true",
+        default=None,
+        help="show progress bars (default: when stderr is a terminal)",
+    )
+    progress.add_argument("--no-progress", dest="progress", action="store_false")
+
+
+def _backend(args: argparse.Namespace) -> Any:
+    if args.backend == "local" or (args.backend == "auto" and args.chromium):
+        from .backends.local import LocalBackend
+
+        return LocalBackend(executable_path=args.chromium)
+    return args.backend
+
+
+def read_table(path: str | Path) -> Any:
+    """Read a CSV, Parquet or JSON Lines file into a DataFrame."""
+    import pandas as pd
+
+    suffix = Path(path).suffix.lower()
+    if suffix == ".parquet":
+        return pd.read_parquet(path)
+    if suffix in (".jsonl", ".ndjson"):
+        return pd.read_json(path, lines=True)
+    if suffix == ".json":
+        return pd.read_json(path)
+    return pd.read_csv(path)
+
+
+def write_table(frame: Any, path: str | Path) -> None:
+    """Write a results frame as Parquet, CSV or JSON Lines (by the file's suffix)."""
+    suffix = Path(path).suffix.lower()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    if suffix == ".parquet":
+        frame.to_parquet(path)
+    elif suffix in (".jsonl", ".ndjson", ".json"):
+        frame.reset_index().to_json(
+            path, orient="records", lines=True, date_format="iso", default_handler=str
+        )
+    else:
+        frame.to_csv(path)
+
+
+def _load_scraper(spec: str) -> Any:
+    import importlib
+
+    module_name, _, attribute = spec.partition(":")
+    if not module_name or not attribute:
+        raise SystemExit(f"--scraper takes MODULE:FUNCTION (e.g. mypackage.scrapers:product), not {spec!r}.")
+    sys.path.insert(0, str(Path.cwd()))
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise SystemExit(f"Cannot import {module_name!r} for --scraper: {exc}") from exc
+    try:
+        return getattr(module, attribute)
+    except AttributeError:
+        raise SystemExit(f"Module {module_name!r} has no {attribute!r} for --scraper.") from None
+
+
+def _extract(pairs: list[str]) -> dict[str, str]:
+    selectors: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, selector = pair.partition("=")
+        if not sep or not name or not selector:
+            raise SystemExit(f"--extract takes NAME=SELECTOR (e.g. price=.price), not {pair!r}.")
+        selectors[name] = selector
+    return selectors
+
+
+def _demo(args: argparse.Namespace) -> int:
+    import anchorframe as af
+
+    from .demo import DemoSite
+
+    with DemoSite() as site:
+        frame = site.frame()
+        if args.rows is not None:
+            frame = frame.head(args.rows)
+        print(
+            f"Scraping the demo shop at {site.base_url} ({len(frame)} rows) with {args.backend} browsers...",
+            file=sys.stderr,
+        )
+        result = af.scrape(
+            frame,
+            extract={"name": "h1", "price": ".price", "stock": ".stock"},
+            backend=_backend(args),
+            sessions=args.sessions,
+            tabs=args.tabs,
+            timeout=args.timeout,
+            retries=args.retries,
+            progress=args.progress,
+        )
+    print(result.summary())
+    print()
+    import pandas as pd
+
+    with pd.option_context("display.width", 160, "display.max_columns", 12, "display.max_colwidth", 40):
+        print(result.results.drop(columns=["af_error", "af_session"]).head(8).to_string())
+    write_table(result.results, args.out)
+    print(f"\nSaved {len(result.results)} rows to {args.out}")
+    return 0
+
+
+def _plan(args: argparse.Namespace) -> int:
+    import anchorframe as af
+
+    plan = af.plan(
+        read_table(args.input), url=args.url, backend=args.backend, sessions=args.sessions, tabs=args.tabs
+    )
+    print(plan.explain())
+    return 0
+
+
+def _scrape(args: argparse.Namespace) -> int:
+    import anchorframe as af
+
+    frame = read_table(args.input)
+    scraper = _load_scraper(args.scraper) if args.scraper else None
+    extract = _extract(args.extract) if args.extract else None
+    result = af.scrape(
+        frame,
+        scraper,
+        url=args.url,
+        extract=extract,
+        backend=_backend(args),
+        sessions=args.sessions,
+        tabs=args.tabs,
+        timeout=args.timeout,
+        retries=args.retries,
+        progress=args.progress,
+    )
+    write_table(result.results, args.out)
+    print(result.summary(), file=sys.stderr)
+    counts = result.counts
+    scraped = counts["ok"] + counts["failed"] + counts["skipped"]
+    share = (counts["failed"] + counts["skipped"]) / scraped if scraped else 0.0
+    if args.max_failed is not None and share > args.max_failed:
+        print(f"{share:.1%} of rows failed, above --max-failed {args.max_failed:g}.", file=sys.stderr)
+        return 1
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    level = logging.WARNING - 10 * min(args.verbose, 2)
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr
+    )
+    handlers = {"demo": _demo, "plan": _plan, "scrape": _scrape}
+    if args.command is None:
+        parser.print_help()
+        return 2
+    handler = handlers.get(args.command) or getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help()
+        return 2
+    from .errors import AnchorframeError
+
+    try:
+        return int(handler(args) or 0)
+    except AnchorframeError as exc:
+        if isinstance(exc, KeyboardInterrupt):
+            print(f"\n{exc}", file=sys.stderr)
+            return 130
+        print(f"anchorframe: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,109 @@
+"""Ready-made scraping callables for the no-code cases.
+
+* :func:`page_summary` (the default): final URL, HTTP status, title, text length.
+* :func:`css` / ``scrape(df, extract={...})``: the text of CSS selectors.
+
+Both fail a row whose page answers with an HTTP error (4xx, 5xx): a 5xx or a
+429 is retried, other statuses are not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ._frames import Row
+from .errors import InputError, RowFailed
+
+__all__ = ["css", "page_summary"]
+
+_SUMMARY_JS = """() => [document.title, document.body ? document.body.innerText.length : 0]"""
+
+# Waits inside the page (one round trip instead of one per selector and poll)
+# until every selector matches or the budget runs out, then reads them all.
+_CSS_JS = """async ([selectors, waitMs, attrs]) => {
+  const deadline = performance.now() + waitMs;
+  const all = () => selectors.every(([, sel]) => document.querySelector(sel));
+  while (!all() && performance.now() < deadline) {
+    await new Promise(r => setTimeout(r, 25));
+  }
+  const out = {};
+  for (const [name, sel] of selectors) {
+    const el = document.querySelector(sel);
+    if (!el) { out[name] = null; continue; }
+    const attr = attrs[name];
+    out[name] = attr ? el.getAttribute(attr) : (el.innerText ?? el.textContent ?? "").trim();
+  }
+  return out;
+}"""
+
+
+def check_response(response: Any, url: str) -> int | None:
+    """Fail the row on an HTTP error; return the status (None for non-HTTP navigations)."""
+    if response is None:
+        return None
+    status = int(response.status)
+    if status >= 400:
+        raise RowFailed(
+            "http_error",
+            f"HTTP {status} {response.status_text or ''}".strip() + f" for {url}",
+            retryable=status >= 500 or status == 429,
+        )
+    return status
+
+
+async def page_summary(page: Any, row: Row) -> dict[str, Any]:
+    """Load the page and return its final URL, HTTP status, title and text length.
+
+    Example:
+        >>> import anchorframe as af
+        >>> af.scrape(["https://example.com"], af.extract.page_summary).results  # doctest: +SKIP
+    """
+    response = await page.goto(row.url, wait_until="load")
+    status = check_response(response, row.url)
+    title, text_length = await page.evaluate(_SUMMARY_JS)
+    return {"final_url": page.url, "http_status": status, "title": title, "text_length": int(text_length)}
+
+
+def css(selectors: Mapping[str, str], *, wait: float = 3.0, wait_until: str = "domcontentloaded") -> Any:
+    """A callable that returns the text of each CSS selector (None where it matches nothing).
+
+    A selector may end with ``@attr`` to read an attribute instead of the text
+    (``"link": "a.next@href"``). The page is given up to ``wait`` seconds for
+    every selector to appear (pages that render with JavaScript).
+
+    Example:
+        >>> import anchorframe as af
+        >>> product = af.extract.css({"name": "h1", "price": ".price"})
+        >>> af.scrape(df, product)  # doctest: +SKIP
+    """
+    if not isinstance(selectors, Mapping) or not selectors:
+        raise InputError(
+            "extract= takes a non-empty dict of column name -> CSS selector, "
+            "e.g. extract={'name': 'h1', 'price': '.price'}."
+        )
+    pairs: list[list[str]] = []
+    attrs: dict[str, str] = {}
+    for name, selector in selectors.items():
+        if not isinstance(name, str) or not isinstance(selector, str) or not selector.strip():
+            raise InputError(
+                f"extract={{{name!r}: {selector!r}}}: names and selectors must be non-empty strings."
+            )
+        base, _, attr = (
+            selector.rpartition("@") if "@" in selector and not selector.endswith("]") else (selector, "", "")
+        )
+        if not base:
+            base, attr = selector, ""
+        pairs.append([name, base.strip()])
+        if attr:
+            attrs[name] = attr.strip()
+    wait_ms = max(0.0, float(wait)) * 1000
+
+    async def extract_css(page: Any, row: Row) -> dict[str, Any]:
+        response = await page.goto(row.url, wait_until=wait_until)
+        check_response(response, row.url)
+        result: dict[str, Any] = await page.evaluate(_CSS_JS, [pairs, wait_ms, attrs])
+        return result
+
+    extract_css.__qualname__ = extract_css.__name__ = f"css({dict(selectors)!r})"
+    return extract_css

@@ -1,0 +1,115 @@
+"""A loopback HTTP server for the tests: pages with known content and known misbehaviour.
+
+Paths:
+  /page/<n>            a static page: <h1>Page n</h1> <p class=price>n.00</p>
+  /js/<n>?delay=ms     the same, written by JavaScript after a delay
+  /flaky/<n>?fail=k    500 for the first k requests, then the page
+  /status/<code>       answers with that HTTP status
+  /hang                never answers (until the server stops)
+  /slow?s=seconds      answers after a delay
+  /popup               opens a window and an alert
+Every request is counted in ``site.hits[path]``.
+"""
+
+from __future__ import annotations
+
+import collections
+import http.server
+import threading
+import time
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: Any
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def _send(self, status: int, body: str, content_type: str = "text/html; charset=utf-8") -> None:
+        data = body.encode()
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(data)))
+            self.send_header("Cache-Control", "no-store")
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    def do_GET(self) -> None:
+        site = self.server.site
+        parts = urlsplit(self.path)
+        query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+        path = parts.path
+        with site.lock:
+            site.hits[path] += 1
+            hits = site.hits[path]
+        segments = path.strip("/").split("/")
+        head = segments[0]
+        number = segments[1] if len(segments) > 1 else "0"
+        page = f"<title>Page {number}</title><h1>Page {number}</h1><p class='price'>{number}.00</p>"
+        if head == "page":
+            self._send(200, page)
+        elif head == "js":
+            delay = int(query.get("delay", "200"))
+            inner = page.replace("'", "\\'")
+            self._send(
+                200,
+                f"<div id=app>loading</div><script>setTimeout(()=>{{document.getElementById('app')"
+                f".innerHTML='{inner}'}}, {delay})</script>",
+            )
+        elif head == "flaky":
+            if hits <= int(query.get("fail", "1")):
+                self._send(500, "<h1>Server error</h1>")
+            else:
+                self._send(200, page)
+        elif head == "status":
+            self._send(int(number), f"<h1>Status {number}</h1>")
+        elif head == "hang":
+            site.released.wait(60)
+        elif head == "slow":
+            time.sleep(float(query.get("s", "1")))
+            self._send(200, page)
+        elif head == "popup":
+            self._send(200, "<h1>Popup</h1><script>window.open('/page/1'); alert('hi');</script>")
+        else:
+            self._send(404, "<h1>Not found</h1>")
+
+
+class TestSite:
+    """Start with ``with TestSite() as site:``; ``site.url('/page/1')``."""
+
+    __test__ = False
+
+    def __init__(self) -> None:
+        self.hits: collections.Counter[str] = collections.Counter()
+        self.lock = threading.Lock()
+        self.released = threading.Event()
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._server.daemon_threads = True
+        self._server.site = self  # type: ignore[attr-defined]
+        self._server.handle_error = lambda *a: None  # type: ignore[method-assign]
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+    def pages(self, count: int, prefix: str = "/page") -> list[str]:
+        return [self.url(f"{prefix}/{n}") for n in range(count)]
+
+    def __enter__(self) -> TestSite:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.released.set()
+        self._server.shutdown()
+        self._server.server_close()

@@ -1,0 +1,31 @@
+"""The public names of anchorframe are exactly these."""
+
+import anchorframe as af
+
+
+def test_public_names_are_pinned():
+    """A change to the public API must change this list on purpose."""
+    assert sorted(af.__all__) == sorted(
+        [
+            "AnchorAPIError",
+            "AnchorframeError",
+            "Backend",
+            "BackendError",
+            "BrowserNotFoundError",
+            "InputError",
+            "LocalBackend",
+            "Plan",
+            "Row",
+            "RowFailed",
+            "RunInterrupted",
+            "ScrapeResult",
+            "__version__",
+            "ascrape",
+            "extract",
+            "last_result",
+            "plan",
+            "scrape",
+        ]
+    )
+    for name in af.__all__:
+        assert getattr(af, name) is not None
