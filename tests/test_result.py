@@ -15,13 +15,38 @@ def _result(value):
     table = prepare_input(["https://a.test/1", "https://a.test/2", None])
     first, second = table.work
     first.status, first.value, first.attempts = "ok", value, 1
-    second.status, second.reason, second.message, second.attempts = "failed", "timeout", "took <b>too</b> long", 3
+    second.status, second.reason, second.message, second.attempts = (
+        "failed",
+        "timeout",
+        "took <b>too</b> long",
+        3,
+    )
     outcomes = [first, second, None]
-    errors = errors_frame([{"scope": "url", "session": "s1", "row": 1, "url": "https://a.test/2", "attempt": 1,
-                            "stage": "scrape", "reason": "timeout", "error_type": "TimeoutError",
-                            "message": "took <b>too</b> long", "time": pd.Timestamp.now(tz="UTC")}])
-    return ScrapeResult(results=results_frame(table, outcomes), errors=errors, sessions=sessions_frame([]),
-                        plan=plan_sessions(2, cores=2), backend="local Chromium", run_id="r1", elapsed=2.0)
+    errors = errors_frame(
+        [
+            {
+                "scope": "url",
+                "session": "s1",
+                "row": 1,
+                "url": "https://a.test/2",
+                "attempt": 1,
+                "stage": "scrape",
+                "reason": "timeout",
+                "error_type": "TimeoutError",
+                "message": "took <b>too</b> long",
+                "time": pd.Timestamp.now(tz="UTC"),
+            }
+        ]
+    )
+    return ScrapeResult(
+        results=results_frame(table, outcomes),
+        errors=errors,
+        sessions=sessions_frame([]),
+        plan=plan_sessions(2, cores=2),
+        backend="local Chromium",
+        run_id="r1",
+        elapsed=2.0,
+    )
 
 
 def test_summary_counts_every_status():
