@@ -3,7 +3,9 @@
 Sessions arrive from the backend's pool as a stream; each starts its tab
 workers the moment it is connected. Every worker takes the next unique URL
 from the shared queue, opens a page, runs the user's callable under the
-per-row timeout, and records the outcome. A failed attempt is retried with
+per-row timeout, and records the outcome. A page is opened only for a callable
+that reads it (see ``reads_page``), and kept for the next row only for callables
+that leave no state behind on it (the built-in extractors, or ``reuse_pages=True``). A failed attempt is retried with
 backoff; a browser that dies gives its in-flight rows back to the queue
 without spending their retries, and a replacement session is requested while
 rows remain. The engine knows nothing of widgets: it updates a RunState and
@@ -14,8 +16,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dis
+import inspect
 import logging
 import random
+import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -52,7 +57,8 @@ class EngineOptions:
     max_replacements: int | None = None
     setup: SetupFn | None = None
     block: frozenset[str] = frozenset()
-    reuse_pages: bool = False
+    #: None: reuse for anchorframe's own callables (they leave no state behind), a page per row otherwise.
+    reuse_pages: bool | None = None
     connect_timeout: float = 30.0
 
 
@@ -121,6 +127,14 @@ class Engine:
         #: An exception that ends the run before any row could be scraped (re-raised by run()).
         self.fatal: BaseException | None = None
         self._playwright: asyncio.Future[Any] | None = None
+        # Opening and closing a tab costs ~10 ms of browser work per row: a callable that
+        # never reads its page gets None, and anchorframe's own callables keep their tab.
+        self._needs_page = reads_page(fn)
+        self._reuse_pages = (
+            options.reuse_pages
+            if options.reuse_pages is not None
+            else bool(getattr(fn, "af_reuse_page", False))
+        )
 
     # ----------------------------------------------------------------- running
     async def run(self) -> None:
@@ -134,18 +148,22 @@ class Engine:
             return
         playwright_cm: Any = None
         try:
-            async with self.backend.open_pool(self.run_id) as pool:
+            async with self.backend.open_pool(self.run_id, self.plan) as pool:
                 self._pool = pool
-                # Browsers start while the Playwright driver boots: neither waits for the other.
-                self._start_provisioning(pool.provision(self.plan.sessions), self.plan.sessions)
-                from playwright.async_api import async_playwright
+                try:
+                    # Browsers start while the Playwright driver boots: neither waits for the other.
+                    self._start_provisioning(pool.provision(self.plan.sessions), self.plan.sessions)
+                    from playwright.async_api import async_playwright
 
-                playwright_cm = async_playwright()
-                self._playwright = asyncio.ensure_future(playwright_cm.__aenter__())
-                await self._done.wait()
-                await self._stop_sessions()
+                    playwright_cm = async_playwright()
+                    self._playwright = asyncio.ensure_future(playwright_cm.__aenter__())
+                    await self._done.wait()
+                finally:
+                    # Sessions stop while the pool is still open, so that nothing they do on the
+                    # way out (a disconnect seen as a loss) can ask a closed pool for more.
+                    await self._stop_everything()
         finally:
-            await self._shutdown(playwright_cm)
+            await self._stop_playwright(playwright_cm)
             self._finish()
         if self.fatal is not None:
             raise self.fatal
@@ -157,16 +175,20 @@ class Engine:
             self.state.phase = "done"
             self._emit(ev.RUN_FINISHED)
 
-    async def _shutdown(self, playwright_cm: Any) -> None:
+    async def _stop_everything(self) -> None:
         self._stopping = True
         for timer in self._timers:
             timer.cancel()
+        for session in list(self._sessions.values()):
+            session.closing = True
         tasks = [*self._provisioning, *self._session_tasks]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         for session in list(self._sessions.values()):
             await self._close_session(session, "ended")
+
+    async def _stop_playwright(self, playwright_cm: Any) -> None:
         if self._playwright is not None:
             if not self._playwright.done():
                 self._playwright.cancel()
@@ -175,14 +197,6 @@ class Engine:
             if not self._playwright.cancelled() and self._playwright.exception() is None:
                 with contextlib.suppress(Exception):
                     await playwright_cm.__aexit__(None, None, None)
-
-    async def _stop_sessions(self) -> None:
-        for session in list(self._sessions.values()):
-            session.closing = True
-        tasks = list(self._session_tasks)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
 
     # ------------------------------------------------------------ provisioning
     def _start_provisioning(self, stream: AsyncIterator[Provisioned], count: int) -> None:
@@ -251,7 +265,12 @@ class Engine:
                 self._session_tasks.add(task)
                 task.add_done_callback(self._session_tasks.discard)
             return
-        state = SessionState(session=handle.session_id, batch=handle.batch_id, ready_s=handle.ready_s)
+        state = SessionState(
+            session=handle.session_id,
+            batch=handle.batch_id,
+            ready_s=handle.ready_s,
+            started=time.time() - (handle.ready_s or 0.0),
+        )
         self.state.sessions[handle.session_id] = state
         session = _Session(handle, state)
         self._sessions[handle.session_id] = session
@@ -435,11 +454,10 @@ class Engine:
                 failure_exc: BaseException | None = None
                 value: Any = None
                 try:
-                    if page is None or page.is_closed():
+                    if self._needs_page and (page is None or page.is_closed()):
                         page = await self._new_page(session)
-                    value = await asyncio.wait_for(
-                        _guarded(self.fn, page, self.table.row(item.positions[0], item.url)),
-                        self.options.timeout,
+                    value = await _call_with_timeout(
+                        self.fn, page, self.table.row(item.positions[0], item.url), self.options.timeout
                     )
                 except asyncio.CancelledError:
                     raise
@@ -458,7 +476,7 @@ class Engine:
                     session.lost = True
                     self._on_disconnect_soon(session)
                     return
-                if not self.options.reuse_pages or failure_exc is not None:
+                if page is not None and (not self._reuse_pages or failure_exc is not None):
                     await _close_quietly(page)
                     page = None
                 current, item = item, None
@@ -641,12 +659,74 @@ class _Escalated(Exception):
 
 
 async def _guarded(fn: Callable[..., Awaitable[Any]], *args: Any) -> Any:
-    # wait_for runs the callable in a task of its own; a SystemExit raised there would
-    # escape the task and stop the loop, so it travels as an ordinary exception instead.
+    # A SystemExit or KeyboardInterrupt raised inside a task would escape the task and
+    # stop the event loop, so it travels as an ordinary exception instead.
     try:
         return await fn(*args)
     except (KeyboardInterrupt, SystemExit) as exc:
         raise _Escalated(exc) from None
+
+
+if sys.version_info >= (3, 11):
+
+    async def _call_with_timeout(fn: ScrapeFn, page: Any, row: Row, timeout: float) -> Any:
+        # asyncio.timeout runs the callable in the worker's own task; wait_for would
+        # create (and schedule) one task per row.
+        async with asyncio.timeout(timeout):
+            return await _guarded(fn, page, row)
+
+else:  # pragma: no cover - Python 3.10
+
+    async def _call_with_timeout(fn: ScrapeFn, page: Any, row: Row, timeout: float) -> Any:
+        return await asyncio.wait_for(_guarded(fn, page, row), timeout)
+
+
+#: Names through which code can read a frame's locals without naming them.
+_INTROSPECTION = frozenset(
+    {"locals", "vars", "dir", "eval", "exec", "_getframe", "currentframe", "stack", "f_locals", "breakpoint"}
+)
+_LOADS = frozenset(
+    {"LOAD_FAST", "LOAD_FAST_CHECK", "LOAD_FAST_AND_CLEAR", "LOAD_FAST_LOAD_FAST", "LOAD_CLOSURE"}
+)
+
+
+def reads_page(fn: Any) -> bool:
+    """False only when ``fn``'s own code provably never reads its ``page`` parameter.
+
+    Conservative: anything that is not a plain (async) function, takes the page
+    through ``*args``, lets a nested function capture it, or could read its
+    locals by introspection counts as reading it.
+
+    Example:
+        >>> async def by_row(page, row):
+        ...     return {"n": row.position}
+        >>> async def title(page, row):
+        ...     return await page.title()
+        >>> reads_page(by_row), reads_page(title)
+        (False, True)
+    """
+    if not inspect.isfunction(fn) or getattr(fn, "__wrapped__", None) is not None:
+        return True  # a bound method, a partial, a callable object, a decorated function
+    code = fn.__code__
+    if code.co_argcount < 1:
+        return True
+    name = code.co_varnames[0]
+    if name in code.co_cellvars or _names(code) & _INTROSPECTION:
+        return True
+    for instruction in dis.get_instructions(code):
+        if instruction.opname in _LOADS:
+            argval = instruction.argval
+            if argval == name or (isinstance(argval, tuple) and name in argval):
+                return True
+    return False
+
+
+def _names(code: Any) -> set[str]:
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if hasattr(const, "co_names"):
+            names |= _names(const)
+    return names
 
 
 async def _close_quietly(page: Any) -> None:

@@ -28,6 +28,8 @@ _thread: threading.Thread | None = None
 
 #: Seconds to wait for a cancelled run to release its sessions.
 CLEANUP_TIMEOUT = 60.0
+#: Seconds between two wake-ups of a caller's loop that awaits a run (see await_in_portal).
+WAKE_SECONDS = 0.25
 
 
 def portal_loop() -> asyncio.AbstractEventLoop:
@@ -146,7 +148,12 @@ async def await_in_portal(coro: Coroutine[Any, Any, T]) -> T:
     call = _Call(coro)
     wrapped = asyncio.wrap_future(call.future)
     try:
-        return call.unwrap(await asyncio.shield(wrapped))  # type: ignore[no-any-return]
+        # Poll instead of one long wait: ipykernel hands a kernel interrupt to an awaiting
+        # cell only when the kernel's loop next wakes up (ipython/ipykernel#881), which an
+        # idle loop does when the run ends. Waking every WAKE_SECONDS makes it prompt.
+        while not wrapped.done():
+            await asyncio.wait({wrapped}, timeout=WAKE_SECONDS)
+        return call.unwrap(wrapped.result())  # type: ignore[no-any-return]
     except asyncio.CancelledError:
         call.cancel()
         # Wait for the clean-up without blocking the caller's loop.

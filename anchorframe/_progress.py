@@ -33,7 +33,11 @@ class Display(Protocol):
 
 
 def in_notebook() -> bool:
-    """True inside a Jupyter kernel (ZMQInteractiveShell), false in IPython terminal and scripts."""
+    """True inside a Jupyter kernel, false in the IPython terminal and in scripts.
+
+    Looks at the running shell rather than at imports: a kernel's shell is a
+    ZMQInteractiveShell or a subclass of it (Colab's, VS Code's), with a kernel.
+    """
     shell = sys.modules.get("IPython")
     if shell is None:
         return False
@@ -41,9 +45,9 @@ def in_notebook() -> bool:
         ipython = shell.get_ipython()  # type: ignore[attr-defined]
     except Exception:
         return False
-    return (
-        ipython is not None and type(ipython).__name__ == "ZMQInteractiveShell" and hasattr(ipython, "kernel")
-    )
+    if ipython is None or getattr(ipython, "kernel", None) is None:
+        return False
+    return any(cls.__name__ == "ZMQInteractiveShell" for cls in type(ipython).__mro__)
 
 
 def _stream_watched(stream: Any) -> bool:
@@ -74,11 +78,12 @@ def choose_display(progress: bool | str | None) -> Display | None:
             return Panel()
         except Exception as exc:
             log.warning(
-                "The progress panel is unavailable (%s); showing text progress instead. "
-                "Install ipywidgets>=8 and enable it in your Jupyter frontend.",
-                exc,
+                "The progress panel is unavailable (%s: %s); showing text progress instead. "
+                "Fix: pip install 'ipywidgets>=8' in the kernel's environment, then restart the kernel.",
+                type(exc).__name__,
+                str(exc).strip().splitlines()[0] if str(exc).strip() else "",
             )
-            kind = "tqdm"
+            return TqdmDisplay(plain=True)
     if kind == "tqdm":
         return TqdmDisplay()
     if kind == "log":
@@ -99,15 +104,23 @@ class _Throttled:
 
 
 class TqdmDisplay(_Throttled):
-    """Two tqdm bars on stderr: sessions, then rows."""
+    """Two tqdm bars: sessions, then rows.
 
-    def __init__(self) -> None:
+    ``plain`` forces text bars on stderr (the fallback when widgets are broken:
+    tqdm's notebook bars would need the same widgets).
+    """
+
+    def __init__(self, *, plain: bool = False) -> None:
         super().__init__()
+        self._plain = plain
         self._sessions: Any = None
         self._rows: Any = None
 
     def __call__(self, event: Event, state: RunState) -> None:
-        from tqdm.auto import tqdm
+        if self._plain:
+            from tqdm.std import tqdm
+        else:
+            from tqdm.auto import tqdm
 
         if self._rows is None:
             self._sessions = tqdm(

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import html
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from ._frames import ATTEMPTS, STATUS, STATUSES
 from ._plan import Plan
+from .errors import InputError
+
+if TYPE_CHECKING:
+    from ._export import Nested
 
 __all__ = ["ScrapeResult"]
 
@@ -75,32 +80,91 @@ class ScrapeResult:
     def retry_failed(self, fn: Any = None, **options: Any) -> ScrapeResult:
         """Scrape the failed and skipped rows again and return the merged result.
 
-        ``fn`` and ``options`` override the first run's (a new backend, budget,
-        timeout...). Attempts are counted across both runs.
+        ``fn`` (or ``extract={...}``) and ``options`` override the first run's: another
+        callable, backend, sessions, timeout, retries... Rows already ok are not touched.
+        The merged result keeps the index, order and columns, counts ``af_attempts``
+        across both runs, holds the errors and sessions of both, and can be retried again.
 
         Example:
             >>> result = af.scrape(df, scraper)  # doctest: +SKIP
-            >>> result = result.retry_failed(timeout=60)  # doctest: +SKIP
+            >>> result = result.retry_failed(timeout=60, retries=4)  # doctest: +SKIP
         """
         if self._rerun is None:
             raise RuntimeError(
-                "This result cannot be retried: it was not produced by scrape() in this process."
+                "This result cannot be retried: it was not produced by scrape() or load_checkpoint() "
+                "in this process. Scrape result.failed() instead."
             )
         return self._rerun(self, fn, options)
 
+    # ----------------------------------------------------------------- export
+    def to_parquet(self, path: str | os.PathLike[str], *, nested: Nested = "flatten") -> None:
+        """Write ``results`` (status columns included) to one Parquet file.
+
+        Args:
+            path: the file to write (its folder is created).
+            nested: dicts a callable returned become ``column.key`` columns
+                ("flatten") or Parquet structs ("struct").
+
+        Example:
+            >>> result.to_parquet("products.parquet")  # doctest: +SKIP
+            >>> pd.read_parquet("products.parquet").af_status.value_counts()  # doctest: +SKIP
+        """
+        from ._export import write_parquet
+
+        write_parquet(self.results, path, nested=nested)
+
+    def to_csv(self, path: str | os.PathLike[str], *, nested: Nested = "flatten") -> None:
+        """Write ``results`` as CSV: dicts flattened (or JSON text with ``nested="struct"``), bytes base64.
+
+        Example:
+            >>> result.to_csv("products.csv")  # doctest: +SKIP
+        """
+        from ._export import write_csv
+
+        write_csv(self.results, path, nested=nested)
+
+    def to_json(
+        self, path: str | os.PathLike[str], *, nested: Nested = "flatten", lines: bool = True
+    ) -> None:
+        """Write ``results`` as JSON Lines, one object per row (``lines=False``: a JSON array).
+
+        Example:
+            >>> result.to_json("products.jsonl", nested="struct")  # doctest: +SKIP
+        """
+        from ._export import write_json
+
+        write_json(self.results, path, nested=nested, lines=lines)
+
     # ---------------------------------------------------------------- summary
-    def common_errors(self, limit: int = 5) -> pd.DataFrame:
-        """The most frequent (stage, reason) pairs of the errors, with a sample message."""
+    def common_errors(self, limit: int = 5, *, by: str | Sequence[str] = ("stage", "reason")) -> pd.DataFrame:
+        """The most frequent failures, grouped by columns of ``errors``, with a count and a sample message.
+
+        Args:
+            limit: how many groups to return, the most frequent first.
+            by: the columns of ``errors`` to group by: ``stage`` and ``reason`` by
+                default; ``"session"`` shows which sessions failed most, ``"scope"``
+                separates session failures from URL failures.
+
+        Example:
+            >>> result.common_errors()  # doctest: +SKIP
+            >>> result.common_errors(by="session")  # doctest: +SKIP
+        """
+        keys = [by] if isinstance(by, str) else list(by)
+        unknown = [key for key in keys if key not in self.errors.columns]
+        if unknown or not keys:
+            raise InputError(
+                f"by= takes columns of result.errors; {unknown or by!r} is not among "
+                f"{list(self.errors.columns)}."
+            )
         if not len(self.errors):
-            return pd.DataFrame(columns=["stage", "reason", "count", "example"])
-        grouped = (
-            self.errors.groupby(["stage", "reason"], observed=True)
+            return pd.DataFrame(columns=[*keys, "count", "example"])
+        return (
+            self.errors.groupby(keys, observed=True, dropna=False, sort=False)
             .agg(count=("message", "size"), example=("message", "first"))
-            .sort_values("count", ascending=False)
+            .sort_values("count", ascending=False, kind="stable")
             .head(limit)
             .reset_index()
         )
-        return grouped
 
     def summary(self) -> str:
         """A few lines of text: rows by status, sessions, throughput, session-minutes, top errors."""
@@ -138,14 +202,39 @@ class ScrapeResult:
 
     def _repr_html_(self) -> str:
         counts = self.counts
-        colours = {"ok": "#2e7d32", "failed": "#c62828", "invalid": "#ef6c00", "skipped": "#757575"}
-        badges = " ".join(
-            f'<span style="color:{colours[s]};font-weight:600">{counts[s]} {s}</span>' for s in STATUSES
+        badges = ", ".join(
+            f'<span style="color:{_STATUS_COLOURS[s]};font-weight:600">{counts[s]} {s}</span>'
+            for s in STATUSES
+        )
+        sessions = len(self.sessions)
+        lost = int(self.sessions["state"].isin(["failed", "lost"]).sum()) if sessions else 0
+        first_s = self.first_result_s
+        first = f" · first result after {first_s:.2f} s" if first_s is not None else ""
+        note = (
+            f'<div style="color:{_STATUS_COLOURS["skipped"]}">Interrupted: {counts["skipped"]} rows were '
+            "not finished (status <code>skipped</code>); <code>.retry_failed()</code> scrapes them.</div>"
+            if self.interrupted
+            else ""
+        )
+        facts = [
+            ("rows", f"{len(self.results)}: {badges}"),
+            (
+                "sessions",
+                f"{sessions} ({lost} failed or lost) x {self.plan.tabs} tabs · "
+                f"{self.session_minutes:.2f} session-minutes",
+            ),
+            ("throughput", f"{self.pages_per_second:.1f} pages/s · {self.elapsed:.1f} s{first}"),
+        ]
+        rows = "".join(
+            f'<tr><th style="text-align:left;padding:1px 12px 1px 0;font-weight:600">{name}</th>'
+            f'<td style="text-align:left;padding:1px 0">{value}</td></tr>'
+            for name, value in facts
         )
         common = self.common_errors(5)
         errors_html = (
-            "<details open><summary>Most common errors</summary>"
-            + common.to_html(index=False, border=0, max_cols=4)
+            f"<details open><summary>Most common errors ({len(self.errors)} in "
+            "<code>.errors</code>)</summary>"
+            + _frame_html(common[["count", "stage", "reason", "example"]], index=False)
             + "</details>"
             if len(common)
             else ""
@@ -154,31 +243,42 @@ class ScrapeResult:
         return (
             '<div class="anchorframe-result">'
             f"<b>ScrapeResult</b> · run <code>{html.escape(self.run_id)}</code> on "
-            f"{html.escape(self.backend)}{' (interrupted)' if self.interrupted else ''}<br>"
-            f"{len(self.results)} rows: {badges}<br>"
-            f"{len(self.sessions)} sessions x {self.plan.tabs} tabs · {self.elapsed:.1f} s · "
-            f"{self.pages_per_second:.1f} pages/s · {self.session_minutes:.2f} session-minutes"
+            f"{html.escape(self.backend)}{' (interrupted)' if self.interrupted else ''}"
+            f'{note}<table style="border-collapse:collapse;margin:4px 0">{rows}</table>'
             f"{errors_html}"
-            f"<details><summary>First rows</summary>{_frame_html(head)}</details>"
+            f"<details open><summary>First rows ({len(head)} of {len(self.results)} in "
+            f"<code>.results</code>)</summary>{_frame_html(head)}</details>"
             "</div>"
         )
 
 
-def _frame_html(frame: pd.DataFrame) -> str:
-    formatters: dict[Any, Callable[[Any], str]] = {}
-    for column in frame.columns:
-        sample = frame[column].dropna()
-        if len(sample) and isinstance(sample.iloc[0], (bytes, bytearray)):
-            formatters[column] = _thumbnail
-    if formatters:
-        # to_html cannot escape some columns and not others: escape the rest by hand.
-        for column in frame.columns:
-            formatters.setdefault(column, _escaped)
-    return frame.to_html(border=0, formatters=formatters, escape=not formatters)
+_STATUS_COLOURS = {"ok": "#2e7d32", "failed": "#c62828", "invalid": "#ef6c00", "skipped": "#757575"}
+#: Characters of a text cell shown in the HTML view (a page's text can be long).
+_CELL_CHARS = 200
+
+
+def _frame_html(frame: pd.DataFrame, *, index: bool = True) -> str:
+    """``frame`` as an HTML table: text escaped and cut short, image bytes as thumbnails."""
+    shown = frame.copy()
+    for column in shown.columns:
+        if shown[column].dtype == object or isinstance(shown[column].dtype, pd.StringDtype):
+            shown[column] = shown[column].map(_cell, na_action="ignore")
+    shown.columns = [html.escape(str(c)) for c in shown.columns]
+    shown.index = shown.index.map(lambda v: html.escape(str(v)))
+    if shown.index.name is not None:
+        shown.index.name = html.escape(str(shown.index.name))
+    return shown.to_html(border=0, escape=False, index=index, na_rep="")
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, (bytes, bytearray)):
+        return _thumbnail(value)
+    return _escaped(value)
 
 
 def _escaped(value: Any) -> str:
-    return html.escape(str(value))[:200]
+    text = str(value)
+    return html.escape(text if len(text) <= _CELL_CHARS else text[: _CELL_CHARS - 1] + "…")
 
 
 def _thumbnail(value: Any) -> str:

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import inspect
+import logging
 import math
 import os
 import time
 import uuid
 from collections.abc import Hashable, Iterable, Mapping
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from ._engine import Engine, EngineOptions, ScrapeFn, SetupFn
-from ._events import RunState
+from ._events import Event, Observer, RunState
 from ._frames import (
     ATTEMPTS,
     DEFAULT_SCHEMES,
@@ -36,7 +39,12 @@ from .backends.local import LocalBackend
 from .errors import InputError, RunInterrupted
 from .extract import css, page_summary
 
+if TYPE_CHECKING:
+    from ._checkpoint import CheckpointWriter
+
 __all__ = ["ascrape", "last_result", "plan", "resolve_backend", "scrape"]
+
+log = logging.getLogger("anchorframe")
 
 _LAST: list[ScrapeResult] = []
 _API_KEY_VARIABLES = ("ANCHOR_API_KEY", "ANCHORBROWSER_API_KEY")
@@ -200,6 +208,7 @@ def scrape(
     progress: bool | str | None = None,
     dedupe: bool = True,
     schemes: Iterable[str] = DEFAULT_SCHEMES,
+    checkpoint: str | os.PathLike[str] | None = None,
     **advanced: Any,
 ) -> ScrapeResult:
     """Scrape every URL of ``data`` with real browsers and return DataFrames.
@@ -222,9 +231,15 @@ def scrape(
             nothing); True/False force it.
         dedupe: scrape a URL once and answer every row that has it.
         schemes: URL schemes allowed (http and https; file:// and others are refused).
+        checkpoint: a path (e.g. ``"run.parquet"``, created as a directory of Parquet
+            parts) where rows are written as they finish. A rerun with the same path
+            keeps the rows already ok and scrapes the rest; a different input raises
+            InputError. ``af.load_checkpoint(path)`` reads it back.
         advanced: ``backoff`` (seconds, default 0.5), ``max_replacements``,
-            ``reuse_pages``, ``seconds_per_url``, ``target_seconds``,
-            ``max_sessions``, ``max_session_minutes``.
+            ``reuse_pages`` (keep one page per tab; default: only for the built-in
+            extractors, a fresh page per row for your callable), ``seconds_per_url``, ``target_seconds``,
+            ``max_sessions``, ``max_session_minutes``, ``checkpoint_overwrite``
+            (True: start the checkpoint afresh instead of resuming it).
 
     Returns:
         A ScrapeResult with ``.results`` (one row per input row, same index and
@@ -253,6 +268,7 @@ def scrape(
         progress=progress,
         dedupe=dedupe,
         schemes=schemes,
+        checkpoint=checkpoint,
         **advanced,
     )
     try:
@@ -295,6 +311,7 @@ async def ascrape(
     progress: bool | str | None = None,
     dedupe: bool = True,
     schemes: Iterable[str] = DEFAULT_SCHEMES,
+    checkpoint: str | os.PathLike[str] | None = None,
     **advanced: Any,
 ) -> ScrapeResult:
     """The async form of :func:`scrape`, for ``await`` in a notebook or an async program.
@@ -311,6 +328,7 @@ async def ascrape(
         "max_sessions",
         "max_session_minutes",
         "connect_timeout",
+        "checkpoint_overwrite",
         "_previous",
     }
     unknown = set(advanced) - known
@@ -327,17 +345,12 @@ async def ascrape(
         raise TypeError("setup must be an async function: async def setup(page): ...")
     table = prepare_input(data, url, schemes=schemes, dedupe=dedupe)
     chosen = resolve_backend(backend)
-    run_plan = _plan_for(
-        table,
-        chosen,
-        sessions=sessions,
-        tabs=tabs,
-        **{
-            k: advanced[k]
-            for k in ("seconds_per_url", "target_seconds", "max_sessions", "max_session_minutes")
-            if k in advanced
-        },
-    )
+    sizing = {
+        k: advanced[k]
+        for k in ("seconds_per_url", "target_seconds", "max_sessions", "max_session_minutes")
+        if k in advanced
+    }
+    run_plan = _plan_for(table, chosen, sessions=sessions, tabs=tabs, **sizing)
     options = EngineOptions(
         timeout=timeout,
         retries=retries,
@@ -345,7 +358,7 @@ async def ascrape(
         max_replacements=advanced.get("max_replacements"),
         setup=setup,
         block=_block_set(block),
-        reuse_pages=bool(advanced.get("reuse_pages", False)),
+        reuse_pages=None if advanced.get("reuse_pages") is None else bool(advanced["reuse_pages"]),
         connect_timeout=float(advanced.get("connect_timeout", 30.0)),
     )
     call = {
@@ -361,9 +374,66 @@ async def ascrape(
         "progress": progress,
         "dedupe": dedupe,
         "schemes": schemes,
-        **{k: v for k, v in advanced.items() if k != "_previous"},
+        **{k: v for k, v in advanced.items() if k not in ("_previous", "checkpoint_overwrite")},
     }
-    return await await_in_portal(_run(table, scraper, chosen, run_plan, options, progress, call))
+    writer: CheckpointWriter | None = None
+    todo = table
+    if checkpoint is not None:
+        writer, todo = await _open_checkpoint(
+            checkpoint, table, scraper, bool(advanced.get("checkpoint_overwrite", False)), dedupe, schemes
+        )
+        try:
+            run_plan = _plan_for(todo, chosen, sessions=sessions, tabs=tabs, **sizing)
+        except BaseException:
+            writer.close()
+            raise
+    return await await_in_portal(
+        _run(table, scraper, chosen, run_plan, options, progress, call, todo=todo, writer=writer)
+    )
+
+
+async def _open_checkpoint(
+    path: str | os.PathLike[str],
+    table: InputTable,
+    scraper: ScrapeFn,
+    overwrite: bool,
+    dedupe: bool,
+    schemes: Iterable[str],
+) -> tuple[CheckpointWriter, InputTable]:
+    """Open the checkpoint (reading its parts off the event loop) and list the work left."""
+    from ._checkpoint import open_checkpoint
+
+    writer, resume = await asyncio.to_thread(
+        open_checkpoint, path, table, scraper, overwrite=overwrite, dedupe=dedupe, schemes=schemes
+    )
+    if resume.rows_done:
+        log.info(
+            "Resuming from the checkpoint %s: %d rows already ok are kept, %d URLs left to scrape.",
+            path,
+            resume.rows_done,
+            len(resume.remaining),
+        )
+    return writer, dataclasses.replace(table, work=resume.remaining)
+
+
+class _FanOut:
+    """The checkpoint writer and the progress display, as the engine's one observer.
+
+    A display that fails is turned off with a warning; the checkpoint goes on.
+    """
+
+    def __init__(self, writer: Observer, display: Observer | None) -> None:
+        self.writer = writer
+        self.display = display
+
+    def __call__(self, event: Event, state: RunState) -> None:
+        self.writer(event, state)
+        if self.display is not None:
+            try:
+                self.display(event, state)
+            except Exception:
+                log.warning("The progress display failed and was turned off for this run.", exc_info=True)
+                self.display = None
 
 
 async def _run(
@@ -374,13 +444,28 @@ async def _run(
     options: EngineOptions,
     progress: bool | str | None,
     call: dict[str, Any],
+    *,
+    todo: InputTable | None = None,
+    writer: CheckpointWriter | None = None,
 ) -> ScrapeResult:
+    """Run the engine over ``todo`` (the rows a checkpoint does not have yet) and assemble ``table``."""
+    todo = table if todo is None else todo
     run_id = uuid.uuid4().hex[:12]
-    display = choose_display(progress) if table.rows else None
-    secrets = tuple(s for s in (getattr(backend, "api_key", None),) if s)
-    engine = Engine(
-        table, scraper, backend, run_plan, options, run_id=run_id, observer=display, secrets=secrets
-    )
+    display = choose_display(progress) if todo.rows and todo.work else None
+    observer: Observer | None = display if writer is None else _FanOut(writer, display)
+    secrets = backend.secrets()
+    try:
+        engine = Engine(
+            todo, scraper, backend, run_plan, options, run_id=run_id, observer=observer, secrets=secrets
+        )
+        kept = table.rows - len(todo.invalid) - sum(len(w.positions) for w in todo.work)
+        engine.state.rows_total -= kept  # progress counts this run's rows, not the checkpoint's
+        if writer is not None:
+            writer.describe_run(run_id=run_id, backend=backend.describe(), plan=run_plan)
+    except BaseException:
+        if writer is not None:
+            writer.close()
+        raise
     interrupted = False
     try:
         await engine.run()
@@ -393,7 +478,18 @@ async def _run(
                 display.close(engine.state)
             except Exception:
                 pass
+        if writer is not None:
+            # After the engine, also when it was cancelled: the rows it finished are written.
+            writer.drain()
+            writer.add_previous_attempts(todo.work)
         result = _result(engine, table, run_plan, backend, run_id, interrupted, call)
+        if writer is not None:
+            writer.close(
+                errors=result.errors,
+                sessions=result.sessions,
+                elapsed=result.elapsed,
+                interrupted=interrupted,
+            )
         _LAST[:] = [result]
     return result
 
@@ -426,7 +522,7 @@ def _result(
         elapsed=state.elapsed,
         first_result_s=state.first_result_s,
         interrupted=interrupted,
-        _rerun=lambda previous, fn, overrides: _retry_failed(previous, table, call, fn, overrides),
+        _rerun=rerun_for(table, call),
     )
 
 
@@ -456,64 +552,145 @@ def _session_records(state: RunState) -> list[dict[str, Any]]:
     return records
 
 
+def rerun_for(table: InputTable, call: Mapping[str, Any]) -> Any:
+    """The ``retry_failed`` hook of a result of ``table`` scraped with the options of ``call``."""
+
+    def rerun(previous: ScrapeResult, fn: Any, overrides: dict[str, Any]) -> ScrapeResult:
+        return _retry_failed(previous, table, dict(call), fn, overrides)
+
+    return rerun
+
+
 def _retry_failed(
     previous: ScrapeResult, table: InputTable, call: dict[str, Any], fn: Any, overrides: dict[str, Any]
 ) -> ScrapeResult:
+    if len(previous.results) != table.rows:
+        raise InputError(
+            f"retry_failed() needs the result's {table.rows} rows, but it has {len(previous.results)}; "
+            "call it on the whole result, not on a filtered copy."
+        )
     mask = previous.results["af_status"].isin(["failed", "skipped"]).to_numpy()
     if not mask.any():
         return previous
-    subset = table.frame[mask]
     options = {**call, **overrides}
-    scraper = fn if fn is not None else options.pop("fn")
+    options.pop("checkpoint_overwrite", None)  # the checkpoint belongs to the first run's input
+    scraper = fn if fn is not None else options.get("fn")
     options.pop("fn", None)
-    options["progress"] = overrides.get("progress", call.get("progress"))
+    if scraper is None:
+        raise InputError(
+            "This result does not know its scraper (it was loaded from a checkpoint). "
+            "Pass it: result.retry_failed(scraper) or result.retry_failed(extract={...})."
+        )
+    if "extract" in overrides:
+        scraper = None  # retry_failed(extract={...}) replaces the callable
+    subset = table.frame[mask]
     again = scrape(subset, scraper, **options)
-    return merge_results(previous, again, mask)
+    later_call = {**options, "fn": again_scraper(scraper, options)}
+    later_call.pop("extract", None)
+    return merge_results(previous, again, mask, rerun=rerun_for(table, later_call))
 
 
-def merge_results(previous: ScrapeResult, again: ScrapeResult, mask: Any) -> ScrapeResult:
-    """Replace the rows of ``previous`` selected by ``mask`` with those of ``again``; attempts add up."""
+def again_scraper(scraper: Any, options: Mapping[str, Any]) -> Any:
+    """The callable a rerun used: the one passed, or the one ``extract=`` made."""
+    return _resolve_callable(scraper, options.get("extract"))
+
+
+def merge_results(
+    previous: ScrapeResult, again: ScrapeResult, mask: Any, *, rerun: Any = None
+) -> ScrapeResult:
+    """Replace the rows of ``previous`` selected by ``mask`` with those of ``again``; attempts add up.
+
+    Index, order and the input columns of ``previous`` are kept; output columns of
+    both runs are kept (missing values where a run did not produce one), with a
+    dtype that holds both (whole numbers with gaps become Int64, not float).
+    """
     old = previous.results
     new = again.results
-    merged_columns = list(dict.fromkeys([*old.columns, *new.columns]))
-    status = [c for c in STATUS_COLUMNS if c in merged_columns]
-    merged_columns = [c for c in merged_columns if c not in STATUS_COLUMNS] + status
-    merged = old.reindex(columns=merged_columns).reset_index(drop=True)
-    positions = mask.nonzero()[0]
-    replacement = new.reindex(columns=merged_columns).reset_index(drop=True)
-    replacement[ATTEMPTS] = replacement[ATTEMPTS].to_numpy() + old[ATTEMPTS].to_numpy()[positions]
-    for column in merged_columns:
-        if column == "af_status":
+    positions = np.asarray(mask).nonzero()[0]
+    if len(new) != len(positions):
+        raise InputError(f"merge_results(): {len(positions)} rows selected but the rerun has {len(new)}.")
+    columns = list(dict.fromkeys([*old.columns, *new.columns]))
+    status = [c for c in STATUS_COLUMNS if c in columns]
+    columns = [c for c in columns if c not in STATUS_COLUMNS] + status
+    merged: dict[Hashable, Any] = {}
+    for column in columns:
+        if column == ATTEMPTS:
+            attempts = old[ATTEMPTS].to_numpy().copy()
+            attempts[positions] += new[ATTEMPTS].to_numpy()
+            merged[column] = pd.Series(attempts, dtype="int64")
             continue
-        if merged[column].dtype != replacement[column].dtype:
-            merged[column] = merged[column].astype(object)
-        merged.loc[positions, column] = replacement[column].to_numpy()
-    merged["af_status"] = pd.Categorical(
-        [*old["af_status"].astype(str)], categories=old["af_status"].cat.categories
-    )
-    codes = merged["af_status"].astype(object).to_numpy()
-    codes[positions] = new["af_status"].astype(str).to_numpy()
-    merged["af_status"] = pd.Categorical(codes, categories=old["af_status"].cat.categories)
-    merged.index = old.index
+        merged[column] = _merge_column(
+            old[column] if column in old.columns else None,
+            new[column] if column in new.columns else None,
+            positions,
+            len(old),
+        )
+    frame = pd.DataFrame(merged, columns=columns)
+    frame.index = old.index
+    errors = [f for f in (previous.errors, again.errors) if len(f)]
+    sessions = [f for f in (previous.sessions, again.sessions) if len(f)]
     return ScrapeResult(
-        results=merged,
-        errors=pd.concat([previous.errors, again.errors], ignore_index=True)
-        if len(again.errors)
-        else previous.errors,
-        sessions=pd.concat([previous.sessions, again.sessions], ignore_index=True)
-        if len(again.sessions)
-        else previous.sessions,
-        plan=previous.plan,
-        backend=previous.backend,
+        results=frame,
+        errors=pd.concat(errors, ignore_index=True)
+        if len(errors) > 1
+        else previous.errors
+        if not errors
+        else errors[0],
+        sessions=pd.concat(sessions, ignore_index=True)
+        if len(sessions) > 1
+        else previous.sessions
+        if not sessions
+        else sessions[0],
+        plan=again.plan,
+        backend=previous.backend
+        if previous.backend == again.backend
+        else f"{previous.backend} + {again.backend}",
         run_id=f"{previous.run_id}+{again.run_id}",
         elapsed=previous.elapsed + again.elapsed,
         first_result_s=previous.first_result_s,
         interrupted=again.interrupted,
-        _rerun=again._rerun and (lambda prev, fn, overrides: _rerun_merged(prev, again, fn, overrides)),
+        _rerun=rerun,
     )
 
 
-def _rerun_merged(
-    prev: ScrapeResult, again: ScrapeResult, fn: Any, overrides: dict[str, Any]
-) -> ScrapeResult:
-    raise RuntimeError("retry_failed() on a merged result is not supported yet; retry the original result.")
+def _nullable(column: pd.Series) -> pd.Series:
+    """int64 and bool columns as Int64 and boolean, which can hold a gap."""
+    if column.dtype == "int64":
+        return column.astype("Int64")
+    if column.dtype == "bool":
+        return column.astype("boolean")
+    return column
+
+
+def _missing(like: pd.Series, length: int) -> pd.Series:
+    if like.dtype == object:
+        return pd.Series([None] * length, dtype=object)
+    return _nullable(like).iloc[:0].reindex(range(length))
+
+
+def _merge_column(old: pd.Series | None, new: pd.Series | None, positions: Any, length: int) -> pd.Series:
+    if old is None:
+        assert new is not None
+        old = _missing(new, length)
+    old = old.reset_index(drop=True)
+    if new is None:
+        new = _missing(old, len(positions))
+    new = new.reset_index(drop=True)
+    if old.dtype == new.dtype:
+        merged = old.copy()
+    else:
+        old, new = _nullable(old), _nullable(new)
+        if old.dtype == new.dtype:
+            merged = old.copy()
+        elif old.isna().all() and old.dtype == object:
+            merged = _missing(new, length)  # only gaps before: take the new dtype
+        elif new.isna().all() and new.dtype == object:
+            merged, new = old.copy(), _missing(old, len(new))
+        else:
+            merged, new = old.astype(object), new.astype(object)
+    if isinstance(merged.dtype, pd.CategoricalDtype):
+        missing = set(new.dropna().unique()) - set(merged.cat.categories)
+        if missing:
+            merged = merged.cat.add_categories(sorted(missing, key=str))
+    merged.iloc[positions] = new.array if merged.dtype == new.dtype else new.to_numpy()
+    return merged

@@ -17,6 +17,15 @@ EPILOG = """examples:
   anchorframe plan urls.csv                         show the plan without starting a browser
   anchorframe scrape urls.csv --extract name=h1 --extract price=.price --out prices.parquet
   anchorframe scrape urls.csv --scraper mymodule:product --out products.parquet
+
+  # a nightly job: resumable, and failing when more than 2% of the rows failed
+  anchorframe scrape urls.parquet --scraper jobs.shop:product --out products.parquet \\
+      --checkpoint products.ckpt --max-failed 2% --retries 3
+  # after a crash, the same command keeps the rows already done and scrapes the rest
+
+exit status: 0 done (failures within --max-failed), 1 more rows failed than --max-failed allows,
+2 bad input or arguments, 130 interrupted (rerun with the same --checkpoint to resume).
+Progress bars go to stderr when it is a terminal; -v logs what happens.
 """
 
 
@@ -77,11 +86,29 @@ def _parser() -> argparse.ArgumentParser:
     )
     scrape.add_argument("--out", required=True, help="output file (.parquet, .csv or .jsonl)")
     scrape.add_argument(
-        "--max-failed",
-        type=float,
+        "--checkpoint",
         default=None,
-        metavar="SHARE",
-        help="exit with status 1 when more than this share of rows failed (e.g. 0.05)",
+        metavar="PATH",
+        help="write rows to this checkpoint as they finish; rerun with it to resume (a directory)",
+    )
+    scrape.add_argument(
+        "--overwrite-checkpoint",
+        action="store_true",
+        help="start the checkpoint afresh instead of resuming it (needed when the input changed)",
+    )
+    scrape.add_argument(
+        "--max-failed",
+        type=_threshold,
+        default=None,
+        metavar="LIMIT",
+        help="exit with status 1 when more rows failed or were skipped than this: "
+        "a share (0.05 or 5%%) or a number of rows (10)",
+    )
+    scrape.add_argument(
+        "--nested",
+        choices=["flatten", "struct"],
+        default="flatten",
+        help="dicts returned by the scraper: column.key columns, or structs (default: %(default)s)",
     )
     _add_run_options(scrape)
 
@@ -131,32 +158,54 @@ def _backend(args: argparse.Namespace) -> Any:
     return args.backend
 
 
+def _threshold(text: str) -> tuple[str, float]:
+    """``--max-failed``: "5%" and "0.05" are shares of the rows, "10" is a number of rows."""
+    raw = text.strip()
+    try:
+        value = float(raw[:-1]) / 100 if raw.endswith("%") else float(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a share (0.05 or 5%) or a number of rows, not {text!r}"
+        ) from None
+    if value < 0 or value != value:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {text!r}")
+    if raw.endswith("%") or "." in raw or "e" in raw.lower():
+        if value > 1:
+            raise argparse.ArgumentTypeError(f"a share is at most 1 (100%), not {text!r}")
+        return ("share", value)
+    return ("rows", value)
+
+
 def read_table(path: str | Path) -> Any:
     """Read a CSV, Parquet or JSON Lines file into a DataFrame."""
     import pandas as pd
 
-    suffix = Path(path).suffix.lower()
+    from .errors import InputError
+
+    source = Path(path)
+    if not source.is_file():
+        raise InputError(f"There is no input file {str(path)!r}.")
+    suffix = source.suffix.lower()
     if suffix == ".parquet":
-        return pd.read_parquet(path)
+        return pd.read_parquet(source)
     if suffix in (".jsonl", ".ndjson"):
-        return pd.read_json(path, lines=True)
+        return pd.read_json(source, lines=True, convert_dates=False)
     if suffix == ".json":
-        return pd.read_json(path)
-    return pd.read_csv(path)
+        return pd.read_json(source, convert_dates=False)
+    return pd.read_csv(source)
 
 
-def write_table(frame: Any, path: str | Path) -> None:
-    """Write a results frame as Parquet, CSV or JSON Lines (by the file's suffix)."""
+def write_result(result: Any, path: str | Path, nested: Any = "flatten") -> None:
+    """Write a result's rows as Parquet, CSV or JSON Lines (by the file's suffix)."""
     suffix = Path(path).suffix.lower()
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".parquet":
-        frame.to_parquet(path)
-    elif suffix in (".jsonl", ".ndjson", ".json"):
-        frame.reset_index().to_json(
-            path, orient="records", lines=True, date_format="iso", default_handler=str
-        )
+        result.to_parquet(path, nested=nested)
+    elif suffix in (".jsonl", ".ndjson"):
+        result.to_json(path, nested=nested)
+    elif suffix == ".json":
+        result.to_json(path, nested=nested, lines=False)
     else:
-        frame.to_csv(path)
+        result.to_csv(path, nested=nested)
 
 
 def _load_scraper(spec: str) -> Any:
@@ -215,7 +264,7 @@ def _demo(args: argparse.Namespace) -> int:
 
     with pd.option_context("display.width", 160, "display.max_columns", 12, "display.max_colwidth", 40):
         print(result.results.drop(columns=["af_error", "af_session"]).head(8).to_string())
-    write_table(result.results, args.out)
+    write_result(result, args.out)
     print(f"\nSaved {len(result.results)} rows to {args.out}")
     return 0
 
@@ -236,27 +285,64 @@ def _scrape(args: argparse.Namespace) -> int:
     frame = read_table(args.input)
     scraper = _load_scraper(args.scraper) if args.scraper else None
     extract = _extract(args.extract) if args.extract else None
-    result = af.scrape(
-        frame,
-        scraper,
-        url=args.url,
-        extract=extract,
-        backend=_backend(args),
-        sessions=args.sessions,
-        tabs=args.tabs,
-        timeout=args.timeout,
-        retries=args.retries,
-        progress=args.progress,
-    )
-    write_table(result.results, args.out)
+    extra: dict[str, Any] = {"checkpoint_overwrite": True} if args.overwrite_checkpoint else {}
+    try:
+        result = af.scrape(
+            frame,
+            scraper,
+            url=args.url,
+            extract=extract,
+            backend=_backend(args),
+            sessions=args.sessions,
+            tabs=args.tabs,
+            timeout=args.timeout,
+            retries=args.retries,
+            progress=args.progress,
+            checkpoint=args.checkpoint,
+            **extra,
+        )
+    except af.RunInterrupted as exc:
+        if args.checkpoint and exc.partial is not None:
+            print(
+                f"Interrupted; the rows done are in the checkpoint {args.checkpoint}. "
+                "Run the same command again to resume.",
+                file=sys.stderr,
+            )
+        raise
+    write_result(result, args.out, args.nested)
     print(result.summary(), file=sys.stderr)
-    counts = result.counts
-    scraped = counts["ok"] + counts["failed"] + counts["skipped"]
-    share = (counts["failed"] + counts["skipped"]) / scraped if scraped else 0.0
-    if args.max_failed is not None and share > args.max_failed:
-        print(f"{share:.1%} of rows failed, above --max-failed {args.max_failed:g}.", file=sys.stderr)
+    print(f"Wrote {len(result.results)} rows to {args.out}", file=sys.stderr)
+    return _exit_status(result.counts, args.max_failed)
+
+
+def _exit_status(counts: dict[str, int], limit: tuple[str, float] | None) -> int:
+    if limit is None:
+        return 0
+    bad = counts["failed"] + counts["skipped"]
+    scraped = counts["ok"] + bad
+    kind, value = limit
+    if kind == "rows":
+        over, shown = bad > value, f"{bad} of {scraped} rows failed or were skipped"
+    else:
+        share = bad / scraped if scraped else 0.0
+        over, shown = share > value, f"{share:.1%} of rows failed or were skipped ({bad} of {scraped})"
+    if over:
+        limit_text = f"{value:g} row(s)" if kind == "rows" else f"{value:.1%}"
+        print(f"{shown}, above --max-failed {limit_text}.", file=sys.stderr)
         return 1
     return 0
+
+
+def _stop_on_sigterm() -> None:
+    """A scheduler's SIGTERM stops a run like Ctrl-C: browsers released, checkpoint written."""
+    import signal
+    import threading
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, interrupt)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -277,6 +363,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     from .errors import AnchorframeError
 
+    if args.command in ("demo", "scrape"):
+        _stop_on_sigterm()
     try:
         return int(handler(args) or 0)
     except AnchorframeError as exc:

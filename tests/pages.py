@@ -8,6 +8,8 @@ Paths:
   /hang                never answers (until the server stops)
   /slow?s=seconds      answers after a delay
   /popup               opens a window and an alert
+  /download            a file download instead of a page
+  /endless             sends its head, then never finishes the body
 Every request is counted in ``site.hits[path]``.
 """
 
@@ -74,6 +76,28 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         elif head == "slow":
             time.sleep(float(query.get("s", "1")))
             self._send(200, page)
+        elif head == "download":
+            try:
+                data = b"a,b\n1,2\n" * 1000
+                self.send_response(200)
+                self.send_header("Content-Type", "application/octet-stream")
+                self.send_header("Content-Disposition", "attachment; filename=data.csv")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+        elif head == "endless":
+            try:
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", "1000000")
+                self.end_headers()
+                self.wfile.write(b"<h1>Endless</h1>")
+                self.wfile.flush()
+                site.released.wait(60)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
         elif head == "popup":
             self._send(200, "<h1>Popup</h1><script>window.open('/page/1'); alert('hi');</script>")
         else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -11,13 +12,14 @@ import pytest
 pytestmark = pytest.mark.usefixtures("no_chromium_left")
 
 
-def run_cli(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+def run_cli(*args: str, timeout: float = 180, cwd: Any = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "anchorframe", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
         check=False,
+        cwd=cwd,
     )
 
 
@@ -63,3 +65,61 @@ def test_plan_command_and_clear_input_errors(tmp_path):
     assert done.returncode == 0 and "2 URLs to scrape" in done.stdout
     bad = run_cli("plan", str(source), "--backend", "local")
     assert bad.returncode == 2 and "Pass url='link'" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_help_lists_the_commands_with_examples():
+    """`--help` names every command and shows copyable examples, including a resumable run."""
+    top = run_cli("--help")
+    assert top.returncode == 0 and "examples:" in top.stdout
+    assert all(name in top.stdout for name in ("demo", "plan", "scrape"))
+    scrape = run_cli("scrape", "--help")
+    assert (
+        "--checkpoint" in scrape.stdout and "--max-failed" in scrape.stdout and "exit status" in scrape.stdout
+    )
+
+
+SCRAPER = """
+async def product(page, row):
+    await page.goto(row.url)
+    return {"name": await page.inner_text("h1"), "meta": {"price": await page.inner_text(".price")}}
+"""
+
+
+def test_scrape_jsonl_with_a_scraper_and_a_checkpoint_resumes(tmp_path, site):
+    """--scraper module:function over JSONL input; a rerun resumes; a changed input exits 2 with the fix."""
+    (tmp_path / "myscrapers.py").write_text(SCRAPER)
+    source = tmp_path / "urls.jsonl"
+    pd.DataFrame({"url": site.pages(3), "sku": ["a", "b", "c"]}).to_json(source, orient="records", lines=True)
+    out = tmp_path / "out" / "products.parquet"
+    args = ["scrape", str(source), "--scraper", "myscrapers:product", "--out", str(out)]
+    args += ["--checkpoint", str(tmp_path / "run.ckpt"), "--max-failed", "0"]
+    first = run_cli(*args, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "3 ok" in first.stderr and first.stdout == ""
+    frame = pd.read_parquet(out)
+    assert frame["meta.price"].tolist() == ["0.00", "1.00", "2.00"] and frame["sku"].tolist() == [
+        "a",
+        "b",
+        "c",
+    ]
+    again = run_cli("-v", *args, cwd=tmp_path)
+    assert again.returncode == 0 and "Resuming from the checkpoint" in again.stderr
+    assert site.hits["/page/0"] == 1 and pd.read_parquet(out).equals(frame)
+    pd.DataFrame({"url": site.pages(4)}).to_json(source, orient="records", lines=True)
+    changed = run_cli(*args, cwd=tmp_path)
+    assert changed.returncode == 2 and "different input" in changed.stderr
+    assert "--overwrite-checkpoint" in changed.stderr and "Traceback" not in changed.stderr
+
+
+def test_max_failed_takes_a_number_of_rows(tmp_path, site):
+    """--max-failed 1 allows one failed row; nested dicts can be kept as JSON objects."""
+    source = tmp_path / "urls.csv"
+    pd.DataFrame({"url": [site.url("/page/1"), site.url("/status/404")]}).to_csv(source, index=False)
+    out = tmp_path / "out.jsonl"
+    done = run_cli(
+        "scrape", str(source), "--extract", "name=h1", "--out", str(out), "--retries", "0",
+        "--max-failed", "1", "--nested", "struct",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    frame = pd.read_json(out, lines=True)
+    assert frame["af_status"].tolist() == ["ok", "failed"] and frame["name"].iloc[0] == "Page 1"

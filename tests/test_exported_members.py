@@ -8,10 +8,14 @@ def test_public_names_are_pinned():
     assert sorted(af.__all__) == sorted(
         [
             "AnchorAPIError",
+            "AnchorBackend",
+            "AnchorClient",
             "AnchorframeError",
+            "AsyncAnchorClient",
             "Backend",
             "BackendError",
             "BrowserNotFoundError",
+            "Emulator",
             "InputError",
             "LocalBackend",
             "Plan",
@@ -23,7 +27,9 @@ def test_public_names_are_pinned():
             "ascrape",
             "extract",
             "last_result",
+            "load_checkpoint",
             "plan",
+            "reap",
             "scrape",
         ]
     )

@@ -68,3 +68,29 @@ def test_failed_and_repr():
     result = _result({"title": "A"})
     assert list(result.failed().index) == [1]
     assert repr(result) == "<ScrapeResult 3 rows: 1 ok, 1 failed, 1 invalid; 0 sessions; 1 errors>"
+
+
+def test_common_errors_group_by_any_error_column():
+    """common_errors() groups by stage and reason by default, and by session or scope on request."""
+    result = _result({"title": "A"})
+    assert result.common_errors().to_dict("records")[0]["count"] == 1
+    by_session = result.common_errors(by="session")
+    assert list(by_session.columns) == ["session", "count", "example"]
+    assert by_session.iloc[0]["session"] == "s1"
+
+
+def test_html_summary_shows_counts_sessions_throughput_and_first_rows():
+    """The notebook view has rows by status, sessions, throughput, session-minutes and the first rows."""
+    page = _result({"title": "A"})._repr_html_()
+    for text in ("1 ok", "1 failed", "1 invalid", "0 skipped", "session-minutes", "pages/s", "First rows"):
+        assert text in page
+    assert "<details open><summary>First rows" in page
+
+
+def test_html_cuts_long_text_and_escapes_the_index():
+    """A page's whole text does not flood the view; an index value is escaped like any cell."""
+    result = _result({"text": "x" * 5000})
+    result.results.index = ["<i>a</i>", "b", "c"]
+    page = result._repr_html_()
+    assert "x" * 5000 not in page and "x" * 150 in page
+    assert "&lt;i&gt;a&lt;/i&gt;" in page

@@ -12,7 +12,10 @@ from __future__ import annotations
 import abc
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .._plan import Plan
 
 __all__ = ["Backend", "ProvisionFailure", "Provisioned", "SessionHandle", "SessionPool"]
 
@@ -79,8 +82,12 @@ class Backend(abc.ABC):
     kind: str = "local"
 
     @abc.abstractmethod
-    def open_pool(self, run_id: str) -> SessionPool:
-        """A new pool for the run ``run_id`` (use as ``async with``)."""
+    def open_pool(self, run_id: str, plan: Plan | None = None) -> SessionPool:
+        """A new pool for the run ``run_id`` (use as ``async with``); ``plan`` sizes timeouts."""
+
+    def secrets(self) -> tuple[str, ...]:
+        """Strings never to show (API keys): redacted from every message of a run."""
+        return ()
 
     def describe(self) -> str:
         """A one-line description for progress headers and summaries (no secrets)."""

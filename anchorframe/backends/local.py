@@ -6,7 +6,10 @@ import asyncio
 import contextlib
 import os
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .._plan import Plan
 
 from ._base import Backend, Provisioned, ProvisionFailure, SessionHandle, SessionPool
 from ._chromium import ChromiumProcess, find_chromium, launch_chromium
@@ -47,7 +50,7 @@ class LocalBackend(Backend):
         """The Chromium this backend will run; raises BrowserNotFoundError with the fix."""
         return find_chromium(self.executable_path)
 
-    def open_pool(self, run_id: str) -> SessionPool:
+    def open_pool(self, run_id: str, plan: Plan | None = None) -> SessionPool:
         return _LocalPool(self, self.resolve_executable())
 
     def describe(self) -> str:

@@ -1,0 +1,612 @@
+"""AnchorBackend: Anchor Browser cloud sessions from the batch-sessions API.
+
+A run's sessions come from one batch (several above 1000 sessions). The batch is
+polled with the documented backoff (x1.5 up to a cap), tightened back to the
+minimum whenever new sessions arrive, and each session is handed to the engine
+the moment its ``cdp_url`` appears. A session that failed to provision is
+replaced by ``POST /v1/batch-sessions/{id}/retry``; a session lost mid-run by an
+async session (``POST /v1/sessions/async``). Every batch and session carries the
+run's id (batch metadata ``anchorframe_run``, session tag ``anchorframe-run-<id>``)
+so :func:`reap` can find and end what a crashed process left behind.
+
+Release: every session the run saw is ended, batches still provisioning are
+cancelled, on success, error, cancellation and at interpreter exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import contextlib
+import copy
+import logging
+import math
+import threading
+import time
+from collections.abc import AsyncIterator, Mapping
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
+
+from ..client import AnchorClient, AsyncAnchorClient
+from ..client._core import resolve_api_key, resolve_base_url, safe_url
+from ..errors import AnchorAPIError, InputError, NotFoundError
+from ._base import Backend, Provisioned, ProvisionFailure, SessionHandle, SessionPool
+
+if TYPE_CHECKING:
+    from .._plan import Plan
+
+__all__ = ["AnchorBackend", "reap"]
+
+log = logging.getLogger("anchorframe")
+
+RUN_KEY = "anchorframe_run"
+RUN_TAG_PREFIX = "anchorframe-run-"
+APP_TAG = "anchorframe"
+#: Minutes a session waits with no connection before the cloud ends it.
+DEFAULT_IDLE_TIMEOUT = 3
+_TERMINAL = {"completed", "failed", "cancelled"}
+
+
+#: The configuration keys of the published session-create schema.
+CONFIGURATION_KEYS: dict[str, frozenset[str]] = {
+    "session": frozenset({"initial_url", "recording", "proxy", "timeout", "live_view", "tags"}),
+    "browser": frozenset(
+        {
+            "profile",
+            "adblock",
+            "popup_blocker",
+            "captcha_solver",
+            "headless",
+            "viewport",
+            "fullscreen",
+            "extensions",
+            "disable_web_security",
+            "extra_stealth",
+        }
+    ),
+    "integrations": frozenset(),
+}
+
+
+def check_configuration(configuration: Mapping[str, Any]) -> None:
+    """Refuse unknown keys in a batch configuration, naming the closest known one.
+
+    Example:
+        >>> check_configuration({"browser": {"viewprt": {}}})
+        Traceback (most recent call last):
+        ...
+        anchorframe.errors.InputError: configuration['browser'] has no key 'viewprt' (did you mean ...
+    """
+    import difflib
+
+    def refuse(where: str, key: Any, known: frozenset[str]) -> None:
+        close = difflib.get_close_matches(str(key), sorted(known), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise InputError(
+            f"{where} has no key {key!r}{hint}. Known keys: {', '.join(sorted(known))}. To send a setting "
+            "newer than this release, pass validate_configuration=False."
+        )
+
+    for key, value in configuration.items():
+        if key not in CONFIGURATION_KEYS:
+            refuse("configuration", key, frozenset(CONFIGURATION_KEYS))
+        known = CONFIGURATION_KEYS[key]
+        if key == "integrations":
+            if not isinstance(value, list):
+                raise InputError("configuration['integrations'] must be a list of integrations.")
+            continue
+        if not isinstance(value, Mapping):
+            raise InputError(f"configuration[{key!r}] must be a dict, not {type(value).__name__}.")
+        for inner in value:
+            if inner not in known:
+                refuse(f"configuration[{key!r}]", inner, known)
+
+
+class AnchorBackend(Backend):
+    """Anchor Browser cloud sessions, provisioned in batches.
+
+    Args:
+        api_key: the key; else ``ANCHOR_API_KEY`` or ``ANCHORBROWSER_API_KEY``.
+        base_url: the API; else ``ANCHOR_BASE_URL``/``ANCHORBROWSER_BASE_URL``, else the vendor's.
+        configuration: the batch's session configuration (``session``, ``browser``,
+            ``integrations``: proxy, viewport, recording...), passed through as given;
+            ``session.timeout.idle_timeout`` and ``max_duration`` are set unless given.
+        metadata: extra batch metadata (the run's id is always added).
+        poll_interval, max_poll_interval: the batch polling backoff (x1.5 between them);
+            ``min_poll_interval`` is used again whenever new sessions arrive.
+        provision_timeout: seconds to wait for a batch or an async session.
+        batch_retries: how many times a batch's failed sessions are re-provisioned.
+        validate_configuration: refuse keys the published schema does not know (typos);
+            turn off to send settings newer than this release.
+
+    Example:
+        >>> import anchorframe as af
+        >>> viewport = {"width": 1280, "height": 800}
+        >>> backend = af.AnchorBackend(configuration={"browser": {"viewport": viewport}})  # doctest: +SKIP
+        >>> result = af.scrape(df, extract={"title": "h1"}, backend=backend)  # doctest: +SKIP
+    """
+
+    name = "anchor"
+    kind = "cloud"
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        base_url: str | None = None,
+        configuration: Mapping[str, Any] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        poll_interval: float = 5.0,
+        min_poll_interval: float = 1.0,
+        max_poll_interval: float = 30.0,
+        provision_timeout: float = 600.0,
+        batch_retries: int = 1,
+        client_options: Mapping[str, Any] | None = None,
+        validate_configuration: bool = True,
+    ) -> None:
+        self._api_key = resolve_api_key(api_key)
+        self.base_url = resolve_base_url(base_url)
+        if configuration is not None and not isinstance(configuration, Mapping):
+            raise TypeError("configuration must be a dict like {'browser': {...}, 'session': {...}}.")
+        if metadata is not None and not isinstance(metadata, Mapping):
+            raise TypeError("metadata must be a dict of key -> value.")
+        self.configuration = copy.deepcopy(dict(configuration or {}))
+        if validate_configuration:
+            check_configuration(self.configuration)
+        self.metadata = dict(metadata or {})
+        if not 0 < min_poll_interval <= poll_interval <= max_poll_interval:
+            raise ValueError(
+                "Poll intervals must satisfy 0 < min_poll_interval <= poll_interval <= max_poll_interval."
+            )
+        self.poll_interval = poll_interval
+        self.min_poll_interval = min_poll_interval
+        self.max_poll_interval = max_poll_interval
+        self.provision_timeout = provision_timeout
+        self.batch_retries = batch_retries
+        self.client_options = dict(client_options or {})
+
+    def __repr__(self) -> str:
+        return f"AnchorBackend(base_url={safe_url(self.base_url)!r})"
+
+    def describe(self) -> str:
+        return f"Anchor Browser ({safe_url(self.base_url).split('://', 1)[-1]})"
+
+    def secrets(self) -> tuple[str, ...]:
+        return (self._api_key,)
+
+    def client(self) -> AsyncAnchorClient:
+        """A new async client with this backend's key and base URL."""
+        return AsyncAnchorClient(self._api_key, base_url=self.base_url, **self.client_options)
+
+    def sync_client(self) -> AnchorClient:
+        return AnchorClient(self._api_key, base_url=self.base_url, **self.client_options)
+
+    def batch_configuration(self, run_id: str, plan: Plan | None) -> dict[str, Any]:
+        """The configuration sent with each batch: the user's, plus timeouts and the run's tags."""
+        configuration = copy.deepcopy(self.configuration)
+        session = configuration.setdefault("session", {})
+        timeout = session.setdefault("timeout", {})
+        timeout.setdefault("idle_timeout", DEFAULT_IDLE_TIMEOUT)
+        if "max_duration" not in timeout:
+            # Twice the planned time plus a margin, so a forgotten session ends on its own.
+            minutes = (plan.est_seconds / 60.0) if plan is not None else 20.0
+            timeout["max_duration"] = int(min(1440, max(10, math.ceil(minutes * 2 + 10))))
+        tags = list(session.get("tags") or [])
+        session["tags"] = [*tags, *(t for t in (APP_TAG, RUN_TAG_PREFIX + run_id) if t not in tags)]
+        return configuration
+
+    def open_pool(self, run_id: str, plan: Plan | None = None) -> SessionPool:
+        return _AnchorPool(self, run_id, plan)
+
+
+class _AnchorPool(SessionPool):
+    def __init__(self, backend: AnchorBackend, run_id: str, plan: Plan | None) -> None:
+        self._backend = backend
+        self._run_id = run_id
+        self._plan = plan
+        self._configuration = backend.batch_configuration(run_id, plan)
+        self._client: AsyncAnchorClient | None = None
+        self._batches: dict[str, str] = {}  # batch id -> last known status
+        self._live: dict[str, float] = {}  # session id -> ready time
+        self._ended: set[str] = set()
+        self._async_requests: set[str] = set()
+        self._retry_wanted: dict[str, int] = {}
+        self._retries_done: dict[str, int] = {}
+        self._closed = False
+        _LIVE_POOLS.add(self)
+
+    @property
+    def client(self) -> AsyncAnchorClient:
+        if self._client is None:
+            self._client = self._backend.client()
+        return self._client
+
+    # ---------------------------------------------------------------- batches
+    async def provision(self, count: int) -> AsyncIterator[Provisioned]:  # type: ignore[override]
+        sizes = (
+            list(self._plan.batches) if self._plan is not None and sum(self._plan.batches) == count else []
+        )
+        if not sizes:
+            sizes = [min(1000, count - start) for start in range(0, count, 1000)]
+        metadata = {**self._backend.metadata, RUN_KEY: self._run_id}
+        created = []
+        for size in sizes:
+            batch = await self.client.create_batch(size, configuration=self._configuration, metadata=metadata)
+            self._batches[batch.batch_id] = batch.status or "pending"
+            created.append(batch.batch_id)
+        queue: asyncio.Queue[Provisioned | None] = asyncio.Queue()
+        pollers = [asyncio.ensure_future(self._poll_batch(batch_id, queue)) for batch_id in created]
+        running = len(pollers)
+        try:
+            while running:
+                item = await queue.get()
+                if item is None:
+                    queue.task_done()
+                    running -= 1
+                    continue
+                yield item
+                # The engine has handled the item (and asked for any replacement) by now.
+                queue.task_done()
+            for poller in pollers:
+                poller.result()  # surface an error a poller raised
+        finally:
+            for poller in pollers:
+                poller.cancel()
+            await asyncio.gather(*pollers, return_exceptions=True)
+
+    async def _poll_batch(self, batch_id: str, queue: asyncio.Queue[Provisioned | None]) -> None:
+        backend = self._backend
+        seen_ready: set[str] = set()
+        seen_failed: set[tuple[Any, int]] = set()
+        requested = time.monotonic()
+        interval = backend.min_poll_interval
+        deadline = time.monotonic() + backend.provision_timeout
+        try:
+            while True:
+                batch = await self.client.get_batch(batch_id)
+                self._batches[batch_id] = batch.status or "processing"
+                fresh = False
+                for item in batch.sessions:
+                    status = (item.status or "").lower()
+                    if (
+                        status == "completed"
+                        and item.cdp_url
+                        and item.session_id
+                        and item.session_id not in seen_ready
+                    ):
+                        seen_ready.add(item.session_id)
+                        fresh = True
+                        if self._closed:
+                            await self._end(item.session_id)
+                            continue
+                        self._live[item.session_id] = time.monotonic()
+                        await queue.put(
+                            SessionHandle(
+                                session_id=item.session_id,
+                                cdp_url=item.cdp_url,
+                                batch_id=batch_id,
+                                ready_s=time.monotonic() - requested,
+                                info={"item_index": item.item_index, "retry_count": item.retry_count},
+                            )
+                        )
+                    elif status == "failed":
+                        key = (
+                            item.item_index if item.item_index is not None else item.session_id,
+                            item.retry_count or 0,
+                        )
+                        if key not in seen_failed:
+                            seen_failed.add(key)
+                            fresh = True
+                            await queue.put(
+                                ProvisionFailure(
+                                    message=item.error
+                                    or "The session failed to provision (no reason given).",
+                                    session_id=item.session_id,
+                                    batch_id=batch_id,
+                                    retry_count=item.retry_count or 0,
+                                    error_type="ProvisionFailed",
+                                )
+                            )
+                # Let the engine see what was just queued, so a replacement it asks for is known here.
+                await queue.join()
+                done = (batch.status or "").lower() in _TERMINAL and not any(
+                    (s.status or "").lower() in ("pending", "processing") for s in batch.sessions
+                )
+                if self._retry_wanted.get(batch_id) and (done or batch.failed_requests):
+                    retried = await self._retry(batch_id)
+                    if retried:
+                        deadline = time.monotonic() + backend.provision_timeout
+                        interval = backend.min_poll_interval
+                        await asyncio.sleep(interval)
+                        continue
+                if done or self._closed:
+                    return
+                if time.monotonic() > deadline:
+                    await queue.put(
+                        ProvisionFailure(
+                            message=(
+                                f"The batch did not finish provisioning within "
+                                f"{backend.provision_timeout:g} s "
+                                f"({batch.completed_requests or 0} of {batch.total_requests or '?'} "
+                                "sessions ready)."
+                            ),
+                            batch_id=batch_id,
+                            error_type="ProvisionTimeout",
+                        )
+                    )
+                    return
+                # The documented backoff (x1.5 up to the cap), back to the minimum while sessions arrive.
+                interval = (
+                    backend.min_poll_interval
+                    if fresh
+                    else min(
+                        backend.max_poll_interval,
+                        max(interval * 1.5, backend.poll_interval if not seen_ready else interval),
+                    )
+                )
+                await asyncio.sleep(interval)
+        finally:
+            await queue.put(None)
+
+    async def _retry(self, batch_id: str) -> bool:
+        self._retry_wanted[batch_id] = 0
+        done = self._retries_done.get(batch_id, 0)
+        if done >= self._backend.batch_retries or self._closed:
+            return False
+        self._retries_done[batch_id] = done + 1
+        try:
+            answer = await self.client.retry_batch(batch_id, retry_failed_only=True, max_retries=1)
+        except AnchorAPIError as exc:
+            log.info("Retrying the failed sessions of batch %s was refused: %s", batch_id, exc)
+            return False
+        return bool(answer.retried_sessions)
+
+    def replace(self, lost: SessionHandle | ProvisionFailure) -> AsyncIterator[Provisioned]:
+        batch_id = lost.batch_id if isinstance(lost, ProvisionFailure) else None
+        if batch_id in self._batches and self._retries_done.get(batch_id, 0) < self._backend.batch_retries:
+            # Registered now, before the batch's poller looks again: it re-provisions the
+            # batch's failed sessions (one call for all of them) and hands them out.
+            assert batch_id is not None
+            self._retry_wanted[batch_id] = self._retry_wanted.get(batch_id, 0) + 1
+            return _nothing()
+        # A session lost mid-run (or a batch out of retries): one async session instead.
+        return self._async_session()
+
+    # --------------------------------------------------------- async sessions
+    async def _async_session(self) -> AsyncIterator[Provisioned]:
+        configuration = self._configuration
+        requested = time.monotonic()
+        try:
+            created = await self.client.create_async_session(
+                session=configuration.get("session"),
+                browser=configuration.get("browser"),
+                integrations=configuration.get("integrations"),
+            )
+        except AnchorAPIError as exc:
+            yield ProvisionFailure(message=str(exc), error_type=type(exc).__name__)
+            return
+        self._async_requests.add(created.request_id)
+        interval = self._backend.min_poll_interval
+        deadline = time.monotonic() + self._backend.provision_timeout
+        while True:
+            try:
+                status = await self.client.get_async_session(created.request_id)
+            except AnchorAPIError as exc:
+                yield ProvisionFailure(message=str(exc), error_type=type(exc).__name__)
+                return
+            state = (status.status or "").lower()
+            session = status.session
+            if session is not None and session.cdp_url and session.session_id:
+                self._async_requests.discard(created.request_id)
+                if self._closed:
+                    await self._end(session.session_id)
+                    return
+                self._live[session.session_id] = time.monotonic()
+                yield SessionHandle(
+                    session_id=session.session_id,
+                    cdp_url=session.cdp_url,
+                    ready_s=time.monotonic() - requested,
+                    info={"async_request": created.request_id},
+                )
+                return
+            if state in ("failed", "cancelled"):
+                self._async_requests.discard(created.request_id)
+                error = (status.extra or {}).get("error") or f"The async session request ended as {state}."
+                yield ProvisionFailure(message=str(error), session_id=None, error_type="ProvisionFailed")
+                return
+            if time.monotonic() > deadline:
+                yield ProvisionFailure(
+                    message=f"The async session was not ready within {self._backend.provision_timeout:g} s.",
+                    error_type="ProvisionTimeout",
+                )
+                return
+            await asyncio.sleep(interval)
+            interval = min(self._backend.max_poll_interval, interval * 1.5)
+
+    # ---------------------------------------------------------------- release
+    async def _end(self, session_id: str) -> None:
+        if session_id in self._ended:
+            return
+        self._ended.add(session_id)
+        self._live.pop(session_id, None)
+        try:
+            if self._client is None and self._closed:
+                # Seen after the pool closed (a late poll): end it with a short-lived client.
+                async with self._backend.client() as client:
+                    await client.end_session(session_id)
+            else:
+                await self.client.end_session(session_id)
+        except NotFoundError:
+            pass
+        except AnchorAPIError as exc:
+            log.warning("Could not end Anchor session %s: %s", session_id, exc)
+
+    async def end_session(self, handle: SessionHandle) -> None:
+        await self._end(handle.session_id)
+
+    async def aclose(self) -> None:
+        if self._closed and self._client is None:
+            return
+        self._closed = True
+        try:
+            if self._client is not None:
+                for batch_id, status in list(self._batches.items()):
+                    if status not in _TERMINAL:
+                        with contextlib.suppress(AnchorAPIError):
+                            await self.client.cancel_batch(batch_id)
+                await asyncio.gather(*(self._end(s) for s in list(self._live)), return_exceptions=True)
+                await self._settle()
+        finally:
+            if self._client is not None:
+                await self._client.aclose()
+                self._client = None
+            _LIVE_POOLS.discard(self)
+
+    async def _settle(self) -> None:
+        """End sessions that became ready after the cancel, and async sessions still coming."""
+        for batch_id in list(self._batches):
+            with contextlib.suppress(AnchorAPIError):
+                batch = await self.client.get_batch(batch_id)
+                for item in batch.sessions:
+                    if item.session_id and (item.status or "").lower() == "completed":
+                        await self._end(item.session_id)
+        for request_id in list(self._async_requests):
+            with contextlib.suppress(AnchorAPIError):
+                status = await self.client.get_async_session(request_id)
+                if status.session is not None and status.session.session_id:
+                    await self._end(status.session.session_id)
+
+    def end_all_sync(self) -> None:
+        """Blocking release for interpreter exit (the event loop may be gone)."""
+        if self._closed and not self._live:
+            return
+        self._closed = True
+        with contextlib.suppress(Exception), self._backend.sync_client() as client:
+            for batch_id, status in list(self._batches.items()):
+                if status not in _TERMINAL:
+                    with contextlib.suppress(AnchorAPIError):
+                        client.cancel_batch(batch_id)
+            for session_id in list(self._live):
+                with contextlib.suppress(AnchorAPIError):
+                    client.end_session(session_id)
+
+
+async def _nothing() -> AsyncIterator[Provisioned]:
+    return
+    yield  # an async generator that yields nothing
+
+
+class _Pools:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pools: set[_AnchorPool] = set()
+
+    def add(self, pool: _AnchorPool) -> None:
+        with self._lock:
+            self._pools.add(pool)
+
+    def discard(self, pool: _AnchorPool) -> None:
+        with self._lock:
+            self._pools.discard(pool)
+
+    def end_all(self) -> None:
+        with self._lock:
+            pools = list(self._pools)
+        for pool in pools:
+            with contextlib.suppress(Exception):
+                pool.end_all_sync()
+
+
+_LIVE_POOLS = _Pools()
+atexit.register(_LIVE_POOLS.end_all)
+
+
+def reap(
+    *,
+    run_id: str | None = None,
+    older_than: float | timedelta | None = None,
+    api_key: str | None = None,
+    base_url: str | None = None,
+    dry_run: bool = False,
+) -> Any:
+    """End the cloud sessions that anchorframe runs left behind (e.g. after a crash).
+
+    Finds batches whose metadata carries an anchorframe run id (one run with
+    ``run_id``), optionally only those created more than ``older_than`` ago
+    (seconds or a timedelta), cancels the ones still provisioning and ends their
+    live sessions. Returns a DataFrame of what it found and did.
+
+    Example:
+        >>> import anchorframe as af
+        >>> af.reap(older_than=3600)  # doctest: +SKIP
+    """
+    import pandas as pd
+
+    if isinstance(older_than, timedelta):
+        older_than = older_than.total_seconds()
+    before = datetime.now(timezone.utc) - timedelta(seconds=older_than) if older_than else None
+    rows: list[dict[str, Any]] = []
+    backend = AnchorBackend(api_key, base_url=base_url)
+    with backend.sync_client() as client:
+        for summary in client.iter_batches(created_before=before):
+            metadata = summary.metadata
+            if metadata is None:
+                metadata = client.get_batch(summary.batch_id).metadata
+            run = (metadata or {}).get(RUN_KEY)
+            if run is None or (run_id is not None and run != run_id):
+                continue
+            batch = client.get_batch(summary.batch_id)
+            status = (batch.status or "").lower()
+            if status not in _TERMINAL and not dry_run:
+                with contextlib.suppress(AnchorAPIError):
+                    client.cancel_batch(batch.batch_id)
+            for item in batch.sessions:
+                if not item.session_id or (item.status or "").lower() != "completed":
+                    continue
+                action = "would end" if dry_run else "ended"
+                if not dry_run:
+                    try:
+                        client.end_session(item.session_id)
+                    except NotFoundError:
+                        action = "already gone"
+                    except AnchorAPIError as exc:
+                        action = f"failed: {exc}"
+                rows.append(
+                    {
+                        "run": run,
+                        "batch": batch.batch_id,
+                        "batch_status": status,
+                        "session": item.session_id,
+                        "action": action,
+                    }
+                )
+    return pd.DataFrame(rows, columns=["run", "batch", "batch_status", "session", "action"])
+
+
+def add_reap_parser(commands: Any) -> None:
+    """Add ``anchorframe reap`` to the command line."""
+    parser = commands.add_parser(
+        "reap",
+        help="end cloud sessions that crashed anchorframe runs left behind",
+        description="Find Anchor batches tagged by anchorframe runs and end their sessions.",
+    )
+    parser.add_argument("--run", default=None, help="only this run id")
+    parser.add_argument(
+        "--older-than",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="only batches created more than SECONDS ago",
+    )
+    parser.add_argument("--dry-run", action="store_true", help="list, end nothing")
+    parser.add_argument("--base-url", default=None, help="the API (default: ANCHOR_BASE_URL or the vendor's)")
+    parser.set_defaults(handler=_reap_command)
+
+
+def _reap_command(args: Any) -> int:
+    frame = reap(run_id=args.run, older_than=args.older_than, base_url=args.base_url, dry_run=args.dry_run)
+    if frame.empty:
+        print("Nothing to reap.")
+    else:
+        print(frame.to_string(index=False))
+    return 0

@@ -1,0 +1,45 @@
+"""A typed client for Anchor Browser's batch and async-session REST API.
+
+``AnchorClient`` (sync) and ``AsyncAnchorClient`` (asyncio) share one implementation:
+the calls are generator flows (``_flows``) over a sans-I/O core (``_core``), driven
+by two thin drivers (``_client``). Errors are the classes of :mod:`anchorframe.errors`.
+"""
+
+from ._client import AnchorClient, AsyncAnchorClient
+from ._core import DEFAULT_BASE_URL, REQUEST_TAG_PREFIX, REQUEST_TOKEN_KEY
+from ._models import (
+    AsyncSessionCreated,
+    AsyncSessionStatus,
+    Batch,
+    BatchCancelled,
+    BatchCreated,
+    BatchDeleted,
+    BatchPage,
+    BatchProgress,
+    BatchRetried,
+    BatchSummary,
+    Pagination,
+    SessionEnded,
+    SessionItem,
+)
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "REQUEST_TAG_PREFIX",
+    "REQUEST_TOKEN_KEY",
+    "AnchorClient",
+    "AsyncAnchorClient",
+    "AsyncSessionCreated",
+    "AsyncSessionStatus",
+    "Batch",
+    "BatchCancelled",
+    "BatchCreated",
+    "BatchDeleted",
+    "BatchPage",
+    "BatchProgress",
+    "BatchRetried",
+    "BatchSummary",
+    "Pagination",
+    "SessionEnded",
+    "SessionItem",
+]

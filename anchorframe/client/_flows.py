@@ -1,0 +1,444 @@
+"""Every API call as a generator: one implementation for the sync and async clients.
+
+A flow yields operations and receives their results, as httpx's ``auth_flow`` does:
+
+- ``Send(request)`` -> an :class:`ApiResponse` (any status), or a transport failure
+  thrown in as :class:`APITimeoutError` / :class:`APIConnectionError`;
+- ``Sleep(seconds)`` -> None;
+- ``Notify(callback, payload)`` -> None (a progress callback, awaited if it returns
+  an awaitable under the async client);
+- ``Emit(item)`` -> None (one item of an iterator, e.g. a batch of a listing).
+
+A flow finishes by returning its result. It never touches a socket, a clock that
+sleeps or an event loop, so it runs the same under both drivers and in tests.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+import uuid
+from collections.abc import Callable, Generator, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+from ..errors import AnchorAPIError, WaitTimeoutError
+from ._core import (
+    REQUEST_TAG_PREFIX,
+    REQUEST_TOKEN_KEY,
+    ApiRequest,
+    ApiResponse,
+    ClientConfig,
+    error_from_response,
+    is_retryable_error,
+    may_have_been_processed,
+)
+from ._models import (
+    AsyncSessionCreated,
+    AsyncSessionStatus,
+    Batch,
+    BatchCancelled,
+    BatchCreated,
+    BatchDeleted,
+    BatchPage,
+    BatchRetried,
+    BatchSummary,
+    SessionEnded,
+)
+
+logger = logging.getLogger("anchorframe.client")
+
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True)
+class Send:
+    request: ApiRequest
+
+
+@dataclass(frozen=True)
+class Sleep:
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Notify:
+    callback: Callable[[Any], Any]
+    payload: Any
+
+
+@dataclass(frozen=True)
+class Emit:
+    item: Any
+
+
+Op = Send | Sleep | Notify | Emit
+Flow = Generator[Op, Any, _T]
+
+# How far back a reconciliation looks for a batch it may have created: generous,
+# as the client's and the server's clocks may disagree.
+_RECONCILE_WINDOW = timedelta(minutes=15)
+
+
+def _path_id(value: str, what: str) -> str:
+    text = str(value)
+    if not text.strip():
+        raise ValueError(f"Expected a non-empty {what}, got {value!r}.")
+    return quote(text, safe="")
+
+
+def _with_note(error: AnchorAPIError, note: str, **attrs: Any) -> AnchorAPIError:
+    clone = copy.copy(error)
+    clone.args = (f"{error} {note}",)
+    for key, value in attrs.items():
+        setattr(clone, key, value)
+    return clone
+
+
+def call(config: ClientConfig, request: ApiRequest) -> Flow[ApiResponse]:
+    """Send ``request``; retry it after 429, 5xx or a connection failure when that is safe.
+
+    Safe requests are re-sent after any retryable failure. Others only when the
+    failure proves the server did not act on them (429, or no connection at all).
+    """
+    attempt = 0
+    while True:
+        try:
+            response = yield Send(request)
+        except AnchorAPIError as error:
+            failure = error
+        else:
+            if response.status_code < 400:
+                return response
+            failure = error_from_response(request, response)
+        resend_ok = request.safe or not may_have_been_processed(failure)
+        if attempt >= config.max_retries or not resend_ok or not is_retryable_error(failure):
+            raise failure
+        delay = config.backoff(attempt, getattr(failure, "retry_after", None))
+        logger.info(
+            "Retrying %s in %.2f s after %s (retry %d of %d).",
+            request.label,
+            delay,
+            type(failure).__name__,
+            attempt + 1,
+            config.max_retries,
+        )
+        yield Sleep(delay)
+        attempt += 1
+
+
+# --- batches -------------------------------------------------------------------------
+
+
+def create_batch(
+    config: ClientConfig,
+    count: int,
+    *,
+    configuration: Mapping[str, Any] | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    request_token: str | None = None,
+) -> Flow[BatchCreated]:
+    """Create a batch; never create it twice.
+
+    The batch's metadata carries a request token. When the outcome of the create is
+    unknown (a timeout, a dropped connection, a 5xx), the flow lists recent batches
+    and returns the one with its token; only when none has it is the create re-sent.
+    """
+    if isinstance(count, bool) or not isinstance(count, int):
+        raise TypeError(f"count must be an int, got {type(count).__name__}.")
+    token = request_token or uuid.uuid4().hex
+    body: dict[str, Any] = {"count": count}
+    if configuration is not None:
+        body["configuration"] = dict(configuration)
+    body["metadata"] = {**dict(metadata or {}), REQUEST_TOKEN_KEY: token}
+    request = ApiRequest("POST", "/v1/batch-sessions", json=body, safe=False)
+    since = datetime.now(timezone.utc) - _RECONCILE_WINDOW
+    attempt = 0
+    while True:
+        try:
+            response = yield Send(request)
+        except AnchorAPIError as error:
+            failure = error
+        else:
+            if response.status_code < 400:
+                return BatchCreated.from_json(response.data())
+            failure = error_from_response(request, response)
+        more = attempt < config.max_retries and is_retryable_error(failure)
+        if may_have_been_processed(failure):
+            if more:
+                # Give a slow server time to record the batch before looking for it.
+                yield Sleep(config.backoff(attempt))
+            try:
+                found = yield from find_batch_by_token(config, token, count=count, since=since)
+            except AnchorAPIError as lookup_error:
+                raise _with_note(
+                    failure,
+                    f"The batch may or may not have been created, and listing batches to find "
+                    f"out failed too ({type(lookup_error).__name__}); it was not created again. "
+                    f"Its metadata carries {REQUEST_TOKEN_KEY}={token!r}.",
+                    request_token=token,
+                ) from lookup_error
+            if found is not None:
+                logger.info(
+                    "The create of batch %s had an unknown outcome (%s); found it by its "
+                    "request token instead of creating another.",
+                    found.batch_id,
+                    type(failure).__name__,
+                )
+                return found
+        if not more:
+            raise _with_note(failure, "No batch was created.", request_token=token)
+        if not may_have_been_processed(failure):
+            yield Sleep(config.backoff(attempt, getattr(failure, "retry_after", None)))
+        logger.info(
+            "Creating the batch again after %s (retry %d of %d).",
+            type(failure).__name__,
+            attempt + 1,
+            config.max_retries,
+        )
+        attempt += 1
+
+
+def find_batch_by_token(
+    config: ClientConfig, token: str, *, count: int | None = None, since: datetime | None = None
+) -> Flow[BatchCreated | None]:
+    """The batch whose metadata carries ``token``, or None.
+
+    The published list schema has no ``metadata``; when the server leaves it out, the
+    candidates (recent, with the same size) are fetched one by one and matched on the
+    batch's or its sessions' metadata.
+    """
+    page = 1
+    while True:
+        listing = yield from list_batches(config, created_after=since, page=page, limit=100)
+        for summary in listing.batches:
+            if summary.metadata is not None:
+                if summary.metadata.get(REQUEST_TOKEN_KEY) == token:
+                    return _created_from(summary)
+                continue
+            if count is not None and summary.total_requests not in (None, count):
+                continue
+            batch = yield from get_batch(config, summary.batch_id)
+            carried = [batch.metadata, *(item.metadata for item in batch.sessions)]
+            if any(meta.get(REQUEST_TOKEN_KEY) == token for meta in carried):
+                return _created_from(summary)
+        if not listing.has_next:
+            return None
+        page += 1
+
+
+def _created_from(summary: BatchSummary) -> BatchCreated:
+    return BatchCreated(
+        batch_id=summary.batch_id,
+        status=summary.status,
+        total_requests=summary.total_requests,
+        created_at=summary.created_at,
+        extra={"reconciled": True},
+    )
+
+
+def get_batch(config: ClientConfig, batch_id: str) -> Flow[Batch]:
+    path = f"/v1/batch-sessions/{_path_id(batch_id, 'batch_id')}"
+    response = yield from call(config, ApiRequest("GET", path))
+    return Batch.from_json(response.data())
+
+
+def list_batches(
+    config: ClientConfig,
+    *,
+    status: str | None = None,
+    created_after: datetime | str | None = None,
+    created_before: datetime | str | None = None,
+    page: int = 1,
+    limit: int = 20,
+) -> Flow[BatchPage]:
+    if not 1 <= limit <= 100:
+        raise ValueError(f"limit must be between 1 and 100, got {limit}.")
+    if page < 1:
+        raise ValueError(f"page must be 1 or more, got {page}.")
+    params = {
+        "status": status,
+        "created_after": created_after,
+        "created_before": created_before,
+        "page": page,
+        "limit": limit,
+    }
+    response = yield from call(config, ApiRequest("GET", "/v1/batch-sessions", params=params))
+    return BatchPage.from_json(response.data())
+
+
+def iter_batches(
+    config: ClientConfig,
+    *,
+    status: str | None = None,
+    created_after: datetime | str | None = None,
+    created_before: datetime | str | None = None,
+    limit: int = 100,
+) -> Flow[None]:
+    """Emit every batch of every page, in the server's order."""
+    page = 1
+    while True:
+        listing = yield from list_batches(
+            config,
+            status=status,
+            created_after=created_after,
+            created_before=created_before,
+            page=page,
+            limit=limit,
+        )
+        for summary in listing.batches:
+            yield Emit(summary)
+        if not listing.has_next or not listing.batches:
+            return None
+        page += 1
+
+
+def cancel_batch(config: ClientConfig, batch_id: str) -> Flow[BatchCancelled]:
+    path = f"/v1/batch-sessions/{_path_id(batch_id, 'batch_id')}"
+    request = ApiRequest("PATCH", path, json={"status": "cancelled"})
+    response = yield from call(config, request)
+    return BatchCancelled.from_json(response.data())
+
+
+def delete_batch(config: ClientConfig, batch_id: str) -> Flow[BatchDeleted]:
+    path = f"/v1/batch-sessions/{_path_id(batch_id, 'batch_id')}"
+    response = yield from call(config, ApiRequest("DELETE", path))
+    return BatchDeleted.from_json(response.data())
+
+
+def retry_batch(
+    config: ClientConfig, batch_id: str, *, retry_failed_only: bool = True, max_retries: int = 1
+) -> Flow[BatchRetried]:
+    if not 1 <= max_retries <= 3:
+        raise ValueError(f"max_retries must be between 1 and 3, got {max_retries}.")
+    path = f"/v1/batch-sessions/{_path_id(batch_id, 'batch_id')}/retry"
+    body = {"retry_failed_only": retry_failed_only, "max_retries": max_retries}
+    response = yield from call(config, ApiRequest("POST", path, json=body, safe=False))
+    return BatchRetried.from_json(response.data())
+
+
+def wait_batch(
+    config: ClientConfig,
+    batch_id: str,
+    *,
+    initial_interval: float,
+    factor: float,
+    max_interval: float,
+    timeout: float,
+    on_progress: Callable[[Batch], Any] | None = None,
+) -> Flow[Batch]:
+    """Poll until the batch is completed, failed or cancelled, with growing intervals."""
+    deadline = time.monotonic() + timeout
+    interval = initial_interval
+    while True:
+        batch = yield from get_batch(config, batch_id)
+        if on_progress is not None:
+            yield Notify(on_progress, batch)
+        if batch.is_terminal:
+            return batch
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            error = WaitTimeoutError(
+                f"Batch {batch.batch_id or batch_id} was still {batch.status} after {timeout:g} s: "
+                f"{batch.describe()}. Wait longer (timeout=...), or use the ready sessions "
+                "and cancel the batch.",
+                method="GET",
+                path=f"/v1/batch-sessions/{batch_id}",
+            )
+            # Counts only: the last Batch itself holds CDP URLs, which are secrets.
+            error.batch_id = batch.batch_id or batch_id  # type: ignore[attr-defined]
+            error.status = batch.status  # type: ignore[attr-defined]
+            error.ready_sessions = len(batch.ready_sessions)  # type: ignore[attr-defined]
+            error.failed_sessions = len(batch.failed_sessions)  # type: ignore[attr-defined]
+            error.total_sessions = batch.total_requests  # type: ignore[attr-defined]
+            raise error
+        yield Sleep(min(interval, remaining))
+        interval = min(interval * factor, max_interval)
+
+
+# --- async sessions and sessions ---------------------------------------------------------
+
+
+def create_async_session(
+    config: ClientConfig,
+    *,
+    session: Mapping[str, Any] | None = None,
+    browser: Mapping[str, Any] | None = None,
+    integrations: list[Any] | None = None,
+    extra_body: Mapping[str, Any] | None = None,
+    request_token: str | None = None,
+) -> Flow[AsyncSessionCreated]:
+    """Ask for one session provisioned in the background; never ask twice.
+
+    The session carries the tag ``anchorframe-request:<token>``. The API has no way to
+    list async requests, so a create whose outcome is unknown is not re-sent: the error
+    says so and carries ``request_token`` (the tagged session, if any, can be reaped).
+    """
+    token = request_token or uuid.uuid4().hex
+    session_body = dict(session or {})
+    tags = [str(tag) for tag in session_body.get("tags") or []]
+    session_body["tags"] = [*tags, f"{REQUEST_TAG_PREFIX}{token}"]
+    body: dict[str, Any] = {**dict(extra_body or {}), "session": session_body}
+    if browser is not None:
+        body["browser"] = dict(browser)
+    if integrations is not None:
+        body["integrations"] = list(integrations)
+    request = ApiRequest("POST", "/v1/sessions/async", json=body, safe=False)
+    try:
+        response = yield from call(config, request)
+    except AnchorAPIError as failure:
+        if may_have_been_processed(failure):
+            raise _with_note(
+                failure,
+                "The session may or may not have been created, and the API cannot list async "
+                f"requests, so it was not asked for again. It is tagged {REQUEST_TAG_PREFIX}{token}.",
+                request_token=token,
+            ) from None
+        raise
+    return AsyncSessionCreated.from_json(response.data())
+
+
+def get_async_session(config: ClientConfig, request_id: str) -> Flow[AsyncSessionStatus]:
+    path = f"/v1/sessions/async/{_path_id(request_id, 'request_id')}/status"
+    response = yield from call(config, ApiRequest("GET", path))
+    return AsyncSessionStatus.from_json(response.data())
+
+
+def wait_async_session(
+    config: ClientConfig,
+    request_id: str,
+    *,
+    initial_interval: float,
+    factor: float,
+    max_interval: float,
+    timeout: float,
+    on_progress: Callable[[AsyncSessionStatus], Any] | None = None,
+) -> Flow[AsyncSessionStatus]:
+    """Poll until the request is ready, completed, failed or cancelled."""
+    deadline = time.monotonic() + timeout
+    interval = initial_interval
+    while True:
+        status = yield from get_async_session(config, request_id)
+        if on_progress is not None:
+            yield Notify(on_progress, status)
+        if status.is_terminal:
+            return status
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise WaitTimeoutError(
+                f"Async session request {request_id} was still {status.status} "
+                f"(phase {status.current_phase}) after {timeout:g} s. Wait longer (timeout=...).",
+                method="GET",
+                path=f"/v1/sessions/async/{request_id}/status",
+            )
+        yield Sleep(min(interval, remaining))
+        interval = min(interval * factor, max_interval)
+
+
+def end_session(config: ClientConfig, session_id: str) -> Flow[SessionEnded]:
+    path = f"/v1/sessions/{_path_id(session_id, 'session_id')}"
+    response = yield from call(config, ApiRequest("DELETE", path))
+    return SessionEnded.from_json(response.data())

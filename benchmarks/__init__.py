@@ -1,0 +1,1 @@
+"""Benchmarks for anchorframe: ``python -m benchmarks`` reproduces every figure (see README.md)."""

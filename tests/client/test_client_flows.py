@@ -1,0 +1,78 @@
+"""The call flows, driven by hand: no network, no event loop, no sleeping."""
+
+from __future__ import annotations
+
+import random
+
+from anchorframe.client import REQUEST_TOKEN_KEY
+from anchorframe.client import _flows as flows
+from anchorframe.client._core import ApiResponse, ClientConfig
+
+
+def _config(**options):
+    return ClientConfig(api_key="k", rng=random.Random(1), **options)
+
+
+def _answer(status, data=None, headers=None):
+    return ApiResponse(status, headers or {}, {"data": data} if data is not None else None)
+
+
+def _batch(status):
+    return {"batch_id": "b1", "status": status, "total_requests": 2, "sessions": []}
+
+
+def test_wait_batch_backs_off_as_documented():
+    """Polls sleep 5 s, x1.5 each time, capped at 30 s."""
+    flow = flows.wait_batch(_config(), "b1", initial_interval=5, factor=1.5, max_interval=30, timeout=10_000)
+    op = next(flow)
+    sleeps = []
+    for _ in range(7):
+        assert isinstance(op, flows.Send)
+        op = flow.send(_answer(200, _batch("processing")))
+        assert isinstance(op, flows.Sleep)
+        sleeps.append(op.seconds)
+        op = flow.send(None)
+    assert sleeps == [5, 7.5, 11.25, 16.875, 25.3125, 30, 30]
+
+
+def test_backoff_honours_retry_after_and_is_capped():
+    """Retry-After wins (up to max_retry_after); otherwise jittered and capped."""
+    config = _config(retry_initial_delay=0.5, retry_max_delay=8.0, max_retry_after=60)
+    assert config.backoff(0, retry_after=3) == 3
+    assert config.backoff(0, retry_after=600) == 60
+    delays = [config.backoff(attempt) for attempt in range(10)]
+    assert all(0 < d <= 8.0 for d in delays)
+    assert 0.25 <= delays[0] <= 0.5 and delays[-1] >= 4.0
+
+
+def test_safe_call_retries_after_429_with_retry_after():
+    """A GET answered 429 sleeps for Retry-After and is sent again."""
+    flow = flows.get_batch(_config(), "b1")
+    assert isinstance(next(flow), flows.Send)
+    op = flow.send(_answer(429, headers={"retry-after": "2"}))
+    assert op == flows.Sleep(2.0)
+    assert isinstance(flow.send(None), flows.Send)
+    try:
+        flow.send(_answer(200, _batch("completed")))
+    except StopIteration as stop:
+        assert stop.value.status == "completed"
+
+
+def test_create_with_unknown_outcome_looks_before_sending_again():
+    """After a 500 the create lists batches and returns the one carrying its token."""
+    flow = flows.create_batch(_config(), 2, request_token="tok")
+    post = next(flow)
+    assert post.request.method == "POST" and not post.request.safe
+    assert post.request.json["metadata"][REQUEST_TOKEN_KEY] == "tok"
+    op = flow.send(_answer(500))
+    assert isinstance(op, flows.Sleep)
+    listing = flow.send(None)
+    assert listing.request.method == "GET" and listing.request.path == "/v1/batch-sessions"
+    found = {"batch_id": "b9", "status": "pending", "metadata": {REQUEST_TOKEN_KEY: "tok"}}
+    page = {"batches": [found], "pagination": {"has_next": False}}
+    try:
+        flow.send(_answer(200, page))
+    except StopIteration as stop:
+        assert stop.value.batch_id == "b9" and stop.value.extra["reconciled"]
+    else:
+        raise AssertionError("the flow should have returned the found batch")

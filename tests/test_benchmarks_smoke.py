@@ -1,0 +1,29 @@
+"""The benchmark command (``python -m benchmarks``) still runs end to end, at its smallest scale."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from benchmarks.run import main
+
+pytestmark = pytest.mark.usefixtures("no_chromium_left")
+
+
+def test_every_benchmark_section_runs_and_scrapes_correctly(tmp_path, capsys):
+    """Each section produces its figures and every contender reads every page right (no timing checks)."""
+    assert main(["--smoke", "--out", str(tmp_path)]) == 0
+    data = json.loads((tmp_path / "results.json").read_text())
+    for config in data["throughput"]["configs"].values():
+        for contender in ("anchorframe", "plain script", "tuned script"):
+            summary = config["summary"][contender]
+            assert summary["correct"] == summary["pages"] > 0, contender
+    for name, summary in data["options"]["summary"].items():
+        assert summary["correct"] == summary["pages"], name
+    assert data["overhead"]["rows"] == 200 and data["overhead"]["seconds"] > 0
+    assert data["memory"]["200"]["peak_mb"] > 0
+    assert data["provisioning"]["local"]["last_s"] > 0
+    markdown = (tmp_path / "results.md").read_text()
+    assert "## 1-2. Throughput" in markdown and "## 3. Engine overhead" in markdown
+    assert markdown in capsys.readouterr().out
