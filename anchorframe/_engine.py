@@ -3,13 +3,13 @@
 Sessions arrive from the backend's pool as a stream; each starts its tab
 workers the moment it is connected. Every worker takes the next unique URL
 from the shared queue, opens a page, runs the user's callable under the
-per-row timeout, and records the outcome. A page is opened only for a callable
-that reads it (see ``reads_page``), and kept for the next row only for callables
-that leave no state behind on it (the built-in extractors, or ``reuse_pages=True``). A failed attempt is retried with
+per-row timeout, and records the outcome. A failed attempt is retried with
 backoff; a browser that dies gives its in-flight rows back to the queue
 without spending their retries, and a replacement session is requested while
-rows remain. The engine knows nothing of widgets: it updates a RunState and
-calls an observer.
+rows remain. A page is opened only for a callable that reads it (see
+``reads_page``), and kept for the next row only for callables that leave no
+state behind on it (the built-in extractors, or ``reuse_pages=True``). The
+engine knows nothing of widgets: it updates a RunState and calls an observer.
 """
 
 from __future__ import annotations

@@ -387,9 +387,15 @@ async def ascrape(
         except BaseException:
             writer.close()
             raise
-    return await await_in_portal(
-        _run(table, scraper, chosen, run_plan, options, progress, call, todo=todo, writer=writer)
-    )
+    try:
+        return await await_in_portal(
+            _run(table, scraper, chosen, run_plan, options, progress, call, todo=todo, writer=writer)
+        )
+    except asyncio.CancelledError as cancelled:
+        if cancelled.args:
+            raise
+        # Same words as scrape()'s RunInterrupted: where the partial result is.
+        raise asyncio.CancelledError(_interrupted_message(last_result())) from None
 
 
 async def _open_checkpoint(

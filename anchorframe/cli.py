@@ -357,7 +357,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    handler = handlers.get(args.command) or getattr(args, "handler", None)
+    handler = handlers.get(args.command) or getattr(args, "handler", None) or getattr(args, "func", None)
     if handler is None:
         parser.print_help()
         return 2

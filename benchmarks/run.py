@@ -32,6 +32,7 @@ SCALES: dict[str, dict[str, Any]] = {
     "full": {
         "configs": suites.CONFIGS,
         "pages_per_worker": 8,
+        "min_pages": 16,
         "max_pages": 40,
         "reps": 3,
         "options_pages": 24,
@@ -49,6 +50,7 @@ SCALES: dict[str, dict[str, Any]] = {
     "quick": {
         "configs": suites.CONFIGS,
         "pages_per_worker": 4,
+        "min_pages": 8,
         "max_pages": 16,
         "reps": 1,
         "options_pages": 16,
@@ -66,6 +68,7 @@ SCALES: dict[str, dict[str, Any]] = {
     "smoke": {
         "configs": ((1, 2),),
         "pages_per_worker": 1,
+        "min_pages": 2,
         "max_pages": 4,
         "reps": 1,
         "options_pages": 4,
@@ -270,8 +273,8 @@ def report(data: dict[str, Any]) -> str:
             lines += [
                 "",
                 f"From {int(sizes[0]):,} to {int(sizes[-1]):,} rows the peak growth is x{_f(growth, 1)} "
-                f"and the results frame x{_f(results, 1)}: growth {_mark(growth <= results * 1.05)} "
-                "no faster than the results.",
+                f"and the results frame x{_f(results, 1)}: growth no faster than the results: "
+                f"{_mark(growth <= results * 1.05)}.",
             ]
         lines.append("")
     if "provisioning" in data:

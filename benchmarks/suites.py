@@ -157,7 +157,11 @@ async def throughput(site: CorpusServer, browsers: list[Any], scale: dict[str, A
         await _rounds(contenders, _url_maker(site, 4, 99), cdp[:2], 2, 1)
     out: dict[str, Any] = {"configs": {}}
     for index, (sessions, tabs) in enumerate(scale["configs"]):
-        count = min(scale["max_pages"], sessions * tabs * scale["pages_per_worker"])
+        count = min(scale["max_pages"], max(scale["min_pages"], sessions * tabs * scale["pages_per_worker"]))
+        if scale["warm_up"]:
+            # Untimed: lets the browsers settle after the previous configuration (renderers of
+            # closed pages exiting), which would otherwise tax whoever runs first.
+            await tuned_script([site.url(p) for p in paths(4, 500)], cdp[:sessions], tabs)
         rounds = await _rounds(
             contenders, _url_maker(site, count, index), cdp[:sessions], tabs, scale["reps"]
         )

@@ -123,3 +123,52 @@ def test_max_failed_takes_a_number_of_rows(tmp_path, site):
     assert done.returncode == 0, done.stderr
     frame = pd.read_json(out, lines=True)
     assert frame["af_status"].tolist() == ["ok", "failed"] and frame["name"].iloc[0] == "Page 1"
+
+
+def test_emulator_command_serves_until_interrupted():
+    """`anchorframe emulator` prints where it listens, answers, and stops cleanly on Ctrl-C."""
+    import os
+    import signal
+    import time
+
+    import httpx
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "anchorframe", "emulator", "--api-key", "k-test"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        base_url = None
+        deadline = time.monotonic() + 30
+        while base_url is None and time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if "ANCHOR_BASE_URL=" in line:
+                base_url = line.split("ANCHOR_BASE_URL=", 1)[1].strip().strip("'\"")
+        assert base_url and base_url.startswith("http://127.0.0.1:")
+        answer = httpx.get(base_url + "/v1/batch-sessions", headers={"anchor-api-key": "k-test"})
+        assert answer.status_code == 200
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=20) in (0, 130, -signal.SIGINT)
+    finally:
+        if process.poll() is None:
+            os.kill(process.pid, signal.SIGKILL)
+
+
+def test_reap_command_with_nothing_to_do(monkeypatch):
+    """`anchorframe reap` against an emulator with no anchorframe batches says so."""
+    from anchorframe.emulator import Emulator
+
+    with Emulator(api_key="k-reap") as emu:
+        env = {**__import__("os").environ, "ANCHOR_API_KEY": "k-reap", "ANCHOR_BASE_URL": emu.base_url}
+        done = subprocess.run(
+            [sys.executable, "-m", "anchorframe", "reap", "--dry-run"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+            check=False,
+        )
+    assert done.returncode == 0, done.stderr
+    assert "Nothing to reap." in done.stdout

@@ -112,7 +112,8 @@ class AnchorBackend(Backend):
             ``integrations``: proxy, viewport, recording...), passed through as given;
             ``session.timeout.idle_timeout`` and ``max_duration`` are set unless given.
         metadata: extra batch metadata (the run's id is always added).
-        poll_interval, max_poll_interval: the batch polling backoff (x1.5 between them);
+        poll_interval, max_poll_interval: the documented batch polling backoff (x1.5 between
+            them); before the first session it ramps up from ``min_poll_interval``, and
             ``min_poll_interval`` is used again whenever new sessions arrive.
         provision_timeout: seconds to wait for a batch or an async session.
         batch_retries: how many times a batch's failed sessions are re-provisioned.
@@ -336,13 +337,13 @@ class _AnchorPool(SessionPool):
                     )
                     return
                 # The documented backoff (x1.5 up to the cap), back to the minimum while sessions arrive.
-                interval = (
-                    backend.min_poll_interval
-                    if fresh
-                    else min(
-                        backend.max_poll_interval,
-                        max(interval * 1.5, backend.poll_interval if not seen_ready else interval),
-                    )
+                interval = next_poll_interval(
+                    interval,
+                    fresh=fresh,
+                    any_ready=bool(seen_ready),
+                    minimum=backend.min_poll_interval,
+                    documented=backend.poll_interval,
+                    cap=backend.max_poll_interval,
                 )
                 await asyncio.sleep(interval)
         finally:
@@ -489,6 +490,27 @@ class _AnchorPool(SessionPool):
             for session_id in list(self._live):
                 with contextlib.suppress(AnchorAPIError):
                     client.end_session(session_id)
+
+
+def next_poll_interval(
+    interval: float, *, fresh: bool, any_ready: bool, minimum: float, documented: float, cap: float
+) -> float:
+    """Seconds until the next batch poll.
+
+    New sessions just arrived: poll again soon (``minimum``), more are likely. None ready
+    yet: ramp x1.5 from ``minimum`` up to the documented start (5 s), so the first session
+    is seen early. After that: the documented backoff, x1.5 up to ``cap`` (30 s).
+
+    Example:
+        >>> next_poll_interval(4.0, fresh=False, any_ready=False, minimum=1, documented=5, cap=30)
+        5
+        >>> next_poll_interval(20.0, fresh=False, any_ready=True, minimum=1, documented=5, cap=30)
+        30
+    """
+    if fresh:
+        return minimum
+    grown = interval * 1.5
+    return min(documented, grown) if not any_ready else min(cap, grown)
 
 
 async def _nothing() -> AsyncIterator[Provisioned]:

@@ -277,3 +277,21 @@ def test_auto_picks_anchor_when_a_key_is_set(monkeypatch, emulator):
     chosen = resolve_backend("auto")
     assert chosen.name == "anchor" and emulator.api_key not in repr(chosen)
     assert isinstance(pd.DataFrame(), pd.DataFrame)
+
+
+def test_poll_interval_ramps_to_the_documented_backoff():
+    """Polls start at the minimum, ramp x1.5 to 5 s before any session, then back off to 30 s."""
+    from anchorframe.backends.anchor import next_poll_interval
+
+    def series(any_ready, steps, start=1.0):
+        out, interval = [], start
+        for _ in range(steps):
+            interval = next_poll_interval(
+                interval, fresh=False, any_ready=any_ready, minimum=1, documented=5, cap=30
+            )
+            out.append(round(interval, 2))
+        return out
+
+    assert series(False, 6) == [1.5, 2.25, 3.38, 5, 5, 5]
+    assert series(True, 6, start=5.0) == [7.5, 11.25, 16.88, 25.31, 30, 30]
+    assert next_poll_interval(30, fresh=True, any_ready=True, minimum=1, documented=5, cap=30) == 1
