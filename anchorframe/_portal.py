@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
@@ -106,8 +107,9 @@ class _Call:
 def run_in_portal(coro: Coroutine[Any, Any, T]) -> T:
     """Run ``coro`` on the portal loop and block until it ends.
 
-    On KeyboardInterrupt the run is cancelled and given CLEANUP_TIMEOUT seconds
-    to release everything before the interrupt propagates.
+    On KeyboardInterrupt (or any other exception raised in the waiting thread) the
+    run is cancelled and given CLEANUP_TIMEOUT seconds to release everything before
+    the exception propagates.
     """
     if threading.current_thread() is _thread:
         coro.close()
@@ -131,6 +133,14 @@ def run_in_portal(coro: Coroutine[Any, Any, T]) -> T:
             return call.unwrap(call.future.result(timeout=1))  # type: ignore[no-any-return]
         except (concurrent.futures.CancelledError, concurrent.futures.TimeoutError):
             raise KeyboardInterrupt from None
+    except BaseException:
+        # Anything else raised in this thread while it waits (a SystemExit from a signal
+        # handler, a test runner's timeout): the run must not go on alone. Stop it, release
+        # everything, then let the exception through.
+        call.cancel()
+        with contextlib.suppress(BaseException):  # a second interrupt only stops the waiting
+            call.finished.wait(CLEANUP_TIMEOUT)
+        raise
     return call.unwrap(call.future.result())  # type: ignore[no-any-return]
 
 

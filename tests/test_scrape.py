@@ -286,3 +286,25 @@ def test_plan_does_not_start_a_browser(site):
     plan = af.plan([*site.pages(10), None], backend="local")
     assert plan.urls == 10 and plan.invalid == 1 and plan.sessions >= 1
     assert "session(s) x" in plan.explain()
+
+
+def test_any_exception_in_the_waiting_thread_stops_the_run(site):
+    """An exception raised by a signal handler while scrape() waits ends the run and its browsers."""
+
+    async def hang(page, row):
+        await page.goto(row.url)
+        await asyncio.sleep(60)
+
+    def alarm(signum, frame):
+        raise TimeoutError("the job's own deadline")
+
+    previous = signal.signal(signal.SIGALRM, alarm)
+    signal.setitimer(signal.ITIMER_REAL, 4.0)
+    try:
+        with pytest.raises(TimeoutError, match="own deadline"):
+            af.scrape(site.pages(3), hang, **FAST)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    partial = af.last_result()
+    assert partial is not None and partial.interrupted and len(partial.results) == 3

@@ -21,6 +21,7 @@ pytestmark = [
         not os.environ.get("ANCHORFRAME_SOAK"), reason="set ANCHORFRAME_SOAK=1 to run the soak"
     ),
     pytest.mark.usefixtures("no_chromium_left"),
+    pytest.mark.timeout(1800),
 ]
 ROWS = int(os.environ.get("ANCHORFRAME_SOAK_ROWS", "5000"))
 
