@@ -52,6 +52,7 @@ from ._models import (
 logger = logging.getLogger("anchorframe.client")
 
 _T = TypeVar("_T")
+_P = TypeVar("_P")
 
 
 @dataclass(frozen=True)
@@ -331,35 +332,34 @@ def wait_batch(
     on_progress: Callable[[Batch], Any] | None = None,
 ) -> Flow[Batch]:
     """Poll until the batch is completed, failed or cancelled, with growing intervals."""
-    deadline = time.monotonic() + timeout
-    interval = initial_interval
-    while True:
-        batch = yield from get_batch(config, batch_id)
-        if on_progress is not None:
-            yield Notify(on_progress, batch)
-        if batch.is_terminal:
-            return batch
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            error = WaitTimeoutError(
-                f"Batch {batch.batch_id or batch_id} was still {batch.status} after {timeout:g} s: "
-                f"{batch.describe()}. Wait longer (timeout=...), or use the ready sessions "
-                "and cancel the batch.",
-                method="GET",
-                path=f"/v1/batch-sessions/{batch_id}",
-            )
-            # Counts only: the last Batch itself holds CDP URLs, which are secrets.
-            error.batch_id = batch.batch_id or batch_id  # type: ignore[attr-defined]
-            error.status = batch.status  # type: ignore[attr-defined]
-            error.ready_sessions = len(batch.ready_sessions)  # type: ignore[attr-defined]
-            error.failed_sessions = len(batch.failed_sessions)  # type: ignore[attr-defined]
-            error.total_sessions = batch.total_requests  # type: ignore[attr-defined]
-            raise error
-        yield Sleep(min(interval, remaining))
-        interval = min(interval * factor, max_interval)
 
+    def too_late(batch: Batch) -> WaitTimeoutError:
+        error = WaitTimeoutError(
+            f"Batch {batch.batch_id or batch_id} was still {batch.status} after {timeout:g} s: "
+            f"{batch.describe()}. Wait longer (timeout=...), or use the ready sessions "
+            "and cancel the batch.",
+            method="GET",
+            path=f"/v1/batch-sessions/{batch_id}",
+        )
+        # Counts only: the last Batch itself holds CDP URLs, which are secrets.
+        error.batch_id = batch.batch_id or batch_id  # type: ignore[attr-defined]
+        error.status = batch.status  # type: ignore[attr-defined]
+        error.ready_sessions = len(batch.ready_sessions)  # type: ignore[attr-defined]
+        error.failed_sessions = len(batch.failed_sessions)  # type: ignore[attr-defined]
+        error.total_sessions = batch.total_requests  # type: ignore[attr-defined]
+        return error
 
-# --- async sessions and sessions ---------------------------------------------------------
+    return (
+        yield from _poll(
+            lambda: get_batch(config, batch_id),
+            too_late,
+            initial_interval=initial_interval,
+            factor=factor,
+            max_interval=max_interval,
+            timeout=timeout,
+            on_progress=on_progress,
+        )
+    )
 
 
 def create_async_session(
@@ -418,22 +418,50 @@ def wait_async_session(
     on_progress: Callable[[AsyncSessionStatus], Any] | None = None,
 ) -> Flow[AsyncSessionStatus]:
     """Poll until the request is ready, completed, failed or cancelled."""
+
+    def too_late(status: AsyncSessionStatus) -> WaitTimeoutError:
+        return WaitTimeoutError(
+            f"Async session request {request_id} was still {status.status} "
+            f"(phase {status.current_phase}) after {timeout:g} s. Wait longer (timeout=...).",
+            method="GET",
+            path=f"/v1/sessions/async/{request_id}/status",
+        )
+
+    return (
+        yield from _poll(
+            lambda: get_async_session(config, request_id),
+            too_late,
+            initial_interval=initial_interval,
+            factor=factor,
+            max_interval=max_interval,
+            timeout=timeout,
+            on_progress=on_progress,
+        )
+    )
+
+
+def _poll(
+    fetch: Callable[[], Flow[_P]],
+    too_late: Callable[[_P], WaitTimeoutError],
+    *,
+    initial_interval: float,
+    factor: float,
+    max_interval: float,
+    timeout: float,
+    on_progress: Callable[[_P], Any] | None,
+) -> Flow[_P]:
+    """Fetch until the answer ``is_terminal``, sleeping x``factor`` longer each time, up to a deadline."""
     deadline = time.monotonic() + timeout
     interval = initial_interval
     while True:
-        status = yield from get_async_session(config, request_id)
+        answer = yield from fetch()
         if on_progress is not None:
-            yield Notify(on_progress, status)
-        if status.is_terminal:
-            return status
+            yield Notify(on_progress, answer)
+        if answer.is_terminal:  # type: ignore[attr-defined]
+            return answer
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            raise WaitTimeoutError(
-                f"Async session request {request_id} was still {status.status} "
-                f"(phase {status.current_phase}) after {timeout:g} s. Wait longer (timeout=...).",
-                method="GET",
-                path=f"/v1/sessions/async/{request_id}/status",
-            )
+            raise too_late(answer)
         yield Sleep(min(interval, remaining))
         interval = min(interval * factor, max_interval)
 
