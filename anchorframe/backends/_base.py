@@ -33,13 +33,23 @@ class SessionHandle:
 
 @dataclass(eq=False)
 class ProvisionFailure:
-    """A session that could not be provisioned; ``message`` is the backend's reason."""
+    """A session that could not be provisioned; ``message`` is the backend's reason.
+
+    ``reason`` becomes the error record's reason. ``replaceable=False`` tells the
+    engine not to ask for a replacement (a cost limit: more requests cannot help).
+    ``capacity`` is what the backend learned about the account: at most that many
+    sessions can be live at once, so the engine lowers its target to it and goes on
+    with the sessions it has.
+    """
 
     message: str
     session_id: str | None = None
     batch_id: str | None = None
     retry_count: int = 0
     error_type: str = "ProvisionError"
+    reason: str = "provision_failed"
+    replaceable: bool = True
+    capacity: int | None = None
 
 
 Provisioned = SessionHandle | ProvisionFailure
