@@ -38,21 +38,18 @@ import pandas as pd
 
 from . import _events as ev
 from ._events import Event, RunState
-from ._frames import (
-    STATUS,
-    InputTable,
-    Work,
-    errors_frame,
-    invalid_records,
-    prepare_input,
-    results_frame,
-    sessions_frame,
-)
+from ._frames import InputTable, Work, prepare_input
 from ._plan import Plan
-from ._result import ScrapeResult
 from .errors import InputError
 
-__all__ = ["CheckpointWriter", "input_fingerprint", "load_checkpoint", "open_checkpoint", "scraper_identity"]
+__all__ = [
+    "CheckpointContents",
+    "CheckpointWriter",
+    "input_fingerprint",
+    "open_checkpoint",
+    "read_checkpoint",
+    "scraper_identity",
+]
 
 log = logging.getLogger("anchorframe")
 
@@ -631,18 +628,23 @@ def _plan_from(record: Mapping[str, Any] | None, table: InputTable) -> Plan:
 
 
 # ----------------------------------------------------------------------- load
-def load_checkpoint(path: str | os.PathLike[str]) -> ScrapeResult:
-    """Read a checkpoint back as a ScrapeResult, also while a run is still writing it.
+@dataclasses.dataclass
+class CheckpointContents:
+    """What a checkpoint holds: the input with each row's latest record applied, and its runs."""
 
-    Rows that no run finished come back ``skipped``. ``errors`` and ``sessions`` hold
-    those of the runs that ended (a killed run's are lost). ``retry_failed(scraper)``
-    scrapes its failed and skipped rows again with the scraper you pass.
+    table: InputTable
+    error_records: list[dict[str, Any]]
+    session_records: list[dict[str, Any]]
+    plan: Plan
+    backend: str
+    run_id: str
+    elapsed: float
+    interrupted: bool
+    call: dict[str, Any]
 
-    Example:
-        >>> import anchorframe as af
-        >>> result = af.load_checkpoint("run.parquet")  # doctest: +SKIP
-        >>> result.results.af_status.value_counts()  # doctest: +SKIP
-    """
+
+def read_checkpoint(path: str | os.PathLike[str]) -> CheckpointContents:
+    """Read a checkpoint, also while a run is still writing it (``af.load_checkpoint`` builds the result)."""
     import pyarrow.parquet as pq
 
     root = Path(path)
@@ -657,38 +659,38 @@ def load_checkpoint(path: str | os.PathLike[str]) -> ScrapeResult:
     last = runs[-1]
     schemes = last.get("schemes") or ("http", "https")
     dedupe = bool(last.get("dedupe", True))
-    url_column: Hashable = info.get("url_column", "url")
-    if url_column not in frame.columns:  # a non-string column name, stored as text
-        url_column = next(c for c in frame.columns if str(c) == url_column)
+    url_column = _stored_column(frame, info.get("url_column", "url"), root)
     table = prepare_input(frame, url_column, schemes=schemes, dedupe=dedupe)
     records = read_records(root)
-    outcomes: list[Work | None] = [None] * table.rows
+    unfinished = False
     for item in table.work:
         record = records.get(item.positions[0])
         if record is not None and record[_URL] == item.url:
             _apply(item, record)
-        for position in item.positions:
-            outcomes[position] = item
-    results = results_frame(table, outcomes, skipped_reason="not finished by any run of the checkpoint")
-    stored_errors = _read_frames(root, "_errors-")
-    errors = errors_frame([*invalid_records(table), *_records(stored_errors)])
-    sessions = sessions_frame(_records(_read_frames(root, "_sessions-")))
-    elapsed = sum(float(r.get("elapsed") or 0.0) for r in runs)
-    call = {"url": url_column, "dedupe": dedupe, "schemes": schemes, "progress": None}
-    from ._scrape import rerun_for
-
-    return ScrapeResult(
-        results=results,
-        errors=errors,
-        sessions=sessions,
+        unfinished = unfinished or item.status is None
+    return CheckpointContents(
+        table=table,
+        error_records=_records(_read_frames(root, "_errors-")),
+        session_records=_records(_read_frames(root, "_sessions-")),
         plan=_plan_from(last.get("plan"), table),
         backend=str(last.get("backend") or "unknown"),
         run_id=str(last.get("run_id") or f"checkpoint-{len(runs)}"),
-        elapsed=elapsed,
-        interrupted=bool(last.get("interrupted"))
-        or last.get("ended") is None
-        or bool((results[STATUS] == "skipped").any()),
-        _rerun=rerun_for(table, call),
+        elapsed=sum(float(r.get("elapsed") or 0.0) for r in runs),
+        interrupted=bool(last.get("interrupted")) or last.get("ended") is None or unfinished,
+        call={"url": url_column, "dedupe": dedupe, "schemes": schemes, "progress": None},
+    )
+
+
+def _stored_column(frame: pd.DataFrame, name: Any, root: Path) -> Hashable:
+    """The URL column of a stored input; a non-string column name was stored as text."""
+    if name in frame.columns:
+        return name  # type: ignore[no-any-return]
+    for column in frame.columns:
+        if str(column) == str(name):
+            return column  # type: ignore[no-any-return]
+    raise InputError(
+        f"The checkpoint {root} is damaged: its input has no URL column {name!r} "
+        f"(columns: {list(frame.columns)}). Start it afresh with checkpoint_overwrite=True."
     )
 
 
