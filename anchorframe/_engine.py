@@ -153,15 +153,21 @@ class Engine:
 
     # --------------------------------------------------------------------- tabs
     async def _work(self, session: LiveSession) -> None:
-        session.tabs = [asyncio.ensure_future(self._tab(session, index)) for index in range(self.plan.tabs)]
+        """Run the session's tabs until the work is done or the session is lost (its tabs are cancelled)."""
+        tabs = session.tabs = [
+            asyncio.ensure_future(self._tab(session, index)) for index in range(self.plan.tabs)
+        ]
         try:
-            await asyncio.gather(*session.tabs)
+            # wait(), not gather(): a tab cancelled because its browser died is not an error here.
+            await asyncio.wait(tabs)
         except asyncio.CancelledError:
-            for tab in session.tabs:
+            for tab in tabs:
                 tab.cancel()
-            await asyncio.gather(*session.tabs, return_exceptions=True)
-            if not session.lost:
-                raise
+            await asyncio.wait(tabs)
+            raise
+        for tab in tabs:
+            if not tab.cancelled() and tab.exception() is not None:
+                raise tab.exception()  # type: ignore[misc]  # an engine bug or a BaseException
 
     async def _tab(self, session: LiveSession, index: int) -> None:
         tab = Tab(

@@ -94,10 +94,10 @@ class LiveSession:
         if self.closing or self.lost:
             return
         self.lost = True
-        current = asyncio.current_task()
+        # Every tab, the one that noticed included: a tab waiting for the queue must not sleep on
+        # a dead browser, and a row in flight there moves to another session (unspent).
         for tab in self.tabs:
-            if tab is not current:
-                tab.cancel()
+            tab.cancel()
 
 
 #: The engine's part: run the tabs of a ready session until the work is done or the session is lost.
@@ -145,6 +145,8 @@ class Supervisor:
         self._provisioning: set[asyncio.Task[None]] = set()
         self._session_tasks: set[asyncio.Task[None]] = set()
         self._stopping = False
+        #: Sessions asked for and not yet ready or failed.
+        self._awaited = 0
         self._playwright: asyncio.Future[Any] | None = None
         self._playwright_cm: Any = None
 
@@ -172,7 +174,7 @@ class Supervisor:
 
     @property
     def coming(self) -> int:
-        """Provisioning streams still running."""
+        """Provisioning streams still running (sessions may still arrive)."""
         return len(self._provisioning)
 
     @property
@@ -182,9 +184,10 @@ class Supervisor:
     # ------------------------------------------------------------- provisioning
     def _provision(self, stream: AsyncIterator[Provisioned], count: int) -> None:
         self.state.sessions_requested += count
+        self._awaited += count
         self.state.phase = "provisioning"
         self._emit(ev.SESSION_REQUESTED, None, count)
-        task = asyncio.ensure_future(self._consume(stream))
+        task = asyncio.ensure_future(self._consume(stream, count))
         self._provisioning.add(task)
         task.add_done_callback(self._provisioning_done)
 
@@ -201,14 +204,17 @@ class Supervisor:
         if not self._stopping:
             self._changed()
 
-    async def _consume(self, stream: AsyncIterator[Provisioned]) -> None:
+    async def _consume(self, stream: AsyncIterator[Provisioned], count: int) -> None:
         try:
             async for item in stream:
+                count -= 1
+                self._awaited -= 1
                 if isinstance(item, ProvisionFailure):
                     self._provision_failed(item)
                 else:
                     self._session_ready(item)
         finally:
+            self._awaited -= max(0, count)
             aclose = getattr(stream, "aclose", None)
             if aclose is not None:
                 with contextlib.suppress(Exception):
@@ -255,7 +261,7 @@ class Supervisor:
     def _replace(self, lost: SessionHandle | ProvisionFailure) -> None:
         if self._stopping or self.pool is None or not self._rows_left():
             return
-        if not self.budget.may_replace(live=self.live, coming=self.coming):
+        if not self.budget.may_replace(live=self.live, coming=self._awaited):
             log.info("Not replacing a lost session (replacement budget or session target reached).")
             return
         self._provision(self.pool.replace(lost), 1)
@@ -330,6 +336,12 @@ class Supervisor:
 
     async def lost(self, session: LiveSession, stage: str, reason: str, exc: BaseException | None) -> None:
         """Record a session that failed or died, ask for a replacement, and end it."""
+        self._record_loss(session, stage, reason, exc)
+        # Ask for a replacement before awaiting anything, so the run never looks starved meanwhile.
+        self._replace(session.handle)
+        await self._close(session, session.state.state)
+
+    def _record_loss(self, session: LiveSession, stage: str, reason: str, exc: BaseException | None) -> None:
         session.lost = True
         state = session.state
         state.state = "failed" if stage in ("connect", "setup") else "lost"
@@ -344,9 +356,6 @@ class Supervisor:
         state.error = record["message"]
         self.state.sessions_failed += 1
         self._emit(ev.SESSION_FAILED, session.name, reason)
-        # Ask for a replacement before awaiting anything, so the run never looks starved meanwhile.
-        self._replace(session.handle)
-        await self._close(session, state.state)
 
     async def _close(self, session: LiveSession, final_state: str) -> None:
         if self.sessions.pop(session.name, None) is None:
@@ -371,7 +380,10 @@ class Supervisor:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         for session in list(self.sessions.values()):
-            await self._close(session, "ended")
+            if session.lost and session.state.state == "ready":
+                # It died as the run ended, before its loss was handled: still say so.
+                self._record_loss(session, "scrape", "session_lost", None)
+            await self._close(session, session.state.state if session.lost else "ended")
 
     async def _stop_playwright(self) -> None:
         future = self._playwright

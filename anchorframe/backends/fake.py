@@ -93,9 +93,21 @@ class FakeBackend(Backend):
         self.sessions_started = 0
         self.live = 0
         self._numbers = itertools.count(1)
+        self._pools: list[_FakePool] = []
 
     def open_pool(self, run_id: str, plan: Plan | None = None) -> SessionPool:
-        return _FakePool(self)
+        pool = _FakePool(self)
+        self._pools.append(pool)
+        return pool
+
+    def kill_session(self) -> str | None:
+        """Make the browser of one live session "die" now (as a crash would); returns its name."""
+        for pool in self._pools:
+            for name, browser in pool.browsers.items():
+                if browser.connected:
+                    browser.disconnect()
+                    return name
+        return None
 
     def describe(self) -> str:
         return "fake (in-memory)"
@@ -240,8 +252,8 @@ class _FakePage:
         browser.loads += 1
         browser.backend.hits[url] += 1
         document = browser.backend.document(url)
-        if document.delay:
-            await asyncio.sleep(document.delay)
+        # A real page load always yields to the event loop; so does the fake one.
+        await asyncio.sleep(document.delay)
         if document.error is not None:
             raise document.error
         self.url = url
