@@ -18,6 +18,7 @@ Example:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -91,8 +92,7 @@ def extract_html(
     """
     from selectolax.lexbor import LexborHTMLParser  # the HTTP path's parser, loaded on first use
 
-    tree = LexborHTMLParser(html)
-    _neutralise_noscript(tree)
+    tree = LexborHTMLParser(_neutralise_noscript(html))
     body_text: str | None = None
     # The body's text costs a walk of the whole page (~35 ms for 800 kB): only when a rule needs it.
     if (
@@ -143,12 +143,12 @@ def extract_html(
     return HtmlResult(values)
 
 
-def _neutralise_noscript(tree: Any) -> None:
-    # A browser running JavaScript parses <noscript> content as raw text, so selectors never
-    # match inside it; lexbor parses it as markup (scripting off). Empty it to match the browser.
-    for noscript in tree.css("noscript"):
-        child = noscript.child
-        while child is not None:
-            following = child.next
-            child.decompose()
-            child = following
+# A browser running JavaScript parses <noscript> content as raw text up to the first
+# </noscript>, so selectors never match inside it (and, in <head>, its markup does not break
+# out into <body>). lexbor parses it with scripting off, as markup: empty it first, as the
+# browser's tokenizer would read it.
+_NOSCRIPT_CONTENT = re.compile(r"(<noscript\b[^>]*>).*?(</noscript\s*>)", re.IGNORECASE | re.DOTALL)
+
+
+def _neutralise_noscript(html: str) -> str:
+    return _NOSCRIPT_CONTENT.sub(r"\1\2", html)

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from benchmarks.render_corpus import Page
 
-_HEAD = "<!doctype html><html><head><meta charset='utf-8'><title>  Tricky&nbsp;page \n </title></head>"
+_HEAD = (
+    "<!doctype html><html><head><meta charset='utf-8'><title>  Tricky&nbsp;page \n </title>"
+    "<noscript><p class=leak>head noscript</p></noscript></head>"
+)
 
 CASES: dict[str, tuple[str, str | None]] = {
     # name: (HTML fragment with class=name on the element read, expected text; None: read an attribute)

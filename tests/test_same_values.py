@@ -118,6 +118,6 @@ def test_render_corpus_static_pages_match_their_expected_rows_on_both_paths():
     """The benchmark's static corpus reads correctly both ways (its expected values are right)."""
     with serve_corpus("static", 6) as (server, rows):
         urls = {server.url(r.path): SELECTORS for r in rows}
-        browser, http = _compare(urls)
+        _, http = _compare(urls)
         for row in rows:
             assert http[server.url(row.path)][0].values == row.expected
