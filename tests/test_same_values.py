@@ -121,3 +121,20 @@ def test_render_corpus_static_pages_match_their_expected_rows_on_both_paths():
         _, http = _compare(urls)
         for row in rows:
             assert http[server.url(row.path)][0].values == row.expected
+
+
+def test_js_and_mixed_corpora_read_correctly_in_the_browser_and_go_there_from_http():
+    """The JavaScript pages' expected values are what Chromium reads; the HTTP path sends them on."""
+    with serve_corpus("mixed", 6) as (server, rows):
+        assert [r.kind for r in rows] == ["static", "static", "js"] * 2
+        urls = [server.url(r.path) for r in rows]
+        result = af.scrape(urls, extract=SELECTORS, backend="local", progress=False, retries=0, timeout=20)
+        browser = [{k: getattr(r, k) for k in SELECTORS} for r in result.results.itertuples()]
+        assert browser == [r.expected for r in rows]
+        http = _http_values(dict.fromkeys(urls, SELECTORS))
+        for row, url in zip(rows, urls, strict=True):
+            css = http[url][0]
+            if row.kind == "static":
+                assert css.done and css.values == row.expected
+            else:
+                assert css.needs_browser and "shell" in (css.reason or ""), css
