@@ -127,6 +127,11 @@ def scrape(*args: Any, **kwargs: Any) -> ScrapeResult:
         connect_timeout: seconds to connect to a session once it is provisioned.
         seconds_per_url, target_seconds, max_sessions, max_session_minutes: inputs of the
             sizing rule (see ``af.plan``).
+        render: how the built-in extractors fetch pages: "browser", "http" (plain HTTP and an
+            HTML parser, no browser at all; rows that need JavaScript fail as ``needs_browser``)
+            or "auto" (HTTP first; a browser, started only then, for the rows that need one).
+            ``result.results["af_render"]`` says which path fetched each row. A callable always
+            runs in a browser.
 
     Returns:
         A ScrapeResult with ``.results`` (one row per input row, same index and
