@@ -32,6 +32,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
@@ -40,7 +41,15 @@ from ._html import extract_html
 from ._retry import Failure, classify_failure
 from .errors import RowFailed
 
-__all__ = ["DEFAULT_USER_AGENT", "HttpOutcome", "HttpPage", "decode_html", "fetch_extract", "make_client"]
+__all__ = [
+    "DEFAULT_USER_AGENT",
+    "HttpOutcome",
+    "HttpPage",
+    "decode_html",
+    "fetch_extract",
+    "fetch_page",
+    "make_client",
+]
 
 #: A desktop Chrome's User-Agent: some sites answer unknown clients with a different page,
 #: and the HTTP path must see what the browser path sees. Pass the browser's own to match exactly.
@@ -256,11 +265,20 @@ async def fetch_page(client: httpx.AsyncClient, url: str, *, max_bytes: int = MA
 
 
 def _final_url(requested: str, final: str) -> str:
+    """The final URL as a browser's ``page.url`` shows it.
+
+    Example:
+        >>> _final_url("http://Example.com#top", "http://example.com")
+        'http://example.com/#top'
+    """
+    parts = urlsplit(final)
+    if not parts.path and parts.scheme in ("http", "https"):
+        parts = parts._replace(path="/")  # browsers show the root path; httpx leaves it out
     # Browsers keep the requested URL's #fragment across redirects that carry none; httpx drops it.
     fragment = requested.partition("#")[2]
-    if fragment and "#" not in final:
-        return f"{final}#{fragment}"
-    return final
+    if fragment and not parts.fragment:
+        parts = parts._replace(fragment=fragment)
+    return urlunsplit(parts)
 
 
 # WHATWG encoding labels that name a different codec in a browser than in Python.
