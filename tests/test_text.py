@@ -21,7 +21,14 @@ from .render_pages import TRICKY_EXPECTED, TRICKY_HTML, TRICKY_SELECTORS
 
 
 @pytest.mark.parametrize(
-    "name", ["anchorframe._text", "anchorframe._html", "anchorframe._challenge", "anchorframe._http"]
+    "name",
+    [
+        "anchorframe._text",
+        "anchorframe._html",
+        "anchorframe._challenge",
+        "anchorframe._http",
+        "anchorframe._charset",
+    ],
 )
 def test_docstring_examples(name):
     outcome = doctest.testmod(importlib.import_module(name))
