@@ -292,9 +292,13 @@ async def _fetch_extract(
     if not is_html:
         reason = f"the response is not HTML ({content_type or 'no Content-Type'})"
         return HttpOutcome(url, "browser", reason=reason, elapsed=_since(started), **common)
-    result = extract_html(
-        page.html, selectors, final_url=page.final_url, status=page.status, headers=page.headers
-    )
+    try:
+        result = extract_html(
+            page.html, selectors, final_url=page.final_url, status=page.status, headers=page.headers
+        )
+    except Exception as exc:  # a parser bug must cost a browser row, not the run
+        reason = f"the HTML parser failed ({type(exc).__name__}: {_first_line(exc)})"
+        return HttpOutcome(url, "browser", reason=reason, elapsed=_since(started), **common)
     if result.values is None:
         return HttpOutcome(
             url, "browser", reason=result.needs_browser, challenge=result.challenge,
