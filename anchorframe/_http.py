@@ -12,10 +12,7 @@ HTTP/2 where the server offers it, redirects followed, gzip/deflate/br decoded).
   the browser path classifies the same trouble (404 fails, 429/5xx and timeouts
   are retryable, connection errors are retryable ``navigation``).
 
-The page's text is decoded as a browser decodes it: a byte-order mark, else the
-``Content-Type`` charset, else ``<meta charset>`` / ``http-equiv`` in the first
-8 kB, else UTF-8 if it decodes, else windows-1252; labels map as browsers map
-them (``iso-8859-1`` is windows-1252, ``shift_jis`` is cp932...).
+The page's text is decoded as a browser decodes it (:mod:`anchorframe._charset`).
 
 Example:
     >>> async def main(urls):  # doctest: +SKIP
@@ -26,21 +23,30 @@ Example:
 from __future__ import annotations
 
 import asyncio
-import codecs
-import re
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
 from ._challenge import detect_challenge
+from ._charset import decode_html
 from ._html import extract_html
 from ._retry import Failure, classify_failure
 from .errors import RowFailed
 
-__all__ = ["DEFAULT_USER_AGENT", "HttpOutcome", "HttpPage", "decode_html", "fetch_extract", "make_client"]
+__all__ = [
+    "DEFAULT_USER_AGENT",
+    "HttpOutcome",
+    "HttpPage",
+    "ProbeSummary",
+    "fetch_extract",
+    "fetch_page",
+    "make_client",
+    "probe",
+]
 
 #: A desktop Chrome's User-Agent: some sites answer unknown clients with a different page,
 #: and the HTTP path must see what the browser path sees. Pass the browser's own to match exactly.
@@ -85,6 +91,9 @@ def make_client(
         max_redirects=20,  # Chromium's limit
         limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
         headers={**base, **(headers or {})},
+        # No per-phase limits of the client's own (httpx's default is 5 s): each request
+        # gets the row's timeout, and fetch_extract bounds the whole row with it.
+        timeout=None,
     )
 
 
@@ -152,8 +161,8 @@ async def fetch_extract(
     started = time.perf_counter()
     try:
         if timeout is None:
-            return await _fetch_extract(client, url, selectors, started)
-        return await asyncio.wait_for(_fetch_extract(client, url, selectors, started), timeout)
+            return await _fetch_extract(client, url, selectors, started, None)
+        return await asyncio.wait_for(_fetch_extract(client, url, selectors, started, timeout), timeout)
     except (asyncio.TimeoutError, httpx.TimeoutException) as exc:
         failure = classify_failure(TimeoutError(), timeout)
         if isinstance(exc, httpx.TimeoutException):
@@ -161,11 +170,80 @@ async def fetch_extract(
         return HttpOutcome(url, "failed", reason=failure.message, failure=failure, elapsed=_since(started))
 
 
+@dataclass(frozen=True)
+class ProbeSummary:
+    """What a sample of URLs showed over HTTP (``af.plan(probe=N)``): counts and why rows need a browser."""
+
+    done: int
+    needs_browser: int
+    failed: int
+    reasons: dict[str, int]
+
+    @property
+    def browser_share(self) -> float | None:
+        """The share of answered rows (done or needing a browser) that need one; None if none answered."""
+        answered = self.done + self.needs_browser
+        return self.needs_browser / answered if answered else None
+
+
+async def probe(
+    urls: Iterable[str],
+    selectors: Mapping[str, str] | None,
+    *,
+    timeout: float = 15.0,
+    concurrency: int = 8,
+    client: httpx.AsyncClient | None = None,
+) -> ProbeSummary:
+    """Try ``urls`` over HTTP (no browser) to estimate the share of rows that will need one.
+
+    Example:
+        >>> summary = asyncio.run(probe(sample_urls, {"name": "h1"}))  # doctest: +SKIP
+        >>> summary.browser_share  # doctest: +SKIP
+        0.25
+    """
+    owned = client is None
+    active = client if client is not None else make_client(max_connections=concurrency)
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(url: str) -> HttpOutcome:
+        async with gate:
+            return await fetch_extract(active, url, selectors, timeout=timeout)
+
+    try:
+        outcomes = await asyncio.gather(*(one(url) for url in urls))
+    finally:
+        if owned:
+            await active.aclose()
+    reasons: dict[str, int] = {}
+    for outcome in outcomes:
+        if outcome.needs_browser:
+            # "selector '.price' (price) not found" -> "selector not found": a short, countable reason
+            key = _reason_kind(outcome.reason or "")
+            reasons[key] = reasons.get(key, 0) + 1
+    return ProbeSummary(
+        done=sum(o.done for o in outcomes),
+        needs_browser=sum(o.needs_browser for o in outcomes),
+        failed=sum(o.failed for o in outcomes),
+        reasons=reasons,
+    )
+
+
+def _reason_kind(reason: str) -> str:
+    for kind in ("selector", "shell", "challenge", "not HTML", "HTTP 40", "larger than", "could not read"):
+        if kind in reason:
+            return {"HTTP 40": "HTTP 401/403", "larger than": "too large"}.get(kind, kind)
+    return "other"
+
+
 async def _fetch_extract(
-    client: httpx.AsyncClient, url: str, selectors: Mapping[str, str] | None, started: float
+    client: httpx.AsyncClient,
+    url: str,
+    selectors: Mapping[str, str] | None,
+    started: float,
+    timeout: float | None,
 ) -> HttpOutcome:
     try:
-        page = await fetch_page(client, url)
+        page = await fetch_page(client, url, timeout=timeout)
     except _TooLarge as exc:
         return HttpOutcome(url, "browser", reason=str(exc), elapsed=_since(started))
     except (httpx.RemoteProtocolError, httpx.DecodingError, httpx.LocalProtocolError) as exc:
@@ -214,9 +292,13 @@ async def _fetch_extract(
     if not is_html:
         reason = f"the response is not HTML ({content_type or 'no Content-Type'})"
         return HttpOutcome(url, "browser", reason=reason, elapsed=_since(started), **common)
-    result = extract_html(
-        page.html, selectors, final_url=page.final_url, status=page.status, headers=page.headers
-    )
+    try:
+        result = extract_html(
+            page.html, selectors, final_url=page.final_url, status=page.status, headers=page.headers
+        )
+    except Exception as exc:  # a parser bug must cost a browser row, not the run
+        reason = f"the HTML parser failed ({type(exc).__name__}: {_first_line(exc)})"
+        return HttpOutcome(url, "browser", reason=reason, elapsed=_since(started), **common)
     if result.values is None:
         return HttpOutcome(
             url, "browser", reason=result.needs_browser, challenge=result.challenge,
@@ -229,9 +311,14 @@ class _TooLarge(Exception):
     pass
 
 
-async def fetch_page(client: httpx.AsyncClient, url: str, *, max_bytes: int = MAX_BYTES) -> HttpPage:
-    """GET ``url`` (redirects followed) and decode its body; httpx's errors pass through."""
-    async with client.stream("GET", url) as response:
+async def fetch_page(
+    client: httpx.AsyncClient, url: str, *, timeout: float | None = None, max_bytes: int = MAX_BYTES
+) -> HttpPage:
+    """GET ``url`` (redirects followed) and decode its body; httpx's errors pass through.
+
+    ``timeout`` bounds each phase (connect, each read); :func:`fetch_extract` bounds the whole.
+    """
+    async with client.stream("GET", url, timeout=timeout) as response:
         chunks: list[bytes] = []
         size = 0
         async for chunk in response.aiter_bytes():
@@ -256,86 +343,20 @@ async def fetch_page(client: httpx.AsyncClient, url: str, *, max_bytes: int = MA
 
 
 def _final_url(requested: str, final: str) -> str:
-    # Browsers keep the requested URL's #fragment across redirects that carry none; httpx drops it.
-    fragment = requested.partition("#")[2]
-    if fragment and "#" not in final:
-        return f"{final}#{fragment}"
-    return final
-
-
-# WHATWG encoding labels that name a different codec in a browser than in Python.
-_BROWSER_CODECS = {
-    "iso-8859-1": "cp1252",
-    "iso8859-1": "cp1252",
-    "latin1": "cp1252",
-    "latin-1": "cp1252",
-    "l1": "cp1252",
-    "ascii": "cp1252",
-    "us-ascii": "cp1252",
-    "iso-8859-9": "cp1254",
-    "latin5": "cp1254",
-    "iso-8859-11": "cp874",
-    "tis-620": "cp874",
-    "shift_jis": "cp932",
-    "shift-jis": "cp932",
-    "sjis": "cp932",
-    "x-sjis": "cp932",
-    "ms_kanji": "cp932",
-    "windows-31j": "cp932",
-    "gb2312": "gb18030",
-    "gbk": "gb18030",
-    "x-gbk": "gb18030",
-    "euc-kr": "cp949",
-    "ks_c_5601-1987": "cp949",
-    "utf-16": "utf-8",  # a <meta> that says UTF-16 means UTF-8 (the bytes were read as ASCII)
-    "utf-16le": "utf-8",
-    "utf-16be": "utf-8",
-}
-_BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_BE, "utf-16-be"), (codecs.BOM_UTF16_LE, "utf-16-le"))
-_HEADER_CHARSET = re.compile(r"""charset\s*=\s*["']?([\w.:-]+)""", re.IGNORECASE)
-_META_CHARSET = re.compile(
-    rb"""<meta\b[^>]*?\bcharset\s*=\s*["']?\s*([\w.:-]+)""",
-    re.IGNORECASE,
-)
-
-
-def decode_html(body: bytes, content_type: str = "") -> tuple[str, str]:
-    """Decode a page's bytes as a browser would; return (text, codec used).
+    """The final URL as a browser's ``page.url`` shows it.
 
     Example:
-        >>> decode_html("<meta charset='windows-1252'>caf\\xe9".encode("cp1252"))
-        ("<meta charset='windows-1252'>café", 'cp1252')
-        >>> decode_html(b"\\x93hi\\x94", "text/html; charset=ISO-8859-1")[0]
-        '“hi”'
+        >>> _final_url("http://Example.com#top", "http://example.com")
+        'http://example.com/#top'
     """
-    for bom, name in _BOMS:
-        if body.startswith(bom):
-            return body[len(bom) :].decode(name, errors="replace"), name
-    declared = None
-    match = _HEADER_CHARSET.search(content_type)
-    if match:
-        declared = _codec(match.group(1), from_meta=False)
-    if declared is None:
-        meta = _META_CHARSET.search(body[:8192])
-        if meta:
-            declared = _codec(meta.group(1).decode("ascii", "replace"), from_meta=True)
-    if declared is not None:
-        return body.decode(declared, errors="replace"), declared
-    try:
-        return body.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        return body.decode("cp1252", errors="replace"), "cp1252"
-
-
-def _codec(label: str, *, from_meta: bool) -> str | None:
-    label = label.strip().lower()
-    name = _BROWSER_CODECS.get(label)
-    if name is None or (not from_meta and label.startswith("utf-16")):
-        name = label
-    try:
-        return codecs.lookup(name).name
-    except LookupError:
-        return None
+    parts = urlsplit(final)
+    if not parts.path and parts.scheme in ("http", "https"):
+        parts = parts._replace(path="/")  # browsers show the root path; httpx leaves it out
+    # Browsers keep the requested URL's #fragment across redirects that carry none; httpx drops it.
+    fragment = requested.partition("#")[2]
+    if fragment and not parts.fragment:
+        parts = parts._replace(fragment=fragment)
+    return urlunsplit(parts)
 
 
 def _since(started: float) -> float:

@@ -11,7 +11,7 @@ set of pages (status, headers, gzip/br, delays, trickled bodies); the tests use 
 Measure the HTTP path against the current browser path on the static corpus::
 
     flock /tmp/af-browser.lock .venv/bin/python -m benchmarks.render_corpus --pages 300
-    .venv/bin/python -m benchmarks.render_corpus --parsers     # selectolax vs lxml+cssselect
+    .venv/bin/python -m benchmarks.render_corpus --parsers  # selectolax vs lxml+cssselect (pip install both)
 """
 
 from __future__ import annotations

@@ -7,6 +7,8 @@ whitespace, non-breaking spaces, hidden elements, nested inline/block, tables, u
 
 from __future__ import annotations
 
+import random
+
 from benchmarks.render_corpus import Page
 
 _HEAD = (
@@ -122,4 +124,57 @@ def charset_pages() -> dict[str, Page]:
 
 
 def all_pages() -> dict[str, Page]:
-    return {"/tricky": Page(TRICKY_HTML), **charset_pages()}
+    return {"/tricky": Page(TRICKY_HTML), "/": Page(TRICKY_HTML), **charset_pages()}
+
+
+_TEXTS = (
+    "a",
+    "Bc",
+    " ",
+    "  ",
+    "\n",
+    "\t",
+    "&nbsp;",
+    "&#x3000;",
+    "&#8239;",
+    "&amp;",
+    "é",
+    "日本",
+    "🎉",
+    "x\u200by",
+)
+_INLINE = ("span", "b", "i", "a", "em", "code", "small")
+_BLOCK = ("div", "p", "section", "h2", "li", "pre", "blockquote", "details")
+_SKIPPED = ("script", "style", "template", "noscript", "textarea", "select")
+_HIDING = ("hidden", "style='display:none'", "style='Visibility: hidden ;'", "style='display:inline'", "")
+
+
+def random_fragment(rng: random.Random, depth: int = 0) -> str:
+    """Random nested markup: inline and block elements, breaks, tables, hidden and skipped elements."""
+    parts = []
+    for _ in range(rng.randint(1, 4)):
+        roll = rng.random()
+        if roll < 0.35 or depth > 3:
+            parts.append("".join(rng.choice(_TEXTS) for _ in range(rng.randint(1, 4))))
+        elif roll < 0.45:
+            parts.append("<br>")
+        elif roll < 0.55:
+            tag = rng.choice(_SKIPPED)
+            inner = "<option>o</option>" if tag == "select" else "skipped text"
+            parts.append(f"<{tag}>{inner}</{tag}>")
+        elif roll < 0.62:
+            cells = "".join(f"<td>{random_fragment(rng, depth + 2)}</td>" for _ in range(rng.randint(1, 3)))
+            parts.append(f"<table><tr>{cells}</tr><tr><th>h</th></tr></table>")
+        else:
+            tag = rng.choice(_INLINE if roll < 0.8 else _BLOCK)
+            attrs = rng.choice(_HIDING) if rng.random() < 0.3 else ""
+            parts.append(f"<{tag} {attrs}>{random_fragment(rng, depth + 1)}</{tag}>")
+    return "".join(parts)
+
+
+def random_page(count: int, seed: int) -> str:
+    """``count`` random fragments, each in ``<div id=fN>``, in one page."""
+    rng = random.Random(seed)
+    body = "".join(f"<div id=f{n}>{random_fragment(rng)}</div>" for n in range(count))
+    head = "<!doctype html><html><head><meta charset='utf-8'><title>random</title></head>"
+    return f"{head}<body>{body}</body></html>"

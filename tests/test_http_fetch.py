@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from anchorframe._http import HttpOutcome, decode_html, fetch_extract, fetch_page, make_client
+from anchorframe._charset import decode_html
+from anchorframe._http import HttpOutcome, fetch_extract, fetch_page, make_client, probe
 from benchmarks.render_corpus import Page, PageServer
 
 from .render_pages import charset_pages
@@ -177,6 +178,15 @@ def test_decoding_follows_the_browsers_order(body, content_type, text, codec):
     assert decode_html(body, content_type) == (text, codec)
 
 
+def test_the_client_has_no_time_limit_of_its_own_only_the_rows():
+    """httpx's default 5 s per phase would fail rows that the browser path gives 30 s."""
+    client = make_client()
+    try:
+        assert client.timeout.read is None and client.timeout.connect is None
+    finally:
+        asyncio.run(client.aclose())
+
+
 def test_the_client_speaks_http2_when_h2_is_installed():
     pytest.importorskip("h2")
     client = make_client()
@@ -184,3 +194,11 @@ def test_the_client_speaks_http2_when_h2_is_installed():
         assert client._transport._pool._http2 is True  # type: ignore[attr-defined]
     finally:
         asyncio.run(client.aclose())
+
+
+def test_a_probe_estimates_the_share_of_rows_that_need_a_browser(server):
+    paths = ["/plain", "/gzip", "/shell", "/pdf", "/404", "/challenge"]
+    summary = asyncio.run(probe([server.url(p) for p in paths], {"heading": "h1"}, timeout=5))
+    assert (summary.done, summary.needs_browser, summary.failed) == (2, 3, 1)
+    assert summary.reasons == {"shell": 1, "not HTML": 1, "challenge": 1}
+    assert summary.browser_share == pytest.approx(3 / 5)

@@ -14,13 +14,15 @@ import json
 from typing import Any
 
 import pytest
+from selectolax.lexbor import LexborHTMLParser
 
 import anchorframe as af
 from anchorframe._http import HttpOutcome, fetch_extract, make_client
+from anchorframe._text import TEXT_JS, node_text
 from anchorframe.demo import DemoSite
-from benchmarks.render_corpus import SELECTORS, PageServer, serve_corpus
+from benchmarks.render_corpus import SELECTORS, Page, PageServer, serve_corpus
 
-from .render_pages import TRICKY_EXPECTED, TRICKY_SELECTORS, all_pages
+from .render_pages import TRICKY_EXPECTED, TRICKY_SELECTORS, all_pages, random_page
 
 pytestmark = pytest.mark.usefixtures("no_chromium_left")
 
@@ -40,6 +42,7 @@ def _browser_values(urls_selectors: dict[str, dict[str, str]]) -> dict[str, dict
         selectors = urls_selectors[row.url]
         values = await af.extract.css(selectors, wait=0)(page, row)
         inner = await page.evaluate(_INNER_TEXT_JS, selectors)
+        await page.goto("about:blank")  # else a URL with a #fragment is a same-document navigation
         summary = await af.extract.page_summary(page, row)
         return {"payload": json.dumps({"css": values, "summary": summary, "inner": inner})}
 
@@ -81,10 +84,12 @@ def test_tricky_and_charset_pages_give_identical_values_on_both_paths():
     """Every value of every tricky page is equal on both paths, and equal to the documented rule."""
     pages = all_pages()
     with PageServer(pages) as server:
-        urls_selectors = {server.url(path): CHARSET for path in pages if path != "/tricky"}
+        urls_selectors = {server.url(path): CHARSET for path in pages if path not in ("/tricky", "/")}
         urls_selectors[server.url("/tricky")] = TRICKY_SELECTORS
+        urls_selectors[server.base_url + "#top"] = TRICKY_SELECTORS  # final URL: root path, fragment kept
         browser, http = _compare(urls_selectors)
         tricky = server.url("/tricky")
+        assert http[server.base_url + "#top"][1].values["final_url"] == server.url("/#top")
         assert http[tricky][0].values == TRICKY_EXPECTED
         assert http[tricky][1].values["title"] == "Tricky page"
         assert http[server.url("/cp1252-meta")][0].values == {"heading": "Café “crème” – 5 €"}
@@ -138,3 +143,24 @@ def test_js_and_mixed_corpora_read_correctly_in_the_browser_and_go_there_from_ht
                 assert css.done and css.values == row.expected
             else:
                 assert css.needs_browser and "shell" in (css.reason or ""), css
+
+
+def test_random_markup_reads_the_same_in_chromium_and_in_the_parser():
+    """400 random fragments (nesting, breaks, tables, hidden/skipped elements, odd whitespace)."""
+    count = 400
+    html = random_page(count, seed=14)
+    js = "(count) => { const text = " + TEXT_JS + ";\n"
+    js += "  return Array.from({length: count}, (_, n) => text(document.getElementById('f' + n))); }"
+
+    async def read(page: Any, row: Any) -> dict[str, Any]:
+        await page.goto(row.url)
+        return {"payload": json.dumps(await page.evaluate(js, count))}
+
+    with PageServer({"/random": Page(html)}) as server:
+        result = af.scrape([server.url("/random")], read, backend="local", progress=False, retries=0)
+    browser = json.loads(result.results.payload.iloc[0])
+    tree = LexborHTMLParser(html)
+    parser = [node_text(tree.css_first(f"#f{n}")) for n in range(count)]
+    differing = [(n, b, p) for n, (b, p) in enumerate(zip(browser, parser, strict=True)) if b != p]
+    assert differing == []
+    assert sum(1 for value in parser if "\n" in value) > 50 and sum(1 for value in parser if not value) < 100

@@ -9,7 +9,7 @@ import doctest
 import importlib
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from selectolax.lexbor import LexborHTMLParser
 
@@ -21,7 +21,14 @@ from .render_pages import TRICKY_EXPECTED, TRICKY_HTML, TRICKY_SELECTORS
 
 
 @pytest.mark.parametrize(
-    "name", ["anchorframe._text", "anchorframe._html", "anchorframe._challenge", "anchorframe._http"]
+    "name",
+    [
+        "anchorframe._text",
+        "anchorframe._html",
+        "anchorframe._challenge",
+        "anchorframe._http",
+        "anchorframe._charset",
+    ],
 )
 def test_docstring_examples(name):
     outcome = doctest.testmod(importlib.import_module(name))
@@ -59,6 +66,7 @@ def test_the_hidden_attribute_hides_whatever_its_value():
 
 
 @given(st.lists(st.text(alphabet=WHITESPACE + "ab\u200b", max_size=12), max_size=8))
+@settings(deadline=None)  # a shared 2-core machine: time limits would flake
 def test_no_value_has_whitespace_runs_edges_or_empty_lines(chunks):
     value = finish([BREAK if c == "" else spaces(c) for c in chunks])
     for line in value.split("\n") if value else []:
@@ -67,6 +75,7 @@ def test_no_value_has_whitespace_runs_edges_or_empty_lines(chunks):
 
 
 @given(st.text(max_size=40))
+@settings(deadline=None)  # a shared 2-core machine: time limits would flake
 def test_plain_text_reads_as_its_collapsed_self(content):
     """A text node alone is its content with whitespace runs collapsed and trimmed."""
     expected = " ".join("".join(" " if c in WHITESPACE else c for c in content).split(" "))
