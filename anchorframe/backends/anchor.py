@@ -509,8 +509,7 @@ def next_poll_interval(
     """
     if fresh:
         return minimum
-    grown = interval * 1.5
-    return min(documented, grown) if not any_ready else min(cap, grown)
+    return grow_interval(interval, cap if any_ready else documented)
 
 
 async def _nothing() -> AsyncIterator[Provisioned]:

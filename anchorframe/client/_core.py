@@ -20,6 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
+from .._backoff import backoff_delay
 from ..errors import (
     AnchorAPIError,
     APIConnectionError,
@@ -135,10 +136,14 @@ class ClientConfig:
 
     def backoff(self, attempt: int, retry_after: float | None = None) -> float:
         """Seconds to wait before retry number ``attempt`` (0-based)."""
-        if retry_after is not None and retry_after >= 0:
-            return min(retry_after, self.max_retry_after)
-        ceiling = min(self.retry_max_delay, self.retry_initial_delay * (2**attempt))
-        return ceiling * (0.5 + 0.5 * self.rng.random())
+        return backoff_delay(
+            attempt + 1,
+            self.retry_initial_delay,
+            self.retry_max_delay,
+            self.rng,
+            retry_after=retry_after,
+            max_retry_after=self.max_retry_after,
+        )
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, TypeVar
 from urllib.parse import quote
 
+from .._backoff import grow_interval
 from ..errors import AnchorAPIError, WaitTimeoutError
 from ._core import (
     REQUEST_TAG_PREFIX,
@@ -463,7 +464,7 @@ def _poll(
         if remaining <= 0:
             raise too_late(answer)
         yield Sleep(min(interval, remaining))
-        interval = min(interval * factor, max_interval)
+        interval = grow_interval(interval, max_interval, factor)
 
 
 def end_session(config: ClientConfig, session_id: str) -> Flow[SessionEnded]:

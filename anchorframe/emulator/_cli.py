@@ -108,13 +108,13 @@ def add_emulator_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
 def add_emulator_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Add the ``emulator`` subcommand to an argparse ``subparsers`` object.
 
-    The parser's default ``func`` is :func:`run_emulator_command`.
+    The parser's ``handler`` (the CLI's one dispatch convention) is :func:`run_emulator_command`.
     """
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "emulator", help="run an Anchor-compatible API on loopback", description=DESCRIPTION
     )
     add_emulator_arguments(parser)
-    parser.set_defaults(func=run_emulator_command)
+    parser.set_defaults(handler=run_emulator_command)
     return parser
 
 
