@@ -27,6 +27,7 @@ from collections.abc import AsyncIterator, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
+from .._backoff import grow_interval
 from ..client import AnchorClient, AsyncAnchorClient
 from ..client._core import resolve_api_key, resolve_base_url, safe_url
 from ..errors import AnchorAPIError, InputError, NotFoundError
