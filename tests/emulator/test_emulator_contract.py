@@ -114,17 +114,22 @@ def test_documented_errors_and_real_ids_conform(emu):
         assert listed.json()["data"]["count"] >= 2
         session_id = found[0]["id"]
         _validate("GET", "/v1/sessions/{session_id}", http.get(f"/v1/sessions/{session_id}"))
-        batches = _validate("GET", "/v1/batch-sessions", http.get("/v1/batch-sessions"))
-        batch_id = batches.json()["data"]["batches"][-1]["batch_id"]
+        done = http.get("/v1/batch-sessions", params={"status": "completed"})
+        batch_id = _validate("GET", "/v1/batch-sessions", done).json()["data"]["batches"][0]["batch_id"]
         status = _validate("GET", "/v1/batch-sessions/{batch_id}", http.get(f"/v1/batch-sessions/{batch_id}"))
-        assert "metadata" not in status.json()["data"]
+        assert "metadata" not in status.json()["data"] and status.json()["data"]["completed_requests"] == 2
         retry = http.post(f"/v1/batch-sessions/{batch_id}/retry", json={"retry_failed_only": True})
         assert _validate("POST", "/v1/batch-sessions/{batch_id}/retry", retry).status_code == 400
-        for expected in (200, 409):  # completed -> cancelled, then already cancelled
-            cancel = http.patch(f"/v1/batch-sessions/{batch_id}", json={"status": "cancelled"})
+        cancel = http.patch(f"/v1/batch-sessions/{batch_id}", json={"status": "cancelled"})
+        assert _validate("PATCH", "/v1/batch-sessions/{batch_id}", cancel).status_code == 409
+        waiting = http.post("/v1/batch-sessions", json={"count": 1})  # stays provisioning here
+        other = _validate("POST", "/v1/batch-sessions", waiting).json()["data"]["batch_id"]
+        for expected in (200, 409):  # provisioning -> cancelled, then already cancelled
+            cancel = http.patch(f"/v1/batch-sessions/{other}", json={"status": "cancelled"})
             assert _validate("PATCH", "/v1/batch-sessions/{batch_id}", cancel).status_code == expected
-        gone = http.delete(f"/v1/sessions/{session_id}")
-        assert _validate("DELETE", "/v1/sessions/{session_id}", gone).status_code == 200
+        for session in found:
+            gone = http.delete(f"/v1/sessions/{session['id']}")
+            assert _validate("DELETE", "/v1/sessions/{session_id}", gone).status_code == 200
         unknown = http.delete("/v1/sessions/no-such-session")
         assert _validate("DELETE", "/v1/sessions/{session_id}", unknown).status_code == 401
         created = http.post("/v1/sessions/async", json={"session": {"tags": ["contract"]}})
