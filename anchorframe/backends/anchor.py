@@ -313,10 +313,13 @@ class _AnchorPool(SessionPool):
         session_id: str | None = None,
         retry_count: int = 0,
         error_type: str = "SessionLimit",
+        coming: int = 0,
     ) -> ProvisionFailure:
-        live = len(self._live)
+        # What the account holds: this run's live sessions plus those a batch is starting now
+        # (they got past the cap before this one was refused).
+        live = len(self._live) + coming
         return ProvisionFailure(
-            message=f"{message} (the account holds {live} session(s) of this run now; going on with them)",
+            message=f"{message} (this run holds {live} session(s); it goes on with them)",
             session_id=session_id,
             batch_id=batch_id,
             retry_count=retry_count,
@@ -375,6 +378,10 @@ class _AnchorPool(SessionPool):
                                 await queue.put(
                                     self._session_limit(
                                         item.error or "",
+                                        coming=sum(
+                                            (other.status or "").lower() == "processing"
+                                            for other in batch.sessions
+                                        ),
                                         batch_id=batch_id,
                                         session_id=item.session_id,
                                         retry_count=item.retry_count or 0,

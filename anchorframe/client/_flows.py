@@ -242,7 +242,7 @@ def find_batch_by_token(
     *,
     count: int | None = None,
     since: datetime | None = None,
-    wait: float = RECONCILE_SECONDS,
+    wait: float | None = None,
 ) -> Flow[BatchCreated | None]:
     """The batch whose sessions carry the tag ``anchorframe-request:<token>``, or None if none was made.
 
@@ -250,10 +250,12 @@ def find_batch_by_token(
     sessions' tags: each recent batch of the same size is checked through the session
     listing filtered by ``batch_id`` and the tag. A candidate with sessions none of
     which carries the tag is someone else's. A candidate without any session yet
-    cannot be told apart: the flow waits up to ``wait`` seconds for its sessions, then
+    cannot be told apart: the flow waits up to ``wait`` seconds (default
+    ``RECONCILE_SECONDS``) for its sessions, then
     gives up with :class:`_Undecided` (the caller then must not create it again).
     """
     tag = f"{REQUEST_TAG_PREFIX}{token}"
+    wait = RECONCILE_SECONDS if wait is None else wait
     deadline = time.monotonic() + wait
     interval = 0.25
     while True:
