@@ -9,7 +9,9 @@ Every API route goes through :func:`_api`, which checks ``anchor-api-key``, draw
 the request-level faults (429 with Retry-After, 500), maps :class:`Problem` to an
 ErrorResponse (``{"error": {"code", "message"}}``), drops the answer of a create
 when asked to, delays answers when asked to, and records the request (never the
-key). ``/_emulator/...`` routes are the emulator's own and see no faults.
+key). ``/_emulator/...`` routes are the emulator's own and see no faults. Without
+injected faults every answer is one ``openapi.yaml`` documents for its operation; the
+injected 429/500 model a gateway and may answer where the document lists neither.
 """
 
 from __future__ import annotations
