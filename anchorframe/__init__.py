@@ -6,15 +6,14 @@ Example:
     >>> result.results, result.errors, result.sessions  # doctest: +SKIP
 """
 
+from typing import TYPE_CHECKING
+
 from . import extract
-from ._checkpoint import load_checkpoint
 from ._frames import Row
 from ._plan import Plan
 from ._result import ScrapeResult
-from ._scrape import ascrape, last_result, plan, scrape
+from ._scrape import ascrape, last_result, load_checkpoint, plan, scrape
 from .backends import Backend, LocalBackend
-from .backends.anchor import AnchorBackend, reap
-from .client import AnchorClient, AsyncAnchorClient
 from .errors import (
     AnchorAPIError,
     AnchorframeError,
@@ -25,16 +24,38 @@ from .errors import (
     RunInterrupted,
 )
 
+if TYPE_CHECKING:
+    from .backends.anchor import AnchorBackend, reap
+    from .client import AnchorClient, AsyncAnchorClient
+    from .emulator import Emulator
+
 __version__ = "0.1.0"
 
 
-def __getattr__(name: str) -> object:
-    # The emulator pulls in a web server stack: loaded on first use, not on `import anchorframe`.
-    if name == "Emulator":
-        from .emulator import Emulator
+#: Public names loaded on first use: the cloud client pulls in httpx, the emulator a web
+#: server stack. `import anchorframe` (and the engine's deciding modules) load neither.
+_LAZY = {
+    "AnchorBackend": ".backends.anchor",
+    "reap": ".backends.anchor",
+    "AnchorClient": ".client",
+    "AsyncAnchorClient": ".client",
+    "Emulator": ".emulator",
+}
 
-        return Emulator
-    raise AttributeError(f"module 'anchorframe' has no attribute {name!r}")
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'anchorframe' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
 
 
 __all__ = [

@@ -7,12 +7,15 @@ raise (a failing observer is disabled, never the run).
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Event", "Observer", "RunState", "SessionState"]
+__all__ = ["Broadcast", "Event", "Observer", "RunState", "SessionState"]
+
+log = logging.getLogger("anchorframe")
 
 # Event names, in roughly the order a run emits them.
 RUN_STARTED = "run_started"
@@ -101,3 +104,40 @@ class Event:
 
 
 Observer = Callable[[Event, RunState], None]
+
+
+class Broadcast:
+    """The engine's one observer: essential observers, then displays, with one failure policy.
+
+    An essential observer (the checkpoint writer) is never switched off: an error
+    in it is logged and it keeps receiving events. A display that raises is
+    turned off for the rest of the run with one warning; the run and the
+    essential observers go on.
+
+    Example:
+        >>> seen = []
+        >>> def broken(event, state):
+        ...     raise RuntimeError("frontend gone")
+        >>> fan = Broadcast(essential=[lambda e, s: seen.append(e.name)], displays=[broken])
+        >>> fan(Event("row_done"), None)  # logs one warning, turns the display off
+        >>> fan(Event("row_done"), None)
+        >>> seen, fan.displays
+        (['row_done', 'row_done'], [])
+    """
+
+    def __init__(self, *, essential: list[Observer] | None = None, displays: list[Observer] | None = None):
+        self.essential = [o for o in essential or [] if o is not None]
+        self.displays = [o for o in displays or [] if o is not None]
+
+    def __call__(self, event: Event, state: RunState) -> None:
+        for observer in self.essential:
+            try:
+                observer(event, state)
+            except Exception:
+                log.error("An anchorframe observer failed on %s; it stays on.", event.name, exc_info=True)
+        for display in list(self.displays):
+            try:
+                display(event, state)
+            except Exception:
+                log.warning("The progress display failed and was turned off for this run.", exc_info=True)
+                self.displays.remove(display)

@@ -4,6 +4,10 @@
 the original frame, one normalised URL or an ``invalid`` reason per row, and the
 unique URLs to scrape (duplicates are scraped once and answered for every row).
 ``results_frame``, ``errors_frame`` and ``sessions_frame`` assemble the outputs.
+
+(About 480 lines, over the ~400 we aim for: the input checks and the output frames
+share the status columns and the ``Work`` record, and the shape of a result is
+easier to check when what goes in and what comes out are read side by side.)
 """
 
 from __future__ import annotations

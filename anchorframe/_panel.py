@@ -30,14 +30,13 @@ import time
 from typing import Any
 
 from . import _events as ev
+from ._bars import REFRESH_SECONDS, TqdmDisplay
 from ._events import Event, RunState, SessionState
 
 __all__ = ["Panel", "panel_html", "panel_text"]
 
 log = logging.getLogger("anchorframe")
 
-#: Seconds between two refreshes of the widgets (at most ~5 a second).
-REFRESH_SECONDS = 0.2
 #: Seconds between refreshes while nothing happens (elapsed time and ETA move on).
 TICK_SECONDS = 1.0
 #: Sessions listed in the table; the rest are summed up in one line.
@@ -330,8 +329,6 @@ class Panel:
         try:
             step(state)
         except Exception as exc:
-            from ._progress import TqdmDisplay
-
             log.warning(
                 "The progress panel failed (%s: %s); showing text progress instead.",
                 type(exc).__name__,

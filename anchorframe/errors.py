@@ -5,6 +5,7 @@ Only misuse of the API raises; failures of rows and sessions are data in
 
     AnchorframeError
     ├── InputError (ValueError)          bad DataFrame / URL column / argument
+    │   └── InputTypeError (TypeError)    an argument of the wrong kind (a plain def for an async one)
     ├── BrowserNotFoundError             no Chromium to launch
     ├── BackendError                     a backend could not provide sessions at all
     │   └── SessionLaunchError           one local Chromium failed to start
@@ -41,6 +42,7 @@ __all__ = [
     "BadRequestError",
     "BrowserNotFoundError",
     "InputError",
+    "InputTypeError",
     "NotFoundError",
     "PaymentRequiredError",
     "RateLimitError",
@@ -58,6 +60,10 @@ class AnchorframeError(Exception):
 
 class InputError(AnchorframeError, ValueError):
     """The input or an argument cannot be used; the message says how to fix it."""
+
+
+class InputTypeError(InputError, TypeError):
+    """An argument is of the wrong kind (e.g. a plain function where an async one is needed)."""
 
 
 class BrowserNotFoundError(AnchorframeError, FileNotFoundError):

@@ -17,9 +17,8 @@ import pandas as pd
 import psutil
 
 import anchorframe as af
-from anchorframe._portal import run_in_portal
+from anchorframe.backends.fake import FakeBackend
 
-from .browsers import SharedBackend, launch_browsers
 from .suites import by_row
 
 
@@ -45,22 +44,17 @@ def _peak_bytes() -> int:
 
 
 def main(rows: int) -> dict[str, Any]:
-    browsers = run_in_portal(launch_browsers(1))
-    try:
-        backend = SharedBackend([browsers[0].cdp_url])
-        options: dict[str, Any] = {"backend": backend, "sessions": 1, "tabs": 4, "progress": False}
-        af.scrape(["http://127.0.0.1:9/warm-up"], by_row, **options)
-        frame = pd.DataFrame({"url": [f"http://127.0.0.1:9/item/{i}" for i in range(rows)]})
-        gc.collect()
-        before = psutil.Process().memory_info().rss
-        exact = _reset_peak()
-        result = af.scrape(frame, by_row, **options)
-        peak = _peak_bytes()
-        results_bytes = int(result.results.memory_usage(deep=True).sum())
-        assert (result.results["af_status"] == "ok").all()
-    finally:
-        for browser in browsers:
-            run_in_portal(browser.end())
+    # The in-memory backend: the engine's and the frames' memory, no browser's.
+    options: dict[str, Any] = {"backend": FakeBackend(), "sessions": 1, "tabs": 4, "progress": False}
+    af.scrape(["http://127.0.0.1:9/warm-up"], by_row, **options)
+    frame = pd.DataFrame({"url": [f"http://127.0.0.1:9/item/{i}" for i in range(rows)]})
+    gc.collect()
+    before = psutil.Process().memory_info().rss
+    exact = _reset_peak()
+    result = af.scrape(frame, by_row, **options)
+    peak = _peak_bytes()
+    results_bytes = int(result.results.memory_usage(deep=True).sum())
+    assert (result.results["af_status"] == "ok").all()
     return {
         "rows": rows,
         "rss_before_mb": before / 2**20,

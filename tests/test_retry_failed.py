@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 
 import anchorframe as af
+from anchorframe._assemble import merge_results
 from anchorframe._frames import prepare_input, results_frame
 from anchorframe._plan import plan_sessions
 from anchorframe._result import ScrapeResult
-from anchorframe._scrape import merge_results
 from anchorframe.extract import check_response
 
 pytestmark = pytest.mark.usefixtures("no_chromium_left")

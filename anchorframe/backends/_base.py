@@ -72,6 +72,13 @@ class SessionPool(abc.ABC):
         """Provide one session in place of ``lost``; by default, provision one more."""
         return self.provision(1)
 
+    #: Whether ``connect`` needs Playwright's driver (an in-memory pool does not).
+    uses_playwright: bool = True
+
+    async def connect(self, handle: SessionHandle, playwright: Any, timeout: float) -> Any:
+        """A Playwright ``Browser`` for ``handle``: by default, over CDP at ``handle.cdp_url``."""
+        return await playwright.chromium.connect_over_cdp(handle.cdp_url, timeout=timeout * 1000)
+
     @abc.abstractmethod
     async def end_session(self, handle: SessionHandle) -> None:
         """End one session now (idempotent)."""

@@ -1,0 +1,84 @@
+"""Options are declared once for scrape() and ascrape(), and checked before anything starts."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+
+import anchorframe as af
+from anchorframe._options import scrape_signature
+from anchorframe.backends.fake import FakeBackend
+from anchorframe.errors import InputError
+
+URLS = ["https://shop.test/a", "https://shop.test/b"]
+
+
+async def heading(page, row):
+    await page.goto(row.url)
+    return {"h1": await page.inner_text("h1")}
+
+
+def test_scrape_and_ascrape_share_one_declaration():
+    """Both have exactly the declared parameters: names, kinds, defaults and types."""
+    declared = inspect.signature(scrape_signature).parameters
+    assert inspect.signature(af.scrape).parameters == declared
+    assert inspect.signature(af.ascrape).parameters == declared
+    assert all(p.kind is p.KEYWORD_ONLY for name, p in declared.items() if name not in ("data", "fn"))
+    assert "advanced" not in declared and not any(p.kind is p.VAR_KEYWORD for p in declared.values())
+
+
+@pytest.mark.parametrize(
+    ("options", "match"),
+    [
+        ({"progress": "fancy"}, "progress must be"),
+        ({"progress": 3}, "progress must be"),
+        ({"timeout": "10"}, "timeout must be"),
+        ({"retries": True}, "retries must be"),
+        ({"backoff": -0.1}, "backoff must be"),
+        ({"connect_timeout": 0}, "connect_timeout must be"),
+        ({"max_replacements": -1}, "max_replacements must be"),
+        ({"reuse_pages": "yes"}, "reuse_pages must be"),
+        ({"dedupe": "no"}, "dedupe must be"),
+        ({"checkpoint_overwrite": 1}, "checkpoint_overwrite must be"),
+        ({"checkpoint": 42}, "checkpoint must be a path"),
+        ({"schemes": []}, "schemes is empty"),
+        ({"block": 7}, "block must be"),
+        ({"sessions": 0}, "sessions must be"),
+        ({"max_session_minutes": -1}, "max_session_minutes"),
+        ({"backend": "cloud"}, "backend must be"),
+    ],
+)
+def test_each_misused_option_is_named_before_anything_starts(options, match):
+    """A bad value raises InputError naming the option; no session is started."""
+    backend = FakeBackend()
+    options.setdefault("backend", backend)
+    with pytest.raises(InputError, match=match):
+        af.scrape(URLS, heading, **{"progress": False, **options})
+    assert backend.sessions_started == 0
+
+
+def test_a_misspelt_option_gets_a_suggestion():
+    """An unknown keyword is a TypeError (and an InputError) that suggests the closest option."""
+    with pytest.raises(TypeError, match="did you mean 'retries'"):
+        af.scrape(URLS, heading, retires=3)
+    with pytest.raises(InputError, match="did you mean 'timeout'"):
+        af.scrape(URLS, heading, timeuot=3)
+
+
+def test_a_bad_option_never_touches_the_checkpoint(tmp_path):
+    """progress='fancy' with a checkpoint: refused before the directory or its lock exist."""
+    path = tmp_path / "run.ckpt"
+    with pytest.raises(InputError, match="progress must be"):
+        af.scrape(URLS, heading, backend=FakeBackend(), checkpoint=path, progress="fancy")
+    assert not path.exists()
+    result = af.scrape(URLS, heading, backend=FakeBackend(), checkpoint=path, progress=False)
+    assert result.counts["ok"] == 2  # nothing was left locked
+
+
+def test_timedelta_seconds_are_accepted():
+    """Durations take a float or a timedelta."""
+    from datetime import timedelta
+
+    result = af.scrape(URLS, heading, backend=FakeBackend(), timeout=timedelta(seconds=5), progress=False)
+    assert result.counts["ok"] == 2
