@@ -109,6 +109,6 @@ def test_a_run_completes_on_the_sessions_the_account_allows(site):
         assert len(rows) == 24 and set(rows["af_status"]) == {"ok"} and rows["url"].is_unique
         assert (result.sessions["pages_ok"] > 0).sum() == 3
         limited = result.errors[result.errors["reason"] == "session_limit"]
-        assert len(limited) >= 1 and limited["message"].str.contains("batch browser limit").all()
-        assert "session_limit" in result.summary()
+        assert len(limited) >= 1 and limited["message"].str.contains("batch browser limit").any()
+        assert "provision/session_limit" in result.summary()
         assert emu.live_sessions == 0
