@@ -37,6 +37,7 @@ _OUTCOME_COLOURS = {
 }
 _SPARE_COLOURS = ("#d84315", "#8d6e63", "#f9a825", "#4e342e", "#880e4f", "#5d4037", "#b71c1c")
 _PROVISIONING = "#cfd8dc"
+_FAILED_START = "#f4c7c3"
 _WIDTH = 760
 
 
@@ -126,7 +127,9 @@ def timeline(result: ScrapeResult, *, max_bars: int = 2000, max_lanes: int = 48)
     subtitle = [
         f"{len(result.sessions)} sessions · {layout.attempts} attempts · {result.elapsed:.1f} s · "
         + (f"idle {usage['idle_share']:.0%} of session-minutes" if usage else "idle time not recorded")
-        + (f" · bars summed up per {layout.bin_s:g} s" if layout.aggregated else "")
+        + (f" · bars summed up per {layout.bin_s:g} s" if layout.aggregated else ""),
+        "grey: starting up (red: never ready) · tick: released (red: failed or lost) · "
+        "drag or scroll to zoom, hover for details",
     ]
     chart = _chart(alt, layout, title, subtitle)
     return Timeline(chart, layout, title)
@@ -178,16 +181,20 @@ def _chart(alt: Any, layout: TimelineLayout, title: str, subtitle: list[str]) ->
         scale=alt.Scale(domain=layout.lanes, paddingInner=0.2),
         axis=alt.Axis(labels=step >= 8, ticks=step >= 8, labelLimit=160),
     )
-    x = alt.X("t0:Q", title="seconds since the run began", scale=alt.Scale(zero=True, nice=False))
+    # One time axis for both views, titled once under the rate strip.
+    x = alt.X("t0:Q", title=None, scale=alt.Scale(zero=True, nice=False))
     zoom = alt.selection_interval(bind="scales", encodings=["x"])
     outcomes = sorted(set(layout.bars["outcome"])) if len(layout.bars) else ["ok"]
     domain, colours = _colours(outcomes)
     colour = alt.Color("outcome:N", scale=alt.Scale(domain=domain, range=colours), title="outcome")
     provisioning = (
         alt.Chart(alt.Data(values=_values(layout.provisioning)))
-        .mark_bar(color=_PROVISIONING, opacity=0.9)
+        .mark_bar(opacity=0.9, clip=True)
         .encode(
             x=x,
+            color=alt.condition(
+                alt.datum.state == "failed", alt.value(_FAILED_START), alt.value(_PROVISIONING)
+            ),
             x2="t1:Q",
             y=lanes_y,
             tooltip=[
@@ -217,7 +224,7 @@ def _chart(alt: Any, layout: TimelineLayout, title: str, subtitle: list[str]) ->
             alt.Tooltip("lane:N"),
         ]
     )
-    bars = alt.Chart(alt.Data(values=_values(layout.bars))).mark_bar(cornerRadius=1)
+    bars = alt.Chart(alt.Data(values=_values(layout.bars))).mark_bar(cornerRadius=1, clip=True)
     encoding: dict[str, Any] = {"x": x, "x2": "t1:Q", "y": lanes_y, "color": colour, "tooltip": bar_tooltip}
     if layout.aggregated:
         encoding["opacity"] = alt.Opacity(
@@ -226,9 +233,14 @@ def _chart(alt: Any, layout: TimelineLayout, title: str, subtitle: list[str]) ->
     bars = bars.encode(**encoding)
     releases = (
         alt.Chart(alt.Data(values=_values(layout.releases)))
-        .mark_tick(color="#263238", thickness=2, size=max(4.0, step * 0.9))
+        .mark_tick(thickness=2, size=max(4.0, step * 0.9), clip=True)
         .encode(
             x=alt.X("t:Q"),
+            color=alt.condition(
+                alt.FieldOneOfPredicate(field="state", oneOf=["failed", "lost"]),
+                alt.value("#c62828"),
+                alt.value("#263238"),
+            ),
             y=lanes_y,
             tooltip=[
                 alt.Tooltip("session:N"),
@@ -244,7 +256,7 @@ def _chart(alt: Any, layout: TimelineLayout, title: str, subtitle: list[str]) ->
     )
     rate = (
         alt.Chart(alt.Data(values=_values(layout.rate)))
-        .mark_bar()
+        .mark_bar(clip=True)
         .encode(
             x=alt.X("t0:Q", title="seconds since the run began"),
             x2="t1:Q",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import heapq
 import random
+from collections import Counter, deque
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -40,7 +41,7 @@ def synthetic_run(
     """
     rng = random.Random(seed)
     t0 = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
-    queue = list(range(urls))
+    queue = deque(range(urls))
     tries = [0] * urls
     status: list[str | None] = [None] * urls
     reason: list[str | None] = [None] * urls
@@ -58,7 +59,7 @@ def synthetic_run(
         now, name, tab = heapq.heappop(free)
         if lost_at is not None and name == lost_name and now >= lost_at:
             continue  # this session is gone: its tabs take no more work
-        key = queue.pop(0)
+        key = queue.popleft()
         tries[key] += 1
         duration = rng.lognormvariate(0, 0.5) * mean_s
         outcome = "ok"
@@ -87,7 +88,10 @@ def synthetic_run(
         if outcome == "ok":
             status[key], reason[key], done_by[key] = "ok", None, name
         elif outcome == "moved" or tries[key] < 2:
-            queue.insert(0 if outcome == "moved" else len(queue), key)
+            if outcome == "moved":
+                queue.appendleft(key)
+            else:
+                queue.append(key)
         else:
             status[key], reason[key], done_by[key] = "failed", outcome, name
         heapq.heappush(free, (end, name, tab))
@@ -106,9 +110,8 @@ def synthetic_run(
                 "error": "Chromium did not start",
             }
         )
-    attempts_spent = [
-        sum(1 for r in records if r["row"] == k and r["outcome"] != "moved") for k in range(urls)
-    ]
+    spent = Counter(r["row"] for r in records if r["outcome"] != "moved")
+    attempts_spent = [spent[k] for k in range(urls)]
     results = pd.DataFrame(
         {
             "url": [f"https://shop.test/product/{k}" for k in range(urls)],

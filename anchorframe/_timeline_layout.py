@@ -91,10 +91,12 @@ def layout_timeline(
     by_tab = sum(max(1, tabs_of.get(name, 1)) for name in order) <= max_lanes
     lanes: list[str] = []
     session_lanes: dict[str, list[str]] = {}
+    # A session that never became ready opened no tab: one lane shows its failed start.
+    never_ready = set(sessions.loc[sessions["ready_s"].isna(), "session"]) - set(attempts["session"])
     for name in order:
         own = (
             [f"{labels[name]} · tab {tab}" for tab in range(max(1, tabs_of.get(name, 1)))]
-            if by_tab
+            if by_tab and name not in never_ready
             else [labels[name]]
         )
         session_lanes[name] = own
@@ -217,10 +219,13 @@ def _aggregate(
     overlap = np.minimum(end[idx], (bin_no + 1) * width) - np.maximum(start[idx], bin_no * width)
     outcome = attempts["outcome"].astype(object).fillna("unknown").to_numpy()
     ends_here = offset == pieces[idx] - 1  # an attempt is counted in the bin it ends in
+    lo = np.maximum(start[idx], bin_no * width)
     piece = pd.DataFrame(
         {
             "lane": np.asarray(lane, dtype=object)[idx],
             "bin": bin_no,
+            "lo": lo,
+            "hi": lo + np.clip(overlap, 0, None),
             "busy": np.clip(overlap, 0, None),
             "ended": ends_here.astype(int),
             "ok": (ends_here & (outcome[idx] == "ok")).astype(int),
@@ -230,7 +235,12 @@ def _aggregate(
     )
     grouped = piece.groupby(["lane", "bin"], sort=False)
     bars = grouped.agg(
-        busy=("busy", "sum"), attempts=("ended", "sum"), ok=("ok", "sum"), unfinished=("unfinished", "sum")
+        lo=("lo", "min"),
+        hi=("hi", "max"),
+        busy=("busy", "sum"),
+        attempts=("ended", "sum"),
+        ok=("ok", "sum"),
+        unfinished=("unfinished", "sum"),
     )
     # The colour of a bin is what its tabs spent most time on.
     time_by_outcome = piece.groupby(["lane", "bin", "outcome"], sort=False)["busy"].sum()
@@ -242,8 +252,9 @@ def _aggregate(
         tabs = bars["lane"].map(label_tabs).fillna(1).to_numpy("float64")
     bars["busy_share"] = np.clip(bars["busy"] / (width * tabs), 0, 1)
     bars["failed"] = bars["attempts"] - bars["ok"] - bars["unfinished"]
-    bars["t0"] = bars["bin"] * width
-    bars["t1"] = bars["t0"] + width
+    # A bar spans its bin, but not before the first start or past the last end within it.
+    bars["t0"] = bars["lo"]
+    bars["t1"] = bars["hi"]
     return bars[["lane", "t0", "t1", "outcome", "attempts", "ok", "failed", "unfinished", "busy_share"]]
 
 
