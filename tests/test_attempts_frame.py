@@ -187,3 +187,15 @@ def test_old_callers_get_an_empty_attempts_frame():
     assert len(result.attempts) == 0 and tuple(result.attempts.columns) == ATTEMPT_COLUMNS
     assert result.idle_share is None
     assert "idle time not recorded" in result.summary()
+
+
+@pytest.mark.parametrize(
+    "name", ["anchorframe._timeline_data", "anchorframe._timeline_layout", "anchorframe._timeline_demo"]
+)
+def test_docstring_examples(name):
+    """The runnable examples of the timeline's no-I/O modules give the output they show."""
+    import doctest
+    import importlib
+
+    outcome = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
+    assert outcome.attempted > 0 and outcome.failed == 0

@@ -151,3 +151,19 @@ def test_saved_html_is_interactive_offline_in_chromium(small, tmp_path):
     assert errors == []
     assert axis >= 1 and zoomed < axis  # the last second left the view: the axis zoomed in
     assert wait_no_chromium(10) == []
+
+
+def test_a_run_with_nothing_to_draw_still_draws(small, tmp_path):
+    """No attempts and no sessions (an empty input): an empty picture, not an error."""
+    empty = type(small)(
+        results=small.results.iloc[:0],
+        errors=small.errors,
+        sessions=small.sessions.iloc[:0],
+        plan=small.plan,
+        backend="local",
+        run_id="empty",
+        elapsed=0.0,
+    )
+    picture = empty.plot()
+    assert picture.layout.lanes == [] and picture.layout.attempts == 0
+    assert picture.save(tmp_path / "empty.png").read_bytes().startswith(PNG)
