@@ -112,7 +112,7 @@ def test_twenty_thousand_attempts_are_summed_up_and_stay_quick(tmp_path):
     assert layout.bars["attempts"].sum() == len(result.attempts)
     assert len(layout.bars) <= 2_600
     assert png.read_bytes().startswith(PNG)
-    assert seconds < 20, f"plot() and save() took {seconds:.1f} s"  # ~2.5 s on an idle core
+    assert seconds < 30, f"plot() and save() took {seconds:.1f} s"  # 2.4 s idle, ~10 s on busy cores
 
 
 def test_missing_plot_extra_names_the_install(small, monkeypatch):
@@ -125,7 +125,7 @@ def test_missing_plot_extra_names_the_install(small, monkeypatch):
 
 
 def test_saved_html_is_interactive_offline_in_chromium(small, tmp_path):
-    """The saved HTML draws in Chromium without a network, and the mouse wheel zooms the time axis."""
+    """Saved HTML draws offline and zooms on the wheel; offline notebook output keeps its PNG."""
     from playwright.sync_api import sync_playwright
 
     path = small.plot().save(tmp_path / "run.html")
@@ -146,10 +146,20 @@ def test_saved_html_is_interactive_offline_in_chromium(small, tmp_path):
                 page.mouse.wheel(0, -300)
             page.wait_for_timeout(400)
             zoomed = page.locator("text", has_text=re.compile(r"^16$")).count()
+            # The notebook output where Vega cannot be fetched: the PNG stays in place of the chart.
+            fragment = tmp_path / "output.html"
+            fragment.write_text(small.plot().to_html())
+            offline = browser.new_page()
+            offline.route("http*://**", lambda route: route.abort())
+            offline.goto(fragment.as_uri())
+            offline.wait_for_timeout(1500)
+            fallback = offline.locator("img[src^='data:image/png']")
+            png_shown = fallback.count() == 1 and fallback.is_visible()
         finally:
             browser.close()
     assert errors == []
     assert axis >= 1 and zoomed < axis  # the last second left the view: the axis zoomed in
+    assert png_shown
     assert wait_no_chromium(10) == []
 
 
