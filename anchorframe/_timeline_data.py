@@ -110,6 +110,9 @@ def session_usage(
     """
     given = sessions[list(USAGE_COLUMNS)] if set(USAGE_COLUMNS) <= set(sessions.columns) else None
     out = sessions.drop(columns=[c for c in USAGE_COLUMNS if c in sessions.columns])
+    if not {"session", "started", "ended", "ready_s", "tabs", "session_minutes"} <= set(out.columns):
+        # Not a sessions frame of this version (a hand-made one): usage unknown, nothing to derive.
+        return out.assign(**{column: float("nan") for column in USAGE_COLUMNS})
     end_default = pd.Timestamp(run_end if run_end is not None else datetime.now(timezone.utc))
     if end_default.tzinfo is None:
         end_default = end_default.tz_localize("UTC")

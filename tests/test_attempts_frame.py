@@ -148,6 +148,14 @@ def test_worked_sessions_without_attempts_are_unknown_not_idle():
     assert kept.loc[0, "busy_s"] == 7.0  # values computed earlier are kept
 
 
+def test_a_hand_made_sessions_frame_gets_unknown_usage():
+    """A sessions frame without the engine's columns gets the usage columns, all unknown."""
+    usage = session_usage(pd.DataFrame({"session": ["s1"]}), attempts_frame([_attempt("s1", 0, 0, 0, 1)]))
+    assert list(usage.columns) == ["session", *USAGE_COLUMNS] and usage[list(USAGE_COLUMNS)].isna().all(
+        axis=None
+    )
+
+
 def test_run_usage_adds_up_to_the_paid_time():
     """Idle, busy and starting shares of the run's session-minutes add up to 1."""
     result = synthetic_run(40, sessions=3, tabs=2)
