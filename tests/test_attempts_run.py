@@ -14,6 +14,8 @@ import pytest
 
 import anchorframe as af
 
+from .pages import TestSite
+
 pytestmark = pytest.mark.usefixtures("no_chromium_left")
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -27,9 +29,13 @@ async def heading(page, row):
 
 
 @pytest.fixture(scope="module")
-def run(shared_site):
+def run():
     """One run of 14 URLs on 2 sessions x 2 tabs: slow pages, and flaky ones that need a retry."""
-    site = shared_site
+    with TestSite() as site:  # its own site: the flaky pages' hit counts start at zero
+        return _scrape(site)
+
+
+def _scrape(site: TestSite):
     urls = [*site.pages(8), *(site.url(f"/slow/{n}?s=0.4") for n in range(3))]
     urls += [site.url(f"/flaky/{n}?fail=1") for n in range(3)]
     frame = pd.DataFrame({"url": urls}, index=pd.Index([f"k{n}" for n in range(len(urls))], name="key"))
