@@ -248,7 +248,7 @@ class SiteGate(Generic[T]):
         return state.active < state.limit and now >= self._opens_at(state)
 
     def started(self, site: str, now: float) -> None:
-        """A row of ``site`` started at ``now`` (call right after :meth:`can_start`, with no await between)."""
+        """A row of ``site`` started at ``now`` (call right after :meth:`can_start`, no await between)."""
         state = self._site(site)
         state.active += 1
         state.last_start = now
