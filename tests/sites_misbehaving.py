@@ -101,12 +101,16 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def send(self, status: int, body: str, headers: dict[str, str] | None = None) -> None:
         data = body.encode()
+        headers = dict(headers or {})
+        # A vendor's Server header replaces Python's (send_response writes it from version_string()).
+        self.server_version = headers.pop("Server", "MisbehavingSite")
+        self.sys_version = ""
         try:
             self.send_response(status)
             self.send_header("Content-Type", "text/html; charset=utf-8")
             self.send_header("Content-Length", str(len(data)))
             self.send_header("Cache-Control", "no-store")
-            for name, value in (headers or {}).items():
+            for name, value in headers.items():
                 self.send_header(name, value)
             self.end_headers()
             self.wfile.write(data)
