@@ -84,8 +84,7 @@ CHALLENGE_PAGES: dict[str, tuple[int, dict[str, str], str]] = {
     "recaptcha": (
         429,
         {},
-        "<html><head><title>Sorry...</title></head><body><div>Our systems have detected unusual "
-        "traffic from your computer network.</div>"
+        "<html><head><title>Security check</title></head><body><p>Please complete the check below.</p>"
         "<script src='https://www.google.com/recaptcha/api.js'></script>"
         "<div class='g-recaptcha' data-sitekey='k'></div></body></html>",
     ),
