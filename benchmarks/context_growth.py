@@ -81,7 +81,7 @@ async def _run(base: str, rows: int, renew_every: int | None) -> dict[str, Any]:
                 if "chrom" in p.name() and p.parent() and p.parent().pid == (driver.pid if driver else me.pid)
             ),
             None,
-        )  # noqa: E501
+        )
         context = await browser.new_context()
         samples: list[dict[str, float]] = []
         renew_seconds: list[float] = []

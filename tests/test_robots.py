@@ -140,3 +140,12 @@ def test_the_robots_request_says_who_we_are():
 )
 def test_origin_is_scheme_host_and_non_default_port(url, origin):
     assert origin_of(url) == origin
+
+
+def test_docstring_examples():
+    import doctest
+
+    import anchorframe._robots
+
+    outcome = doctest.testmod(anchorframe._robots, optionflags=doctest.ELLIPSIS)
+    assert outcome.attempted > 0 and outcome.failed == 0

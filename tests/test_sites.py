@@ -235,3 +235,12 @@ def test_100k_rows_cost_a_few_microseconds_each():
     per_row = (time.perf_counter() - started) / 100_000 * 1e6
     print(f"\nSiteGate: {per_row:.2f} µs per row (push + take + finished), 100,000 rows, 200 sites")
     assert per_row < 50  # ~3 µs on a quiet core; generous for a shared CI machine
+
+
+def test_docstring_examples():
+    import doctest
+
+    import anchorframe._sites
+
+    outcome = doctest.testmod(anchorframe._sites, optionflags=doctest.ELLIPSIS)
+    assert outcome.attempted > 0 and outcome.failed == 0

@@ -1,0 +1,140 @@
+"""The async per-site queue: waiting tabs wake on new rows, finished rows and reopening sites. No browser."""
+
+from __future__ import annotations
+
+import asyncio
+import doctest
+import time
+
+import pytest
+
+import anchorframe._site_queue
+from anchorframe._site_queue import SiteQueue
+from anchorframe._sites import SiteGate
+
+
+def test_a_waiting_tab_wakes_when_a_row_is_queued():
+    async def main():
+        queue: SiteQueue[str] = SiteQueue(SiteGate())
+        getter = asyncio.ensure_future(queue.get())
+        await asyncio.sleep(0.01)
+        assert not getter.done()
+        queue.put("r1", "a.com")
+        return await asyncio.wait_for(getter, 1.0)
+
+    assert asyncio.run(main()) == ("a.com", "r1")
+
+
+def test_a_tab_waits_for_a_paused_site_without_polling_and_others_take_other_sites():
+    async def main():
+        queue: SiteQueue[str] = SiteQueue(SiteGate(per_site=4))
+        for n in range(3):
+            queue.put(f"a{n}", "a.com")
+        site, _ = await queue.get()
+        queue.finished(site, "throttled", retry_after=0.3)
+        started = time.monotonic()
+        waiting = asyncio.ensure_future(queue.get())
+        await asyncio.sleep(0.05)
+        queue.put("b0", "b.com")
+        other = await asyncio.wait_for(queue.get(), 1.0)  # another tab gets b.com at once
+        early = time.monotonic() - started
+        got = await asyncio.wait_for(waiting, 2.0)
+        return other, early, got, time.monotonic() - started
+
+    other, early, got, waited = asyncio.run(main())
+    assert other == ("b.com", "b0") and early < 0.2
+    assert got[0] == "a.com" and 0.28 <= waited < 0.6
+
+
+def test_a_finished_row_lets_the_next_row_of_a_full_site_start():
+    async def main():
+        queue: SiteQueue[int] = SiteQueue(SiteGate(per_site=1))
+        queue.put(1, "a.com")
+        queue.put(2, "a.com")
+        await queue.get()
+        second = asyncio.ensure_future(queue.get())
+        await asyncio.sleep(0.02)
+        assert not second.done()
+        queue.finished("a.com", "ok")
+        return await asyncio.wait_for(second, 1.0)
+
+    assert asyncio.run(main()) == ("a.com", 2)
+
+
+def test_many_idle_tabs_all_get_rows_when_a_site_reopens():
+    """The wake chain: a site reopening with room for 4 wakes 4 tabs, not one."""
+
+    async def main():
+        queue: SiteQueue[int] = SiteQueue(SiteGate(per_site=4))
+        queue.pause("a.com", 0.1, "Retry-After")
+        tabs = [asyncio.ensure_future(queue.get()) for _ in range(6)]
+        await asyncio.sleep(0.01)
+        for n in range(10):
+            queue.put(n, "a.com")
+        await asyncio.sleep(0.3)
+        done = [tab for tab in tabs if tab.done()]
+        for tab in tabs:
+            tab.cancel()
+        await asyncio.gather(*tabs, return_exceptions=True)
+        return len(done), queue.gate.stats()["a.com"].max_active
+
+    assert asyncio.run(main()) == (4, 4)
+
+
+def test_a_cancelled_waiter_passes_its_wake_on():
+    async def main():
+        queue: SiteQueue[int] = SiteQueue(SiteGate())
+        first = asyncio.ensure_future(queue.get())
+        second = asyncio.ensure_future(queue.get())
+        await asyncio.sleep(0.01)
+        queue.put(1, "a.com")  # wakes `first`...
+        first.cancel()  # ...which leaves before it runs
+        with pytest.raises(asyncio.CancelledError):
+            await first
+        return await asyncio.wait_for(second, 1.0)
+
+    assert asyncio.run(main()) == ("a.com", 1)
+
+
+def test_rate_limited_rows_pass_through_at_the_sites_pace():
+    """50 rows, 20 tabs, one site capped at 3 with a 429 on every 10th row: never more than 3 at once."""
+
+    async def main():
+        queue: SiteQueue[int] = SiteQueue(SiteGate(per_site=3))
+        for n in range(50):
+            queue.put(n, "a.com")
+        active = peak = 0
+        done: list[int] = []
+
+        async def tab():
+            nonlocal active, peak
+            while len(done) < 50:
+                site, row = await queue.get()
+                active += 1
+                peak = max(peak, active)
+                await asyncio.sleep(0.005)
+                active -= 1
+                if row % 10 == 9 and row not in done:
+                    done.append(row)
+                    queue.finished(site, "throttled", retry_after=0.02)
+                else:
+                    done.append(row)
+                    queue.finished(site, "ok")
+            queue.wake_all()
+
+        tabs = [asyncio.ensure_future(tab()) for _ in range(20)]
+        await asyncio.sleep(0)
+        while len(done) < 50:
+            await asyncio.sleep(0.01)
+        for each in tabs:
+            each.cancel()
+        await asyncio.gather(*tabs, return_exceptions=True)
+        return peak, sorted(done)
+
+    peak, done = asyncio.run(main())
+    assert peak <= 3 and done == list(range(50))
+
+
+def test_docstring_examples():
+    outcome = doctest.testmod(anchorframe._site_queue, optionflags=doctest.ELLIPSIS)
+    assert outcome.attempted > 0 and outcome.failed == 0
