@@ -322,6 +322,10 @@ class SiteGate(Generic[T]):
         """Counts per site (rows ok, throttled, blocked, failed; pauses)."""
         return {name: s.stats for name, s in self._sites.items()}
 
+    def throttles_in_a_row(self, site: str) -> int:
+        """Throttling answers from ``site`` since its last success (to give up on one that never relents)."""
+        return self._site(site).throttles_in_a_row
+
     def limit(self, site: str) -> int:
         """The site's current concurrency cap (``per_site`` unless backoff lowered it)."""
         return self._site(site).limit

@@ -118,6 +118,10 @@ def test_a_throttle_without_retry_after_halves_the_cap_and_backs_off_exponential
         pauses.append(gate.finished("a.com", 0.0, "throttled"))
     assert [p.seconds for p in pauses if p] == [1.0, 2.0, 4.0, 8.0]
     assert gate.limit("a.com") == 1  # 8 -> 4 -> 2 -> 1 -> 1
+    assert gate.throttles_in_a_row("a.com") == 4
+    gate.started("a.com", 20.0)
+    gate.finished("a.com", 20.0, "ok")
+    assert gate.throttles_in_a_row("a.com") == 0
 
 
 def test_successes_bring_the_cap_back_up_one_at_a_time():
