@@ -71,8 +71,9 @@ T = TypeVar("T")
 DEFAULT_PER_SITE = 8
 #: How a row's attempt ended, as the gate needs to know it.
 #: ``throttled``: the site answered 429 or 503 (slow down); ``blocked``: a bot challenge;
-#: ``failed``: any other failure (it neither slows nor speeds the site).
-OUTCOMES = frozenset({"ok", "throttled", "blocked", "failed", "moved"})
+#: ``failed``: any other failure (it neither slows nor speeds the site); ``moved``: not attempted
+#: (the session was lost, or the run stopped); ``skipped``: not attempted (robots.txt disallows it).
+OUTCOMES = frozenset({"ok", "throttled", "blocked", "failed", "moved", "skipped"})
 
 
 # ------------------------------------------------------------------ site keys
@@ -166,6 +167,7 @@ class SiteStats:
     throttled: int = 0
     blocked: int = 0
     failed: int = 0
+    skipped: int = 0
     pauses: int = 0
     paused_seconds: float = 0.0
     max_active: int = 0
@@ -286,6 +288,8 @@ class SiteGate(Generic[T]):
             state.stats.blocked += 1
         elif outcome == "failed":
             state.stats.failed += 1
+        elif outcome == "skipped":
+            state.stats.skipped += 1
         if retry_after is not None:
             pause = self.pause(site, retry_after, "Retry-After", now=now)
         self._reschedule(state, now)

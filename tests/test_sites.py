@@ -167,11 +167,12 @@ def test_a_pause_while_a_site_waits_on_a_delay_is_honoured():
 
 def test_stats_count_outcomes_per_site():
     gate: SiteGate[int] = SiteGate()
-    for outcome in ("ok", "ok", "blocked", "failed", "throttled", "moved"):
+    for outcome in ("ok", "ok", "blocked", "failed", "throttled", "moved", "skipped"):
         gate.started("a.com", 0.0)
         gate.finished("a.com", 0.0, outcome)
     stats = gate.stats()["a.com"]
-    assert (stats.ok, stats.blocked, stats.failed, stats.throttled, stats.pauses) == (2, 1, 1, 1, 1)
+    assert (stats.ok, stats.blocked, stats.failed, stats.throttled, stats.skipped) == (2, 1, 1, 1, 1)
+    assert stats.pauses == 1 and stats.max_active == 1
     with pytest.raises(ValueError, match="Unknown outcome"):
         gate.finished("a.com", 0.0, "weird")
 
