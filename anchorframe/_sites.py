@@ -13,10 +13,13 @@ servers and one rate limiter. A :class:`SiteGate` holds, for every site:
 * the rows waiting for it, in a FIFO queue of their own.
 
 Backoff rule (an AIMD rule, as TCP congestion control uses): a throttling
-answer (429 or 503) halves the site's cap (at least 1); without
-``Retry-After`` the site is also paused for ``backoff_base * 2**(n - 1)``
+answer (429 or 503) halves the site's cap (at least 1), and sets a *ceiling*
+one below the concurrency it came at (the site said that many is too many);
+without ``Retry-After`` the site is also paused for ``backoff_base * 2**(n - 1)``
 seconds after its n-th throttle in a row (capped at ``backoff_cap``). Every
-``cap`` successes in a row raise the cap by one, back up to ``per_site``. Like
+``cap`` successes in a row raise the cap by one, up to the ceiling; every
+:data:`PROBE_AFTER` successes in a row raise the ceiling by one, back up to
+``per_site`` (a site's limit may be lifted, but we probe for it rarely). Like
 Scrapy's AutoThrottle (https://docs.scrapy.org/en/latest/topics/autothrottle.html:
 "non-200 responses are not allowed to decrease the delay"), an error never
 speeds a site up; unlike it, the rule acts on concurrency rather than on a
@@ -69,6 +72,8 @@ T = TypeVar("T")
 
 #: Scrapy's default for concurrent requests per domain (``CONCURRENT_REQUESTS_PER_DOMAIN``).
 DEFAULT_PER_SITE = 8
+#: Successes in a row after which a throttled site's ceiling is raised by one.
+PROBE_AFTER = 50
 #: How a row's attempt ended, as the gate needs to know it.
 #: ``throttled``: the site answered 429 or 503 (slow down); ``blocked``: a bot challenge;
 #: ``failed``: any other failure (it neither slows nor speeds the site); ``moved``: not attempted
@@ -184,6 +189,8 @@ class _Site(Generic[T]):
     pause_reason: str = ""
     throttles_in_a_row: int = 0
     successes: int = 0
+    ceiling: int = 0  # set to per_site when made; lowered by throttles
+    ok_in_a_row: int = 0
     waiting: deque[T] = field(default_factory=deque)
     # Where the site is scheduled: "" (nowhere), "ready" (round robin) or "timed" (heap).
     slot: str = ""
@@ -237,7 +244,9 @@ class SiteGate(Generic[T]):
     def _site(self, name: str) -> _Site[T]:
         site = self._sites.get(name)
         if site is None:
-            site = self._sites[name] = _Site(name, self.per_site, min_delay=self.min_delay)
+            site = self._sites[name] = _Site(
+                name, self.per_site, min_delay=self.min_delay, ceiling=self.per_site
+            )
         return site
 
     def _opens_at(self, site: _Site[T]) -> float:
@@ -267,20 +276,26 @@ class SiteGate(Generic[T]):
         if outcome not in OUTCOMES:
             raise ValueError(f"Unknown outcome {outcome!r}; use one of {sorted(OUTCOMES)}.")
         state = self._site(site)
+        concurrency = state.active  # this row included
         state.active = max(0, state.active - 1)
         pause = None
         if outcome == "ok":
             state.stats.ok += 1
             state.throttles_in_a_row = 0
             state.successes += 1
-            if state.limit < self.per_site and state.successes >= state.limit:
+            state.ok_in_a_row += 1
+            if state.ceiling < self.per_site and state.ok_in_a_row >= PROBE_AFTER:
+                state.ceiling += 1
+                state.ok_in_a_row = 0
+            if state.limit < state.ceiling and state.successes >= state.limit:
                 state.limit += 1  # additive increase: one more after a cap's worth of successes
                 state.successes = 0
         elif outcome == "throttled":
             state.stats.throttled += 1
             state.throttles_in_a_row += 1
-            state.successes = 0
-            state.limit = max(1, state.limit // 2)  # multiplicative decrease
+            state.successes = state.ok_in_a_row = 0
+            state.ceiling = max(1, min(state.ceiling, concurrency - 1))
+            state.limit = max(1, min(state.ceiling, state.limit // 2))  # multiplicative decrease
             if retry_after is None:
                 seconds = min(self.backoff_cap, self.backoff_base * 2 ** (state.throttles_in_a_row - 1))
                 pause = self.pause(site, seconds, "throttled (429/503) without Retry-After", now=now)

@@ -183,12 +183,15 @@ class RateLimitedSite(MisbehavingSite):
         self.served = 0
         #: (monotonic time, path) of every 429 sent, to check the client waited as told.
         self.rejections: list[tuple[float, str]] = []
+        #: Monotonic arrival time of every counted request.
+        self.arrivals: list[float] = []
 
     def answer(self, handler: _Handler, path: str) -> None:
         if path == "/favicon.ico" or path == "/robots.txt":
             handler.send(404, "")
             return
         with self.lock:
+            self.arrivals.append(time.monotonic())
             self.in_flight += 1
             self.max_concurrency = max(self.max_concurrency, self.in_flight)
             over = self.in_flight > self.limit

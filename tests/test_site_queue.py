@@ -138,3 +138,52 @@ def test_rate_limited_rows_pass_through_at_the_sites_pace():
 def test_docstring_examples():
     outcome = doctest.testmod(anchorframe._site_queue, optionflags=doctest.ELLIPSIS)
     assert outcome.attempted > 0 and outcome.failed == 0
+
+
+def test_workers_on_a_rate_limited_site_finish_every_row_and_respect_its_pauses():
+    """The engine's loop in small (httpx instead of tabs): 30 rows, 16 workers, a site that allows 3."""
+    import httpx
+
+    from anchorframe._sites import parse_retry_after, site_key
+
+    from .sites_misbehaving import RateLimitedSite
+
+    async def main(site: RateLimitedSite) -> tuple[int, float, int]:
+        queue: SiteQueue[str] = SiteQueue(SiteGate(per_site=8))
+        for url in site.pages(30):
+            queue.put(url, site_key(url))
+        ok: set[str] = set()
+        sent: list[float] = []
+
+        async def worker(client: httpx.AsyncClient) -> None:
+            while True:
+                key, url = await queue.get()
+                sent.append(time.monotonic())
+                answer = await client.get(url)
+                if answer.status_code == 429:
+                    # Not the row's failure: back to the front of its site's queue, no retry spent.
+                    wait = parse_retry_after(answer.headers.get("retry-after"), time.time())
+                    queue.finished(key, "throttled", retry_after=wait)
+                    queue.put(url, key, front=True)
+                else:
+                    ok.add(url)
+                    queue.finished(key, "ok")
+
+        started = time.monotonic()
+        async with httpx.AsyncClient(limits=httpx.Limits(max_connections=32)) as client:
+            workers = [asyncio.ensure_future(worker(client)) for _ in range(16)]
+            while len(ok) < 30:
+                await asyncio.sleep(0.02)
+            for each in workers:
+                each.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+        pauses = queue.gate.stats()[site_key(site.base_url)].pauses
+        return len(ok), time.monotonic() - started, pauses
+
+    with RateLimitedSite(limit=3, retry_after="1", hold=0.05) as site:
+        done, elapsed, pauses = asyncio.run(main(site))
+    assert done == 30 and site.max_concurrency <= 8
+    assert pauses >= 1 and elapsed >= 1.0  # at least one announced pause was waited out
+    # Nothing was sent while the site was paused (a request already on its way may land just after).
+    first = min(at for at, _ in site.rejections)
+    assert not any(first + 0.2 < at < first + 0.95 for at in site.arrivals)

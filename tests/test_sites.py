@@ -124,19 +124,23 @@ def test_a_throttle_without_retry_after_halves_the_cap_and_backs_off_exponential
     assert gate.throttles_in_a_row("a.com") == 0
 
 
-def test_successes_bring_the_cap_back_up_one_at_a_time():
-    gate: SiteGate[int] = SiteGate(per_site=4)
-    gate.started("a.com", 0.0)
-    gate.finished("a.com", 0.0, "throttled", retry_after=0.0)
-    gate.started("a.com", 0.0)
-    gate.finished("a.com", 0.0, "throttled", retry_after=0.0)
-    assert gate.limit("a.com") == 1
-    caps = []
+def test_successes_bring_the_cap_back_up_to_the_ceiling_the_site_set():
+    """A 429 at 6 concurrent rows: cap 8 -> 4, ceiling 5; the ceiling rises one per 50 successes."""
+    gate: SiteGate[int] = SiteGate(per_site=8)
     for _ in range(6):
+        gate.started("a.com", 0.0)
+    gate.finished("a.com", 0.0, "throttled", retry_after=0.0)
+    for _ in range(5):
+        gate.finished("a.com", 0.0, "failed")
+    assert gate.limit("a.com") == 4
+    caps = []
+    for _ in range(150):
         gate.started("a.com", 1.0)
         gate.finished("a.com", 1.0, "ok")
         caps.append(gate.limit("a.com"))
-    assert caps == [2, 2, 3, 3, 3, 4]
+    assert caps[3] == 5 and max(caps[:49]) == 5  # up to the ceiling, then no further
+    assert caps[49] == 6 and caps[99] == 7 and caps[149] == 8  # probing, one step per PROBE_AFTER
+    assert max(caps) == 8  # never above per_site
 
 
 def test_retry_after_pauses_the_site_and_is_capped():
