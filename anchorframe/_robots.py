@@ -135,7 +135,12 @@ class RobotsCache:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the HTTP client if this cache made it."""
+        """Stop fetches still under way and close the HTTP client if this cache made it."""
+        pending = [future for future in self._rules.values() if not future.done()]
+        for future in pending:
+            future.cancel()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
         client, self._client = self._client, None
         if client is not None and self._own_client:
             await client.aclose()

@@ -149,3 +149,19 @@ def test_docstring_examples():
 
     outcome = doctest.testmod(anchorframe._robots, optionflags=doctest.ELLIPSIS)
     assert outcome.attempted > 0 and outcome.failed == 0
+
+
+def test_closing_the_cache_stops_a_fetch_under_way():
+    with RobotsSite(robots_delay=2.0) as site:
+
+        async def main():
+            robots = RobotsCache(timeout=5.0)
+            check = asyncio.ensure_future(robots.check(site.url("/public/1")))
+            await asyncio.sleep(0.1)
+            started = time.monotonic()
+            await robots.aclose()
+            with pytest.raises(asyncio.CancelledError):
+                await check
+            return time.monotonic() - started
+
+        assert run(main()) < 1.0
