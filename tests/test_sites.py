@@ -28,8 +28,19 @@ def test_site_key_is_the_registered_domain_or_the_host_and_port(url, site):
     assert site_key(url) == site
 
 
-def test_site_keys_come_from_the_bundled_list_without_network():
+def test_site_keys_come_from_the_bundled_list_without_network(monkeypatch):
     """tldextract is told not to fetch; the list's wildcard (*.kawasaki.jp) and exception rules apply."""
+    import socket
+
+    import anchorframe._sites as sites
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("site_key() tried to open a network connection")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    sites._extractor.cache_clear()
+    sites._site_of_host.cache_clear()
     assert site_key("https://foo.bar.kawasaki.jp/") == "foo.bar.kawasaki.jp"
     assert site_key("https://www.city.kawasaki.jp/") == "city.kawasaki.jp"
 
