@@ -6,12 +6,15 @@ Two rules, each a number with its reason:
   new one made after this many rows. Playwright frees the objects of a page
   (requests, responses, handles) only when its *context* closes, so a context
   that lives for a whole run grows with every row (scrapy-playwright #240:
-  4 GB to 18 GB over 700 pages). Renewing one costs ~50 ms (measured with
-  ``benchmarks/context_growth.py``: 52 ms on the 2-core CI machine), i.e. less
-  than 0.01 % of 500 rows at ~1 s each, and it bounds what one context can
-  hold to 500 rows' worth. Cookies and cache go with it, which a scraper that
-  treats rows independently does not miss; a run that logs in uses ``setup=``,
-  which the engine calls again for the new context.
+  4 GB to 18 GB over 700 pages). Renewing one costs ~60 ms (measured with
+  ``benchmarks/context_growth.py``: 58 ms on a busy 2-core machine), i.e. about
+  0.01 % of 500 rows at ~1 s each, and it bounds what one context can hold to
+  500 rows' worth. (Over 200 light loopback rows neither mode grew: Chromium
+  stayed at ~780 MB, the driver rose ~0.15 MB a row in both; heavy real pages
+  are where a context holds more, and the 20,000-row soak is the judge.)
+  Cookies and cache go with it, which a scraper that treats rows
+  independently does not miss; a run that logs in uses ``setup=``, which the
+  engine calls again for the new context.
 * :class:`MemoryWatch`: on the local backend, when the machine's available
   memory (``psutil.virtual_memory().available``: what can be had without
   swapping) falls below the *reserve* — the larger of 10 % of RAM and

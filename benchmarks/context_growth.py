@@ -120,6 +120,7 @@ async def _run(base: str, rows: int, renew_every: int | None) -> dict[str, Any]:
 def main(rows: int, renew_every: int) -> None:
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     server.daemon_threads = True
+    server.handle_error = lambda *a: None  # type: ignore[method-assign]  # a page closed mid-answer
     threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
     base = f"http://127.0.0.1:{server.server_address[1]}"
     try:
