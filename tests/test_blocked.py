@@ -8,7 +8,8 @@ import re
 import pytest
 
 import anchorframe._blocked
-from anchorframe._blocked import blocked_failure, detect_blocked, detect_challenge
+from anchorframe._blocked import blocked_failure, detect_blocked
+from anchorframe._challenge import detect_challenge
 
 from .sites_misbehaving import CHALLENGE_PAGES, page_html
 
