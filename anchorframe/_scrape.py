@@ -310,6 +310,7 @@ async def _run(table: InputTable, options: ScrapeOptions) -> ScrapeResult:
             interrupted=interrupted,
             skipped_reason="the run was interrupted before this row finished" if interrupted else "not run",
             rerun=rerun_for(table, options.call, scrape),
+            attempt_records=engine.ledger.attempt_records,
         )
         if writer is not None:
             writer.close(

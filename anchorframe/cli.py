@@ -132,6 +132,12 @@ def _parser() -> argparse.ArgumentParser:
 
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
+        "--timeline",
+        metavar="PATH",
+        default=None,
+        help="also draw the run's timeline (.html or .png; needs anchorframe[plot])",
+    )
+    parser.add_argument(
         "--backend",
         default="local",
         choices=["auto", "local", "anchor"],
@@ -196,6 +202,13 @@ def read_table(path: str | Path) -> Any:
     if suffix == ".json":
         return pd.read_json(source, convert_dates=False)
     return pd.read_csv(source)
+
+
+def _write_timeline(result: Any, args: argparse.Namespace) -> None:
+    if getattr(args, "timeline", None):
+        from ._timeline import write_timeline
+
+        write_timeline(result, args.timeline)
 
 
 def write_result(result: Any, path: str | Path, nested: Any = "flatten") -> None:
@@ -268,6 +281,7 @@ def _demo(args: argparse.Namespace) -> int:
     with pd.option_context("display.width", 160, "display.max_columns", 12, "display.max_colwidth", 40):
         print(result.results.drop(columns=["af_error", "af_session"]).head(8).to_string())
     write_result(result, args.out)
+    _write_timeline(result, args)
     print(f"\nSaved {len(result.results)} rows to {args.out}")
     return 0
 
@@ -313,6 +327,7 @@ def _scrape(args: argparse.Namespace) -> int:
             )
         raise
     write_result(result, args.out, args.nested)
+    _write_timeline(result, args)
     print(result.summary(), file=sys.stderr)
     print(f"Wrote {len(result.results)} rows to {args.out}", file=sys.stderr)
     return _exit_status(result.counts, args.max_failed)

@@ -47,22 +47,24 @@ def test_all_is_exactly_the_public_names_bound():
 
 
 def test_lazy_names_are_loaded_on_first_use_and_not_on_import():
-    """The emulator's web stack is not imported by `import anchorframe`, only by using af.Emulator."""
-    heavy = ("starlette", "uvicorn")
+    """The cloud client (httpx) and the emulator's web stack load on first use, not on import."""
+    heavy = ("httpx", "starlette", "uvicorn")
     code = (
         "import sys, anchorframe as af\n"
         f"heavy = {heavy!r}\n"
         "print(sorted(m for m in heavy if m in sys.modules))\n"
-        "for name in sorted(set(af.__all__) - set(vars(af))):\n"
+        "lazy = sorted(set(af.__all__) - set(vars(af)))\n"
+        "print(lazy)\n"
+        "for name in lazy:\n"
         "    getattr(af, name)\n"
         "print(sorted(m for m in heavy if m in sys.modules))\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
-    on_import, after_use = done.stdout.splitlines()
+    on_import, lazy, after_use = done.stdout.splitlines()
     assert on_import == "[]", f"`import anchorframe` imported {on_import}"
-    assert lazy_names() == {"Emulator"} and after_use == str(list(heavy))
+    assert lazy == str(sorted(af._LAZY)) and after_use == str(list(heavy))
 
 
 @pytest.mark.parametrize("name", sorted(set(af.__all__) - PUBLIC_DUNDERS))
