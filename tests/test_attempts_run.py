@@ -24,7 +24,7 @@ PNG = b"\x89PNG\r\n\x1a\n"
 async def heading(page, row):
     response = await page.goto(row.url)
     if response is not None and response.status >= 500:
-        raise RuntimeError(f"HTTP {response.status}")
+        raise af.RowFailed("http_error", f"HTTP {response.status}", retryable=True)
     return {"heading": await page.inner_text("h1")}
 
 

@@ -169,7 +169,7 @@ def test_every_session_dying_fails_the_rest_instead_of_hanging(site):
     "faults",
     [
         pytest.param({"fail_provision": 0.2}, id="a fifth fail to provision"),
-        pytest.param({"crash": 0.5, "crash_after": 1.5}, id="sessions crash mid-run"),
+        pytest.param({"crash": 0.5, "crash_after": 1.0}, id="sessions crash mid-run"),
         pytest.param({"rate_limit": 0.25, "server_error": 0.15, "retry_after": 0.1}, id="429 and 500 bursts"),
         pytest.param({"provision_delay": 2.0}, id="slow provisioning"),
     ],
@@ -179,9 +179,12 @@ def test_cloud_faults(site, faults):
     with Emulator(seed=21, **faults) as emu:
         frame = pd.DataFrame({"url": site.pages(24)}, index=[f"r{n}" for n in range(24)])
 
+        # Slow enough that rows are still in flight when the crashes come, however loaded the machine.
+        pause = 0.6 if "crash" in faults else 0.15
+
         async def slowish(page, row):
             await page.goto(row.url)
-            await asyncio.sleep(0.15)
+            await asyncio.sleep(pause)
             return {"heading": await page.inner_text("h1")}
 
         result = af.scrape(frame, slowish, backend=anchor_backend(emu), sessions=5, tabs=2, **FAST)

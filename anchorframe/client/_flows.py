@@ -269,8 +269,10 @@ def find_batch_by_token(
                 tagged = yield from list_sessions(config, batch_id=summary.batch_id, tags=[tag], limit=10)
                 if tagged.sessions:
                     return _created_from(summary)
-                batch = yield from get_batch(config, summary.batch_id)
-                if not any(item.session_id for item in batch.sessions):
+                # Only sessions the listing shows can be told by their tags: a batch none of
+                # whose sessions is listed yet (still provisioning) cannot be told apart.
+                listed = yield from list_sessions(config, batch_id=summary.batch_id, limit=10)
+                if not listed.sessions:
                     undecided.append(summary.batch_id)
             if not listing.has_next:
                 break
