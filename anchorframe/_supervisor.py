@@ -9,7 +9,8 @@ lasts; every session is ended when the run ends, fails or is cancelled.
 
 The decisions (how many replacements, the learned account capacity) are in
 :class:`SessionBudget`, which does no I/O. Playwright is imported only when a
-pool needs it.
+pool needs it. (About 440 lines, a little over the ~400 we aim for: provisioning,
+replacement and release share one table of sessions and read best side by side.)
 """
 
 from __future__ import annotations
