@@ -65,6 +65,10 @@ def scrape_signature(
     target_seconds: float | None = None,
     max_sessions: int | None = None,
     max_session_minutes: float | None = None,
+    # Scale out (``_shards.py``, ``_dask.py``): driver processes here, or a Dask cluster.
+    workers: int = 1,
+    cluster: Any = None,
+    out: str | os.PathLike[str] | None = None,
 ) -> None:
     """The options of ``scrape()`` and ``ascrape()`` (their docstrings say what each does)."""
 
@@ -116,6 +120,8 @@ class ScrapeOptions:
     sizing: dict[str, Any]
     engine: EngineOptions
     call: dict[str, Any]
+    workers: int = 1
+    cluster: Any = None
 
 
 def bind(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -169,6 +175,7 @@ def check_options(arguments: Mapping[str, Any]) -> ScrapeOptions:
             "e.g. checkpoint='run.parquet'."
         )
     backend = resolve_backend(a["backend"])
+    workers, cluster = check_scale_out(a["workers"], a["cluster"], a["out"])
     call = {k: v for k, v in a.items() if k not in ("data", "checkpoint", "checkpoint_overwrite", "extract")}
     call.update(fn=scraper, backend=backend)
     return ScrapeOptions(
@@ -183,7 +190,25 @@ def check_options(arguments: Mapping[str, Any]) -> ScrapeOptions:
         sizing=sizing,
         engine=engine,
         call=call,
+        workers=workers,
+        cluster=cluster,
     )
+
+
+def check_scale_out(workers: Any, cluster: Any, out: Any) -> tuple[int, Any]:
+    """``workers=``, ``cluster=`` and ``out=``, checked (Dask is not imported here)."""
+    workers = number("workers", workers, minimum=1, integer=True)
+    if cluster is not None and not isinstance(cluster, str) and not hasattr(cluster, "submit"):
+        raise InputError(
+            f"cluster must be a dask.distributed.Client or a scheduler address such as "
+            f"'tcp://10.0.0.5:8786', not {type(cluster).__name__}."
+        )
+    if out is not None:
+        raise InputError(
+            "out= (results written as a Parquet dataset by the workers) is not available yet; "
+            "pass checkpoint='run.parquet' to have the rows written as they finish."
+        )
+    return workers, cluster
 
 
 # ---------------------------------------------------------------------- checks

@@ -248,6 +248,13 @@ async def _open_checkpoint(table: InputTable, options: ScrapeOptions) -> tuple[C
 
 async def _run(table: InputTable, options: ScrapeOptions) -> ScrapeResult:
     """Run the engine over the rows a checkpoint does not have yet, and assemble all of ``table``."""
+    if options.workers > 1 or options.cluster is not None:
+        # Several driver processes, or Dask workers: the same run, sharded (``_shards.py``).
+        from ._dask import dask_shards
+        from ._shards import run_sharded
+
+        shards = dask_shards(options) if options.cluster is not None else None
+        return await run_sharded(table, options, shards)
     backend = options.backend
     writer: CheckpointWriter | None = None
     todo = table
