@@ -35,7 +35,15 @@ RESOURCE_TYPES = frozenset(
     {"image", "font", "media", "stylesheet", "script", "xhr", "fetch", "websocket", "manifest", "other"}
 )
 PROGRESS_KINDS = ("widgets", "tqdm", "log")
-SIZING = ("sessions", "tabs", "max_sessions", "seconds_per_url", "target_seconds", "max_session_minutes")
+SIZING = (
+    "sessions",
+    "tabs",
+    "max_sessions",
+    "seconds_per_url",
+    "target_seconds",
+    "max_session_minutes",
+    "workers",  # the plan never has more sessions than the driver processes keep busy
+)
 _API_KEY_VARIABLES = ("ANCHOR_API_KEY", "ANCHORBROWSER_API_KEY")
 
 

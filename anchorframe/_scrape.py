@@ -61,8 +61,13 @@ def plan(
     max_session_minutes: float | None = None,
     dedupe: bool = True,
     schemes: Iterable[str] = DEFAULT_SCHEMES,
+    workers: int | None = None,
 ) -> Plan:
     """Check the input and size the run without starting any browser.
+
+    ``workers`` is the number of driver processes (``scrape(..., workers=)``); None
+    plans as many as the cloud sessions need (one process keeps only so many busy,
+    see ``anchorframe._plan``), at most one per core of this machine.
 
     Example:
         >>> import anchorframe as af
@@ -83,6 +88,7 @@ def plan(
         target_seconds=target_seconds,
         max_sessions=max_sessions,
         max_session_minutes=max_session_minutes,
+        workers=workers,
     )
 
 
@@ -127,6 +133,14 @@ def scrape(*args: Any, **kwargs: Any) -> ScrapeResult:
         connect_timeout: seconds to connect to a session once it is provisioned.
         seconds_per_url, target_seconds, max_sessions, max_session_minutes: inputs of the
             sizing rule (see ``af.plan``).
+        workers: driver processes on this machine, each with its own event loop, Playwright
+            driver and share of the sessions (one process keeps about
+            ``anchorframe._plan.PROCESS_PAGES_PER_SECOND`` pages/s going; ``af.plan`` says
+            how many a run needs). One result comes back, every row once.
+        cluster: a ``dask.distributed.Client`` or a scheduler address: the shards run as
+            tasks on its workers (``pip install anchorframe[dask]``); rows of a lost worker
+            are finished by the others.
+        out: reserved for results written by the workers as a Parquet dataset (not yet).
 
     Returns:
         A ScrapeResult with ``.results`` (one row per input row, same index and
