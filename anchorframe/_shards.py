@@ -25,6 +25,7 @@ import collections
 import contextlib
 import copy
 import dataclasses
+import itertools
 import logging
 import os
 import pickle
@@ -135,6 +136,7 @@ class ShardLink:
         self.worker = worker
         self.conn = conn
         self.pid = pid
+        self.serial = 0  # set by the coordinator: unique in the run (a rescheduled shard has its index)
         self.assigned: dict[int, Work] = {}
         self.demand = 0
         self.snapshot: dict[str, Any] = {}
@@ -181,7 +183,9 @@ class Coordinator:
         self.key = _random.token_bytes(32)
         self.listener = Listener((host, 0), authkey=self.key)
         self.address: tuple[str, int] = self.listener.address
+        #: (link serial, session name in its shard) -> the name in the result (unique in the run).
         self._aliases: dict[tuple[int, str], str] = {}
+        self._serials = itertools.count()
         self._session_owner: dict[str, str] = {}
         self._loop = asyncio.get_running_loop()
         self._accepting = threading.Thread(target=self._accept, name="anchorframe-shards", daemon=True)
@@ -208,6 +212,7 @@ class Coordinator:
                 continue
             _, index, worker, pid = hello
             link = ShardLink(int(index), str(worker), conn, int(pid))
+            link.serial = next(self._serials)
             plan = self.plans[link.index % len(self.plans)]
             extra = pickle.dumps({"plan": plan, "run_id": self.run_id})
             try:
@@ -318,10 +323,16 @@ class Coordinator:
         self.observer(Event(ev.PHASE, None, state.phase), state)
 
     def _alias(self, link: ShardLink, name: str) -> str:
-        alias = self._aliases.get((link.index, name))
+        alias = self._aliases.get((link.serial, name))
         if alias is None:
-            alias = name if name not in self._session_owner else f"{name}@{link.worker}"
-            self._aliases[(link.index, name)] = alias
+            alias = name
+            if alias in self._session_owner:  # two shards named a session alike (fake-1, local-<pid>)
+                alias = f"{name}@{link.worker}"
+                number = 1
+                while alias in self._session_owner:
+                    number += 1
+                    alias = f"{name}@{link.worker}#{number}"
+            self._aliases[(link.serial, name)] = alias
             self._session_owner[alias] = link.worker
         return alias
 
@@ -348,11 +359,9 @@ class Coordinator:
             f"The shard process of worker {link.worker} (pid {link.pid}) ended unexpectedly; "
             f"its {rows} unfinished row(s) went to the other shards."
         )
+        mine = {alias for (serial, _), alias in self._aliases.items() if serial == link.serial}
         for session in self.state.sessions.values():
-            if self._session_owner.get(session.session) == link.worker and session.state in (
-                "ready",
-                "starting",
-            ):
+            if session.session in mine and session.state in ("ready", "starting"):
                 session.state, session.ended, session.error = "lost", now, message
         self.error_records.append(
             error_record(
@@ -424,6 +433,9 @@ class LocalShards:
         self.count = count
         self.processes: list[subprocess.Popen[bytes]] = []
 
+    async def prepare(self) -> None:
+        pass
+
     def start(self, coordinator: Coordinator, env: dict[str, str]) -> None:
         host, port = coordinator.address
         for index in range(self.count):
@@ -477,9 +489,11 @@ async def run_sharded(table: InputTable, options: ScrapeOptions, shards: Any = N
     display = None
     coordinator: Coordinator | None = None
     try:
-        run_plan = _plan_for(todo, backend, **options.sizing)
         if shards is None:
             shards = LocalShards(max(1, min(options.workers, len(todo.work))))
+        await shards.prepare()
+        # The plan sizes the sessions for the shards there are (a Dask cluster has its own count).
+        run_plan = _plan_for(todo, backend, **{**options.sizing, "workers": shards.count})
         plans = shard_plans(run_plan, shards.count)
         spec, env = shard_spec(todo, options, for_cluster=not isinstance(shards, LocalShards))
         display = choose_display(options.progress) if todo.rows and todo.work else None
@@ -514,7 +528,7 @@ async def run_sharded(table: InputTable, options: ScrapeOptions, shards: Any = N
         )
         observer(Event(ev.RUN_STARTED), state)
         if coordinator.unresolved:
-            shards.start(coordinator, env)
+            await asyncio.to_thread(shards.start, coordinator, env)
             watcher = asyncio.ensure_future(shards.watch(coordinator))
             try:
                 await coordinator.done.wait()

@@ -1,0 +1,221 @@
+"""Scale-out benchmarks: what a page costs the orchestrator, and workers=1 vs workers=2.
+
+1. **Orchestrator CPU per page** (this Python process + its Playwright Node driver,
+   ms of CPU per page; the browser's own CPU is not counted): anchorframe with
+   ``extract=`` and with a plain callable, the tuned hand-written script
+   (``benchmarks/scripts.py``) and a raw-CDP lower bound (a minimal client on
+   ``websockets``: ``Page.navigate`` + one ``Runtime.evaluate`` per page, no driver),
+   all on the same Chromium and pages in one run. Python's CPU is ``os.times()`` of
+   this process; the driver's is the ``children`` CPU of ``os.times()``: the driver is
+   the only child that ends (and is reaped) inside the measured window (Chromium and
+   the corpus server outlive it). ``_plan.ORCHESTRATOR_MS_PER_PAGE`` comes from here.
+2. **workers=1 vs workers=2** on a workload where the orchestrator is the bottleneck:
+   static pages with images, fonts and media blocked (Chromium has little to do), and
+   a callable that reads the page's HTML and parses it in Python (``html.parser``,
+   repeated to ~25 ms of CPU per page, as scrapers that post-process in Python do).
+   One process then spends its core in Python while its Chromium idles; a second
+   process (its own Chromium, driver and event loop) adds a second core.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html.parser
+import json
+import os
+import time
+import urllib.request
+from typing import Any
+
+import anchorframe as af
+
+from .browsers import SharedBackend, launch_browsers
+from .corpus import CorpusServer
+from .scripts import FIELDS, WAIT_JS, tuned_script
+
+__all__ = ["run_scale", "scale_report"]
+
+TABS = 4
+
+
+def _cpu() -> tuple[float, float]:
+    """(CPU seconds of this process, CPU seconds of its reaped children)."""
+    t = os.times()
+    return t.user + t.system, t.children_user + t.children_system
+
+
+async def _measure(pages: int, run: Any) -> dict[str, float]:
+    own0, kids0 = _cpu()
+    started = time.perf_counter()
+    await run()
+    seconds = time.perf_counter() - started
+    own1, kids1 = _cpu()
+    python_ms, driver_ms = (own1 - own0) * 1000 / pages, (kids1 - kids0) * 1000 / pages
+    return {
+        "python_ms": python_ms,
+        "driver_ms": driver_ms,
+        "total_ms": python_ms + driver_ms,
+        "pages_per_s": pages / seconds,
+    }
+
+
+async def plain_callable(page: Any, row: Any) -> dict[str, str]:
+    await page.goto(row.url, wait_until="domcontentloaded")
+    await page.wait_for_selector(".price")
+    return {name: await page.inner_text(selector) for name, selector in FIELDS.items()}
+
+
+async def raw_cdp(urls: list[str], cdp_url: str, tabs: int) -> None:
+    """A lower bound: CDP over one websocket, no Playwright driver, one evaluate per page."""
+    import websockets
+
+    endpoint = await asyncio.to_thread(_browser_endpoint, cdp_url)
+    fields = [[name, selector] for name, selector in FIELDS.items()]
+    expression = f"({WAIT_JS})({json.dumps(fields)})"
+    async with websockets.connect(endpoint, max_size=None) as ws:
+        counter = iter(range(1, 1 << 30))
+        waiting: dict[int, asyncio.Future[Any]] = {}
+        loaded: dict[str, asyncio.Event] = {}
+
+        async def call(method: str, params: dict[str, Any] | None = None, session: str | None = None) -> Any:
+            number = next(counter)
+            message: dict[str, Any] = {"id": number, "method": method, "params": params or {}}
+            if session:
+                message["sessionId"] = session
+            waiting[number] = asyncio.get_running_loop().create_future()
+            await ws.send(json.dumps(message))
+            return await waiting.pop(number)
+
+        async def read() -> None:
+            async for text in ws:
+                message = json.loads(text)
+                if "id" in message and message["id"] in waiting:
+                    waiting[message["id"]].set_result(message.get("result"))
+                elif message.get("method") == "Page.domContentEventFired":
+                    loaded[message["sessionId"]].set()
+
+        reader = asyncio.ensure_future(read())
+        queue = list(urls)
+
+        async def tab() -> None:
+            target = (await call("Target.createTarget", {"url": "about:blank"}))["targetId"]
+            session = (await call("Target.attachToTarget", {"targetId": target, "flatten": True}))[
+                "sessionId"
+            ]
+            loaded[session] = asyncio.Event()
+            await call("Page.enable", session=session)
+            while queue:
+                url = queue.pop()
+                loaded[session].clear()
+                await call("Page.navigate", {"url": url}, session)
+                await loaded[session].wait()
+                await call("Runtime.evaluate", {"expression": expression, "awaitPromise": True}, session)
+            await call("Target.closeTarget", {"targetId": target})
+
+        await asyncio.gather(*(tab() for _ in range(tabs)))
+        reader.cancel()
+
+
+def _browser_endpoint(cdp_url: str) -> str:
+    with urllib.request.urlopen(f"{cdp_url}/json/version") as answer:
+        return str(json.load(answer)["webSocketDebuggerUrl"])
+
+
+class _Parser(html.parser.HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags = 0
+
+    def handle_starttag(self, tag: str, attrs: Any) -> None:
+        self.tags += 1
+
+
+async def parse_in_python(page: Any, row: Any) -> dict[str, int]:
+    """Orchestrator-bound: the page's HTML parsed in Python, ~25 ms of CPU per page."""
+    await page.goto(row.url, wait_until="domcontentloaded")
+    text = await page.content()
+    tags = 0
+    deadline = time.process_time() + 0.025
+    while time.process_time() < deadline:
+        parser = _Parser()
+        parser.feed(text)
+        tags = parser.tags
+    return {"tags": tags}
+
+
+async def orchestrator_cpu(site: CorpusServer, pages: int) -> dict[str, dict[str, float]]:
+    browsers = await launch_browsers(1)
+    cdp = [browsers[0].cdp_url]
+    urls = [site.url(f"/static/{n % 300}") for n in range(pages)]
+    common = {"backend": SharedBackend(cdp), "sessions": 1, "tabs": TABS, "progress": False}
+    out: dict[str, dict[str, float]] = {}
+    try:
+        await af.ascrape(urls[:8], extract=FIELDS, **common)  # warm-up (imports, the browser's caches)
+        out["extract="] = await _measure(pages, lambda: af.ascrape(urls, extract=FIELDS, **common))
+        out["plain callable"] = await _measure(pages, lambda: af.ascrape(urls, plain_callable, **common))
+        out["tuned script"] = await _measure(pages, lambda: tuned_script(urls, cdp, TABS))
+        out["raw CDP"] = await _measure(pages, lambda: raw_cdp(urls, cdp[0], TABS))
+    finally:
+        for browser in browsers:
+            await browser.end()
+    return out
+
+
+def workers_speedup(site: CorpusServer, pages: int) -> dict[str, Any]:
+    urls = [site.url(f"/static/{n % 300}?w={n}") for n in range(pages)]
+    out: dict[str, Any] = {}
+    for workers in (1, 2):
+        result = af.scrape(
+            urls, parse_in_python, backend="local", workers=workers, sessions=workers, tabs=TABS,
+            block=True, progress=False,
+        )  # fmt: skip
+        ok = int((result.results["af_status"] == "ok").sum())
+        out[f"workers={workers}"] = {"pages_per_s": ok / result.elapsed, "seconds": result.elapsed, "ok": ok}
+    out["ratio"] = out["workers=2"]["pages_per_s"] / out["workers=1"]["pages_per_s"]
+    return out
+
+
+def run_scale(scale: dict[str, Any], log: Any = print) -> dict[str, Any]:
+    """Both measurements; ``scale["scale_pages"]`` pages each."""
+    from anchorframe._portal import run_in_portal
+
+    pages = int(scale.get("scale_pages", 200))
+    with CorpusServer() as site:
+        log("scale: orchestrator CPU per page ...")
+        cpu = run_in_portal(orchestrator_cpu(site, pages))
+        log("scale: workers=1 vs workers=2 ...")
+        speed = workers_speedup(site, pages)
+    return {"pages": pages, "cpu": cpu, "workers": speed}
+
+
+def scale_report(data: dict[str, Any]) -> list[str]:
+    """The markdown section of ``benchmarks/results.md``."""
+    lines = [
+        f"## 6. Scale out: orchestrator CPU per page, workers=1 vs 2 ({data['pages']} pages each)",
+        "",
+        "CPU this process and its Playwright driver spend per page (ms; the browser's own CPU is "
+        "not counted), same Chromium and pages, one run:",
+        "",
+        "| contender | Python ms | driver ms | total ms/page | pages/s |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name, row in data["cpu"].items():
+        lines.append(
+            f"| {name} | {row['python_ms']:.1f} | {row['driver_ms']:.1f} | {row['total_ms']:.1f} "
+            f"| {row['pages_per_s']:.1f} |"
+        )
+    w = data["workers"]
+    lines += [
+        "",
+        "Orchestrator-bound workload (blocked sub-resources, ~25 ms of Python parsing per page): "
+        f"workers=1 {w['workers=1']['pages_per_s']:.1f} pages/s, workers=2 "
+        f"{w['workers=2']['pages_per_s']:.1f} pages/s: **x{w['ratio']:.2f}**.",
+        "",
+    ]
+    return lines
+
+
+if __name__ == "__main__":
+    result = run_scale({"scale_pages": int(os.environ.get("SCALE_PAGES", "200"))})
+    print(json.dumps(result, indent=1))
+    print("\n".join(scale_report(result)))
