@@ -257,3 +257,63 @@ def test_two_workers_on_local_chromium_and_a_killed_shard(site, no_chromium_left
         pid for pid in seen_chromium if psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"
     ]
     assert shard_pids() == []
+
+
+def test_api_keys_travel_in_the_environment_never_in_the_spec(monkeypatch):
+    """The spec a shard receives has no key; the child's environment (or a Dask worker's) has it."""
+    import pickle
+
+    from anchorframe._options import bind, check_options
+    from anchorframe._shard import FromEnv, restore_secrets
+    from anchorframe._shards import shard_spec
+
+    key = "sk-test-never-in-a-message-123"
+    options = check_options(bind((URLS,), {"backend": af.AnchorBackend(api_key=key), "workers": 2}))
+    table = prepare_input(URLS, None)
+    spec, env = shard_spec(table, options, for_cluster=False)
+    assert key.encode() not in spec and list(env.values()) == [key]
+    backend = pickle.loads(pickle.loads(spec)["payload"])["backend"]
+    assert isinstance(backend._api_key, FromEnv) and key not in repr(vars(backend))
+    monkeypatch.setenv(next(iter(env)), key)
+    assert restore_secrets(backend).secrets() == (key,)
+    cluster_spec, _ = shard_spec(table, options, for_cluster=True)
+    on_worker = pickle.loads(pickle.loads(cluster_spec)["payload"])["backend"]
+    assert on_worker._api_key.names == ("ANCHOR_API_KEY", "ANCHORBROWSER_API_KEY")
+    assert options.backend.secrets() == (key,)  # the caller's backend keeps its key
+
+
+def test_ctrl_c_in_a_terminal_stops_every_shard_and_reports_the_partial_result(tmp_path):
+    """SIGINT reaches the caller only (shards have their own session); it stops them in order."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "run.py"
+    script.write_text(
+        "import sys\n"
+        "import anchorframe as af\n"
+        "from anchorframe.backends.fake import FakeBackend\n"
+        "from tests.test_workers import URLS, Recorder, heading\n"
+        f"recorder = Recorder({str(tmp_path / 'loads.txt')!r}, delay=0.2)\n"
+        "try:\n"
+        "    af.scrape(URLS, heading, backend=FakeBackend(recorder), workers=2, progress=False)\n"
+        "except af.RunInterrupted as exc:\n"
+        "    counts = exc.partial.counts\n"
+        "    print('interrupted', counts['ok'], counts['skipped'], flush=True)\n"
+    )
+    root = Path(__file__).resolve().parent.parent
+    child = subprocess.Popen(
+        [sys.executable, str(script)], cwd=root, stdout=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )  # fmt: skip
+    recorder = Recorder(tmp_path / "loads.txt")
+    deadline = time.monotonic() + 60
+    while len(recorder.loads()) < 10 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    shards = [
+        p.pid for p in psutil.Process(child.pid).children() if "anchorframe._shard" in " ".join(p.cmdline())
+    ]
+    child.send_signal(signal.SIGINT)
+    out, _ = child.communicate(timeout=60)
+    words = out.split()
+    assert words[0] == "interrupted" and int(words[1]) >= 1 and int(words[2]) > 0
+    assert len(shards) == 2 and not [pid for pid in shards if psutil.pid_exists(pid)]
