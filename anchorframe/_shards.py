@@ -177,6 +177,8 @@ class Coordinator:
         self.unresolved = len(self.queue)
         self.links: list[ShardLink] = []
         self.error_records: list[dict[str, Any]] = []
+        #: Sessions of shards that died (their ids in the backend): the caller ends them.
+        self.orphans: list[str] = []
         self.fatal: BaseException | None = None
         self.done = asyncio.Event()
         self.closing = False
@@ -359,9 +361,10 @@ class Coordinator:
             f"The shard process of worker {link.worker} (pid {link.pid}) ended unexpectedly; "
             f"its {rows} unfinished row(s) went to the other shards."
         )
-        mine = {alias for (serial, _), alias in self._aliases.items() if serial == link.serial}
+        mine = {alias: name for (serial, name), alias in self._aliases.items() if serial == link.serial}
         for session in self.state.sessions.values():
             if session.session in mine and session.state in ("ready", "starting"):
+                self.orphans.append(mine[session.session])  # ended by the caller after the run
                 session.state, session.ended, session.error = "lost", now, message
         self.error_records.append(
             error_record(
@@ -417,6 +420,21 @@ class Coordinator:
         for link in self.links:
             with contextlib.suppress(Exception):
                 link.conn.close()
+
+
+async def _end_orphans(backend: Backend, run_id: str, names: list[str]) -> None:
+    """End the sessions a dead shard could not (a cloud session would bill until its idle timeout)."""
+    if not names:
+        return
+    from .backends._base import SessionHandle
+
+    try:
+        async with backend.open_pool(run_id, None) as pool:
+            for name in names:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(pool.end_session(SessionHandle(session_id=name, cdp_url="")), 15)
+    except Exception as exc:
+        log.warning("Could not end the %d session(s) of a lost shard: %s", len(names), exc)
 
 
 def _merge_spec(spec: bytes, extra: bytes) -> bytes:
@@ -540,6 +558,7 @@ async def run_sharded(table: InputTable, options: ScrapeOptions, shards: Any = N
     finally:
         if coordinator is not None:
             await _wind_down(coordinator, shards)
+            await _end_orphans(backend, run_id, coordinator.orphans)
         state.finished = time.monotonic()
         state.rows_skipped = sum(len(w.positions) for w in todo.work if w.status is None)
         state.phase = "done"

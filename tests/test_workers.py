@@ -317,3 +317,42 @@ def test_ctrl_c_in_a_terminal_stops_every_shard_and_reports_the_partial_result(t
     words = out.split()
     assert words[0] == "interrupted" and int(words[1]) >= 1 and int(words[2]) > 0
     assert len(shards) == 2 and not [pid for pid in shards if psutil.pid_exists(pid)]
+
+
+@pytest.mark.slow
+def test_two_workers_on_the_emulator_with_a_killed_shard_leave_no_live_session(site):
+    """Anchor (the project's emulator): the key reaches the shards through their environment; the
+    killed shard's session is ended by the caller; every row ok, none fetched twice when ok."""
+    from anchorframe.emulator import Emulator
+
+    urls = [site.url(f"/slow?s=0.05&n={n}") for n in range(60)]
+    with Emulator(seed=13) as emu:
+        backend = af.AnchorBackend(emu.api_key, base_url=emu.base_url)
+        outcome: dict[str, af.ScrapeResult] = {}
+        run = threading.Thread(
+            target=lambda: outcome.update(
+                result=af.scrape(
+                    urls, extract={"h1": "h1"}, backend=backend, workers=2, sessions=2, tabs=2, **QUIET
+                )
+            )
+        )
+        run.start()
+        victim = None
+        deadline = time.monotonic() + 90
+        while run.is_alive() and victim is None and time.monotonic() < deadline:
+            pids = shard_pids()
+            if site.hits["/slow"] >= 15 and len(pids) == 2:
+                victim = pids[0]
+                os.kill(victim, signal.SIGKILL)
+            time.sleep(0.02)
+        run.join(90)
+        result = outcome["result"]
+        assert victim is not None
+        assert (result.results["af_status"] == "ok").all()
+        assert site.hits["/slow"] <= len(urls) + 2
+        assert "worker_lost" in result.errors["reason"].tolist()
+        deadline = time.monotonic() + 20
+        while emu.live_sessions and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert emu.live_sessions == 0
+    assert shard_pids() == []
