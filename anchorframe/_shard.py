@@ -221,7 +221,10 @@ class _Shard:
         state = engine.state
         errors = engine.error_records[self.errors_sent :]
         self.errors_sent += len(errors)
+        self.rows_done = state.rows_ok + state.rows_failed
         return {
+            "cpu_s": self._cpu(),
+            "rows": self.rows_done,
             "phase": state.phase,
             "sessions": dict(state.sessions),
             "sessions_requested": state.sessions_requested,
@@ -230,6 +233,25 @@ class _Shard:
             "retrying": state.retrying,
             "errors": errors,
         }
+
+    def _cpu(self) -> float | None:
+        """CPU seconds of this shard's orchestrator: this process and its Playwright driver.
+
+        A local Chromium is a child too; it is left out (its cost is the browser's, not the
+        orchestrator's). The driver is the one child that is not a browser.
+        """
+        try:
+            import psutil
+
+            me = psutil.Process()
+            total = sum(me.cpu_times()[:2])
+            for child in me.children():
+                name = (child.name() or "").lower()
+                if "chrom" not in name and "headless" not in name:
+                    total += sum(child.cpu_times()[:2])
+            return float(total)
+        except Exception:
+            return None
 
     async def _tick(self) -> None:
         while True:

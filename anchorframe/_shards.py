@@ -195,6 +195,15 @@ class Coordinator:
         if not self.unresolved:
             self._close_all()
 
+    def cpu_per_row(self) -> dict[str, float]:
+        """Worker -> ms of orchestrator CPU (its Python process + Playwright driver) per row it resolved."""
+        out: dict[str, float] = {}
+        for link in self.links:
+            cpu, rows = link.snapshot.get("cpu_s"), link.snapshot.get("rows") or 0
+            if cpu is not None and rows:
+                out[link.worker] = cpu * 1000.0 / rows
+        return out
+
     @property
     def session_workers(self) -> dict[str, str]:
         """Session name (as in ``result.sessions``) -> the worker that held it."""
@@ -586,6 +595,14 @@ async def run_sharded(table: InputTable, options: ScrapeOptions, shards: Any = N
         )
         workers = coordinator.session_workers if coordinator else {}
         result.sessions["worker"] = result.sessions["session"].map(workers).astype(object)
+        # What a row cost each shard's orchestrator, measured during the run (see _plan.py).
+        cpu = coordinator.cpu_per_row() if coordinator else {}
+        result.sessions["worker_cpu_ms_per_row"] = result.sessions["worker"].map(cpu).astype("float64")
+        if cpu:
+            log.info(
+                "Orchestrator CPU per row (Python + Playwright driver): %s.",
+                ", ".join(f"worker {w}: {ms:.1f} ms" for w, ms in sorted(cpu.items())),
+            )
         if writer is not None:
             writer.close(
                 errors=result.errors,

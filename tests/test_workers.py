@@ -81,6 +81,7 @@ def test_two_workers_return_one_result_with_every_row_once(tmp_path):
     sessions = result.sessions
     assert sorted(sessions["worker"]) == ["0", "1"] and sessions["session"].is_unique
     assert set(result.results["af_session"]) <= set(sessions["session"])
+    assert (sessions["worker_cpu_ms_per_row"] > 0).all()  # measured in each shard during the run
     assert shard_pids() == []
 
 
