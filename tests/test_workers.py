@@ -357,3 +357,15 @@ def test_two_workers_on_the_emulator_with_a_killed_shard_leave_no_live_session(s
             time.sleep(0.1)
         assert emu.live_sessions == 0
     assert shard_pids() == []
+
+
+async def exit_at_once(page, row):
+    os._exit(3)  # the shard process dies hard, as a crash would
+
+
+def test_when_every_shard_dies_the_rows_come_back_failed_instead_of_hanging():
+    result = af.scrape(URLS[:10], exit_at_once, backend=FakeBackend(), workers=2, **QUIET)
+    assert result.results["af_reason"].tolist() == ["no_sessions"] * 10
+    assert "exit codes [3, 3]" in result.results["af_error"].iloc[0]
+    assert (result.errors["reason"] == "worker_lost").sum() == 2
+    assert shard_pids() == []
