@@ -85,6 +85,7 @@ def _shards_of(worker: subprocess.Popen[bytes]) -> list[int]:
     return [p.pid for p in children if "anchorframe._shard" in " ".join(p.cmdline() or [])]
 
 
+@pytest.mark.slow
 def test_a_cluster_run_returns_every_row_once_and_survives_a_killed_worker(cluster, tmp_path):
     recorder = Recorder(tmp_path / "loads.txt", delay=0.05)
     outcome: dict[str, object] = {}
