@@ -186,7 +186,7 @@ def check_options(arguments: Mapping[str, Any]) -> ScrapeOptions:
     workers, cluster = check_scale_out(a["workers"], a["cluster"], a["out"])
     call = {k: v for k, v in a.items() if k not in ("data", "checkpoint", "checkpoint_overwrite", "extract")}
     call.update(fn=scraper, backend=backend)
-    return ScrapeOptions(
+    options = ScrapeOptions(
         scraper=scraper,
         url=a["url"],
         backend=backend,
@@ -201,6 +201,11 @@ def check_options(arguments: Mapping[str, Any]) -> ScrapeOptions:
         workers=workers,
         cluster=cluster,
     )
+    if workers > 1 or cluster is not None:
+        from ._shards import check_travels  # the scraper must reach other processes
+
+        check_travels(options)
+    return options
 
 
 def check_scale_out(workers: Any, cluster: Any, out: Any) -> tuple[int, Any]:

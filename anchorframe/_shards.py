@@ -30,6 +30,7 @@ import logging
 import os
 import pickle
 import secrets as _random
+import socket
 import subprocess
 import sys
 import threading
@@ -48,7 +49,15 @@ from ._shard import FromEnv
 from .backends._base import Backend
 from .errors import InputError
 
-__all__ = ["Coordinator", "LocalShards", "ShardLink", "run_sharded", "shard_plans", "shard_spec"]
+__all__ = [
+    "Coordinator",
+    "LocalShards",
+    "ShardLink",
+    "check_travels",
+    "run_sharded",
+    "shard_plans",
+    "shard_spec",
+]
 
 log = logging.getLogger("anchorframe")
 
@@ -83,6 +92,24 @@ def _pickler() -> Any:
         return pickle
 
 
+def check_travels(options: Any) -> None:
+    """Raise InputError now (before anything starts) if the scraper or backend cannot reach a shard."""
+    backend, _ = _without_secrets(options.backend, for_cluster=False)
+    _payload(options.scraper, options.engine, backend)
+
+
+def _payload(scraper: Any, engine: Any, backend: Backend) -> bytes:
+    try:
+        return bytes(_pickler().dumps({"fn": scraper, "options": engine, "backend": backend}))
+    except Exception as exc:
+        name = getattr(scraper, "__name__", "the scraper")
+        raise InputError(
+            f"workers= and cluster= run {name} in other processes, which could not receive it "
+            f"({type(exc).__name__}: {exc}). Define it at the top level of a module (a .py file), "
+            "or pip install cloudpickle to send functions defined in a notebook."
+        ) from None
+
+
 def shard_spec(
     table: InputTable, options: ScrapeOptions, *, for_cluster: bool
 ) -> tuple[bytes, dict[str, str]]:
@@ -94,15 +121,7 @@ def shard_spec(
     """
     backend, env = _without_secrets(options.backend, for_cluster=for_cluster)
     shard_table = dataclasses.replace(table, work=[], _columns={})
-    try:
-        payload = _pickler().dumps({"fn": options.scraper, "options": options.engine, "backend": backend})
-    except Exception as exc:
-        name = getattr(options.scraper, "__name__", "the scraper")
-        raise InputError(
-            f"workers= and cluster= run {name} in other processes, which could not receive it "
-            f"({type(exc).__name__}: {exc}). Define it at the top level of a module (a .py file), "
-            "or pip install cloudpickle to send functions defined in a notebook."
-        ) from None
+    payload = _payload(options.scraper, options.engine, backend)
     spec = {"table": shard_table, "payload": payload, "sys_path": list(sys.path)}
     return pickle.dumps(spec, protocol=pickle.HIGHEST_PROTOCOL), env
 
@@ -214,7 +233,8 @@ class Coordinator:
         while not self.closing:
             try:
                 conn = self.listener.accept()
-                hello = conn.recv()
+                # A shard that dies between connecting and saying hello must not block the others.
+                hello = conn.recv() if conn.poll(30) else None
             except Exception:
                 continue  # a failed handshake, or the wake-up connection of close()
             if self.closing or not (isinstance(hello, tuple) and hello[0] == "hello"):
@@ -420,10 +440,10 @@ class Coordinator:
     def close(self) -> None:
         """Stop accepting shards (wakes the accepting thread) and close the links."""
         self.closing = True
-        from multiprocessing.connection import Client
-
-        with contextlib.suppress(Exception):
-            Client(self.address, authkey=b"wake-up").close()
+        # A bare connection, no handshake: if the accepting thread already ended, nobody would
+        # answer one (multiprocessing's Client would wait for the challenge forever).
+        with contextlib.suppress(OSError), socket.create_connection(self.address, timeout=5):
+            pass
         with contextlib.suppress(Exception):
             self.listener.close()
         for link in self.links:
