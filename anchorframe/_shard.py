@@ -155,8 +155,12 @@ class _Shard:
         finally:
             ticker.cancel()
         self._flush()
-        with contextlib.suppress(Exception):
+        try:
             self.conn.send(("final", self._snapshot(), _portable(fatal, backend.secrets())))
+        except Exception as exc:  # something in the snapshot would not pickle: still say how it ended
+            text = f"The shard could not report its end ({type(exc).__name__}: {exc})."
+            with contextlib.suppress(Exception):
+                self.conn.send(("final", {}, fatal and RuntimeError(f"{type(fatal).__name__}: {text}")))
         with contextlib.suppress(Exception):
             self.conn.close()
 
@@ -276,4 +280,8 @@ def _portable(exc: BaseException | None, secrets: tuple[str, ...]) -> Any:
 
 
 if __name__ == "__main__":
-    main()
+    # Run the module's own copy (anchorframe._shard), not this __main__ one: the spec's FromEnv
+    # markers are instances of anchorframe._shard.FromEnv.
+    from anchorframe._shard import main as shard_main
+
+    shard_main()

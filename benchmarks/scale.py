@@ -69,7 +69,7 @@ async def raw_cdp(urls: list[str], cdp_url: str, tabs: int) -> None:
     """A lower bound: CDP over one websocket, no Playwright driver, one evaluate per page."""
     import websockets
 
-    endpoint = await asyncio.to_thread(_browser_endpoint, cdp_url)
+    endpoint = cdp_url if cdp_url.startswith("ws") else await asyncio.to_thread(_browser_endpoint, cdp_url)
     fields = [[name, selector] for name, selector in FIELDS.items()]
     expression = f"({WAIT_JS})({json.dumps(fields)})"
     async with websockets.connect(endpoint, max_size=None) as ws:

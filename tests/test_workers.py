@@ -59,11 +59,15 @@ async def heading(page, row):
 
 
 def shard_pids() -> list[int]:
-    return [
-        p.pid
-        for p in psutil.Process().children(recursive=True)
-        if "anchorframe._shard" in " ".join(p.cmdline() or [])
-    ]
+    """Live shard processes started by this test process."""
+    found = []
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if "anchorframe._shard" in " ".join(child.cmdline() or []):
+                found.append(child.pid)
+        except psutil.Error:  # ended (or a zombie) meanwhile
+            continue
+    return found
 
 
 def test_two_workers_return_one_result_with_every_row_once(tmp_path):
@@ -368,4 +372,15 @@ def test_when_every_shard_dies_the_rows_come_back_failed_instead_of_hanging():
     assert result.results["af_reason"].tolist() == ["no_sessions"] * 10
     assert "exit codes [3, 3]" in result.results["af_error"].iloc[0]
     assert (result.errors["reason"] == "worker_lost").sum() == 2
+    assert shard_pids() == []
+
+
+def test_shards_use_the_anchor_key_from_their_environment_and_report_a_fatal_error():
+    """An Anchor backend whose API cannot be reached: each shard restores the key and fails the
+    way a single process does; the caller raises that error (no browser is started)."""
+    from anchorframe.errors import APIConnectionError
+
+    backend = af.AnchorBackend("sk-test-key", base_url="http://127.0.0.1:9")
+    with pytest.raises(APIConnectionError, match="Could not reach the Anchor API"):
+        af.scrape(URLS[:6], heading, backend=backend, workers=2, sessions=2, connect_timeout=5, **QUIET)
     assert shard_pids() == []
