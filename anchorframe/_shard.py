@@ -127,6 +127,11 @@ class _Shard:
                      item.elapsed, item.session)
                 )  # fmt: skip
                 self._flush()
+                if item.reason == "no_sessions" and not self.closed:
+                    # Every session of this shard failed and none is coming: it takes no more
+                    # rows (the other shards do) and ends once the rows it holds are resolved.
+                    self.closed = True
+                    self.engine.close_feed()
                 self._ask()
 
         self.engine = engine = Engine(

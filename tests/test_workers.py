@@ -384,3 +384,23 @@ def test_shards_use_the_anchor_key_from_their_environment_and_report_a_fatal_err
     with pytest.raises(APIConnectionError, match="Could not reach the Anchor API"):
         af.scrape(URLS[:6], heading, backend=backend, workers=2, sessions=2, connect_timeout=5, **QUIET)
     assert shard_pids() == []
+
+
+class FailingFirstShard(FakeBackend):
+    """Every session of shard 0 fails to provision; shard 1's work."""
+
+    def open_pool(self, run_id, plan=None):
+        if os.environ.get("ANCHORFRAME_SHARD_INDEX") == "0":
+            self.fail_provision = frozenset(range(1, 100))
+        return super().open_pool(run_id, plan)
+
+
+def test_a_shard_without_sessions_stops_taking_rows_and_the_other_finishes_them(tmp_path):
+    recorder = Recorder(tmp_path / "loads.txt")
+    backend = FailingFirstShard(recorder)
+    result = af.scrape(URLS, heading, backend=backend, workers=2, sessions=2, max_replacements=1, **QUIET)
+    counts = result.results["af_status"].value_counts()
+    # Shard 0 held its first rows when its sessions ran out (they fail no_sessions, as in one
+    # process); every other row was done by shard 1.
+    assert counts["ok"] >= len(URLS) - 8 and 1 <= counts.get("failed", 0) <= 8
+    assert len(recorder.loads()) == counts["ok"]
