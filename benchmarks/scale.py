@@ -44,10 +44,16 @@ def _cpu() -> tuple[float, float]:
     return t.user + t.system, t.children_user + t.children_system
 
 
-async def _measure(pages: int, run: Any) -> dict[str, float]:
+async def _measure(pages: int, run: Any, log: Any = print, name: str = "") -> dict[str, float]:
+    log(f"scale: {name} ...")
     own0, kids0 = _cpu()
     started = time.perf_counter()
-    await run()
+    try:
+        await asyncio.wait_for(run(), 120)
+    except Exception as exc:  # one contender failing must not lose the others' figures
+        log(f"scale: {name} failed: {type(exc).__name__}: {exc}")
+        nan = float("nan")
+        return {"python_ms": nan, "driver_ms": nan, "total_ms": nan, "pages_per_s": nan}
     seconds = time.perf_counter() - started
     own1, kids1 = _cpu()
     python_ms, driver_ms = (own1 - own0) * 1000 / pages, (kids1 - kids0) * 1000 / pages
@@ -89,10 +95,16 @@ async def raw_cdp(urls: list[str], cdp_url: str, tabs: int) -> None:
         async def read() -> None:
             async for text in ws:
                 message = json.loads(text)
-                if "id" in message and message["id"] in waiting:
-                    waiting[message["id"]].set_result(message.get("result"))
+                future = waiting.get(message.get("id", -1))
+                if future is not None and not future.done():
+                    if "error" in message:
+                        future.set_exception(RuntimeError(str(message["error"])))
+                    else:
+                        future.set_result(message.get("result"))
                 elif message.get("method") == "Page.domContentEventFired":
-                    loaded[message["sessionId"]].set()
+                    event = loaded.get(message.get("sessionId", ""))
+                    if event is not None:
+                        event.set()
 
         reader = asyncio.ensure_future(read())
         queue = list(urls)
@@ -109,7 +121,8 @@ async def raw_cdp(urls: list[str], cdp_url: str, tabs: int) -> None:
                 loaded[session].clear()
                 await call("Page.navigate", {"url": url}, session)
                 await loaded[session].wait()
-                await call("Runtime.evaluate", {"expression": expression, "awaitPromise": True}, session)
+                evaluate = {"expression": expression, "awaitPromise": True, "returnByValue": True}
+                await call("Runtime.evaluate", evaluate, session)
             await call("Target.closeTarget", {"targetId": target})
 
         await asyncio.gather(*(tab() for _ in range(tabs)))
@@ -143,7 +156,7 @@ async def parse_in_python(page: Any, row: Any) -> dict[str, int]:
     return {"tags": tags}
 
 
-async def orchestrator_cpu(site: CorpusServer, pages: int) -> dict[str, dict[str, float]]:
+async def orchestrator_cpu(site: CorpusServer, pages: int, log: Any = print) -> dict[str, dict[str, float]]:
     browsers = await launch_browsers(1)
     cdp = [browsers[0].cdp_url]
     urls = [site.url(f"/static/{n % 300}") for n in range(pages)]
@@ -151,10 +164,15 @@ async def orchestrator_cpu(site: CorpusServer, pages: int) -> dict[str, dict[str
     out: dict[str, dict[str, float]] = {}
     try:
         await af.ascrape(urls[:8], extract=FIELDS, **common)  # warm-up (imports, the browser's caches)
-        out["extract="] = await _measure(pages, lambda: af.ascrape(urls, extract=FIELDS, **common))
-        out["plain callable"] = await _measure(pages, lambda: af.ascrape(urls, plain_callable, **common))
-        out["tuned script"] = await _measure(pages, lambda: tuned_script(urls, cdp, TABS))
-        out["raw CDP"] = await _measure(pages, lambda: raw_cdp(urls, cdp[0], TABS))
+        runs = {
+            "extract=": lambda: af.ascrape(urls, extract=FIELDS, **common),
+            "plain callable": lambda: af.ascrape(urls, plain_callable, **common),
+            "tuned script": lambda: tuned_script(urls, cdp, TABS),
+            "raw CDP": lambda: raw_cdp(urls, cdp[0], TABS),
+        }
+        for name, run in runs.items():
+            out[name] = await _measure(pages, run, log, name)
+            log(f"scale: {name}: {out[name]}")
     finally:
         for browser in browsers:
             await browser.end()
@@ -182,9 +200,10 @@ def run_scale(scale: dict[str, Any], log: Any = print) -> dict[str, Any]:
     pages = int(scale.get("scale_pages", 200))
     with CorpusServer() as site:
         log("scale: orchestrator CPU per page ...")
-        cpu = run_in_portal(orchestrator_cpu(site, pages))
+        cpu = run_in_portal(orchestrator_cpu(site, pages, log))
         log("scale: workers=1 vs workers=2 ...")
         speed = workers_speedup(site, pages)
+        log(f"scale: {speed}")
     return {"pages": pages, "cpu": cpu, "workers": speed}
 
 
@@ -216,6 +235,8 @@ def scale_report(data: dict[str, Any]) -> list[str]:
 
 
 if __name__ == "__main__":
-    result = run_scale({"scale_pages": int(os.environ.get("SCALE_PAGES", "200"))})
+    result = run_scale(
+        {"scale_pages": int(os.environ.get("SCALE_PAGES", "200"))}, log=lambda m: print(m, flush=True)
+    )
     print(json.dumps(result, indent=1))
     print("\n".join(scale_report(result)))
