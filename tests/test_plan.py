@@ -85,7 +85,7 @@ def test_the_cloud_plan_never_has_more_sessions_than_its_driver_processes_keep_b
     laptop = plan_sessions(100_000, kind="cloud", cores=2)
     assert (laptop.workers, laptop.sessions) == (2, 2 * each)
     assert "cluster=" in laptop.explain()
-    # The slower of the sessions (rounds of 3 s) and the processes (2 x PROCESS_PAGES_PER_SECOND) sets the pace.
+    # The slower of the sessions (rounds of 3 s) and the 2 processes sets the pace.
     by_sessions = 20 + math.ceil(100_000 / (laptop.sessions * 4)) * 3
     by_processes = 20 + 100_000 / (2 * PROCESS_PAGES_PER_SECOND)
     assert laptop.est_seconds == pytest.approx(max(by_sessions, by_processes))
