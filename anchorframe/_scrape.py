@@ -265,7 +265,7 @@ async def _run(table: InputTable, options: ScrapeOptions) -> ScrapeResult:
     if options.workers > 1 or options.cluster is not None:
         # Several driver processes, or Dask workers: the same run, sharded (``_shards.py``).
         from ._dask import dask_shards
-        from ._shards import run_sharded
+        from ._shards_run import run_sharded
 
         shards = dask_shards(options) if options.cluster is not None else None
         return await run_sharded(table, options, shards)
