@@ -6,7 +6,7 @@ Example:
     >>> result.results, result.errors, result.sessions  # doctest: +SKIP
 """
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING as _TYPE_CHECKING
 
 from . import extract
 from ._frames import Row
@@ -24,7 +24,7 @@ from .errors import (
     RunInterrupted,
 )
 
-if TYPE_CHECKING:
+if _TYPE_CHECKING:
     from .backends.anchor import AnchorBackend, reap
     from .client import AnchorClient, AsyncAnchorClient
     from .emulator import Emulator

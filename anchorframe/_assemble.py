@@ -28,6 +28,7 @@ from ._frames import (
 from ._options import resolve_callable
 from ._plan import Plan
 from ._result import ScrapeResult
+from ._timeline_data import attempts_frame
 from .errors import InputError
 
 __all__ = ["build_result", "merge_results", "rerun_for", "session_records"]
@@ -49,6 +50,7 @@ def build_result(
     interrupted: bool,
     skipped_reason: str,
     rerun: Any,
+    attempt_records: list[tuple[Any, ...]] | None = None,
 ) -> ScrapeResult:
     """The ScrapeResult of ``table``, whose ``work`` items carry each row's outcome."""
     outcomes: list[Work | None] = [None] * table.rows
@@ -65,8 +67,30 @@ def build_result(
         elapsed=elapsed,
         first_result_s=first_result_s,
         interrupted=interrupted,
+        attempts=attempts_table(table, attempt_records or []),
         _rerun=rerun,
     )
+
+
+def attempts_table(table: InputTable, records: list[tuple[Any, ...]]) -> pd.DataFrame:
+    """``result.attempts`` from the ledger's attempt tuples (wall-clock seconds, row positions)."""
+    if not records:
+        return attempts_frame()
+    sessions, tabs, positions, urls, numbers, starts, ends, outcomes, renders = zip(*records, strict=True)
+    frame = pd.DataFrame(
+        {
+            "session": sessions,
+            "tab": tabs,
+            "row": table.frame.index.take(list(positions)),
+            "url": urls,
+            "attempt": numbers,
+            "start": pd.to_datetime(np.asarray(starts, dtype="float64"), unit="s", utc=True),
+            "end": pd.to_datetime(np.asarray(ends, dtype="float64"), unit="s", utc=True),
+            "outcome": outcomes,
+            "render": renders,
+        }
+    )
+    return attempts_frame(frame)
 
 
 def session_records(state: RunState) -> list[dict[str, Any]]:
@@ -194,6 +218,7 @@ def merge_results(
         elapsed=previous.elapsed + again.elapsed,
         first_result_s=previous.first_result_s,
         interrupted=again.interrupted,
+        attempts=pd.concat([previous.attempts, again.attempts], ignore_index=True),
         _rerun=rerun,
     )
 

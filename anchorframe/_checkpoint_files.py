@@ -176,6 +176,7 @@ def encode_rows(rows: list[tuple[Work, int]]) -> Any:
     attempts: list[int] = []
     elapsed: list[float | None] = []
     sessions: list[str | None] = []
+    renders: list[str | None] = []
     keys: list[str | None] = []
     outputs: dict[str, list[Any]] = {}
     for i, (item, extra) in enumerate(rows):
@@ -187,6 +188,7 @@ def encode_rows(rows: list[tuple[Work, int]]) -> Any:
         attempts.append(item.attempts + extra)
         elapsed.append(item.elapsed)
         sessions.append(item.session)
+        renders.append(item.render)
         value = item.value if item.status == "ok" else None
         if value is None:
             keys.append(None)
@@ -210,6 +212,7 @@ def encode_rows(rows: list[tuple[Work, int]]) -> Any:
         "af_attempts": pa.array(attempts, type=pa.int64()),
         "af_elapsed": pa.array(elapsed, type=pa.float64()),
         "af_session": pa.array(sessions, type=pa.string()),
+        "af_render": pa.array(renders, type=pa.string()),
         _KEYS: pa.array(keys, type=pa.string()),
     }
     for name, values in outputs.items():
@@ -221,6 +224,10 @@ def encode_rows(rows: list[tuple[Work, int]]) -> Any:
 def _decode_part(table: Any) -> list[dict[str, Any]]:
     names = table.column_names
     plain = {n: table.column(n).to_pylist() for n in (_ROW, _URL, *_FIELDS, _KEYS)}
+    # af_render arrived in format 1's second release: parts written before it have none.
+    plain["af_render"] = (
+        table.column("af_render").to_pylist() if "af_render" in names else [None] * table.num_rows
+    )
     outputs: dict[str, list[Any]] = {}
     for name in names:
         if name.startswith(_VALUE_PREFIX):
@@ -229,7 +236,7 @@ def _decode_part(table: Any) -> list[dict[str, Any]]:
             texts = table.column(name).to_pylist()
             outputs[name[len(_JSON_PREFIX) :]] = [None if t is None else json.loads(t) for t in texts]
     layouts: dict[str, list[tuple[str, list[Any]]]] = {}
-    fields = (_ROW, _URL, *_FIELDS)
+    fields = (_ROW, _URL, *_FIELDS, "af_render")
     columns = [plain[f] for f in fields]
     records = []
     rows = zip(*columns, strict=True)
@@ -271,6 +278,7 @@ def _apply(item: Work, record: Mapping[str, Any]) -> None:
     elapsed = record["af_elapsed"]
     item.elapsed = None if elapsed is None or math.isnan(elapsed) else float(elapsed)
     item.session = record["af_session"]
+    item.render = record.get("af_render")
     item.value = record["value"]
 
 

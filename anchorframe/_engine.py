@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from typing import Any
 
 from . import _events as ev
 from ._events import Event, Observer, RunState
 from ._frames import InputTable, Work
+from ._http_stage import HttpStage
 from ._ledger import Ledger, RetryPolicy
 from ._options import EngineOptions
 from ._plan import Plan
@@ -34,6 +36,9 @@ from .backends._base import Backend
 __all__ = ["Engine"]
 
 log = logging.getLogger("anchorframe")
+
+#: Rows whose way (HTTP or browser) must be known before sessions are sized by the browser's share.
+SHARE_SAMPLE = 20
 
 
 class Engine:
@@ -109,6 +114,19 @@ class Engine:
             if options.reuse_pages is not None
             else bool(getattr(fn, "af_reuse_page", False))
         )
+        #: The HTTP stage of render="http"/"auto" (None: every row goes to a browser).
+        self.http: HttpStage | None = None
+        self._browser_rows = 0
+        if options.render != "browser":
+            self.http = HttpStage(
+                table,
+                self.ledger,
+                selectors=getattr(fn, "af_http_selectors", None),
+                mode=options.render,
+                timeout=options.timeout,
+                to_browser=self._to_browser,
+                retry_later=self._retry_later,
+            )
 
     @property
     def error_records(self) -> list[dict[str, Any]]:
@@ -118,13 +136,22 @@ class Engine:
     async def run(self) -> None:
         """Scrape every unique URL; returns when all are resolved (or raises on cancellation)."""
         self._emit(ev.RUN_STARTED)
+        http = self.http
         for item in () if self._fed else self.table.work:  # fed rows were queued by feed()
             if item.status is None:
-                self._queue.put_nowait(item)
+                if http is None:
+                    self._queue.put_nowait(item)
+                else:
+                    http.route(item)
         try:
             if not self._work_finished():
-                await self.supervisor.run(self._done)
+                if http is not None:
+                    await http.start()
+                # Over HTTP first, sessions come only when a row needs a browser (grow()).
+                await self.supervisor.run(self._done, provision_now=http is None)
         finally:
+            if http is not None:
+                await http.aclose()
             for timer in self._timers:
                 timer.cancel()
             self._finish()
@@ -145,14 +172,32 @@ class Engine:
 
     def _check_starved(self) -> None:
         """With rows left and no session alive or coming, fail the rest: every row must come back."""
-        if self._done.is_set() or self._work_finished() or not self.state.sessions_requested:
+        if self._done.is_set() or self._work_finished():
             return
-        if self.supervisor.coming or self.supervisor.live:
+        supervisor = self.supervisor
+        if not supervisor.started or supervisor.coming or supervisor.live:
             return
-        for timer in self._timers:
-            timer.cancel()
-        self._timers.clear()
-        self.ledger.starve(self.state.sessions_failed)
+        # Rows on their way over HTTP are not starved: they need no session.
+        self.ledger.starve(self.state.sessions_failed, waiting=lambda item: item.render != "http")
+
+    # ------------------------------------------------------------------- routes
+    def _to_browser(self, item: Work) -> None:
+        """A row the HTTP path handed over (or a browser-first one): queue it, with sessions to take it."""
+        item.render = "browser"
+        self._browser_rows += 1
+        self._queue.put_nowait(item)
+        self.supervisor.grow(self._sessions_wanted())
+        self._check_starved()
+
+    def _sessions_wanted(self) -> int:
+        """Sessions for the rows that need a browser: one at first, then the plan scaled by their share."""
+        if self.http is None:
+            return self.plan.sessions
+        decided = self.http.done_over_http + self._browser_rows
+        if decided < SHARE_SAMPLE:
+            return 1
+        share = self._browser_rows / decided
+        return max(1, min(self.plan.sessions, math.ceil(self.plan.sessions * share)))
 
     # ---------------------------------------------------------------- feed mode
     # A run built with feed=True starts with no rows (``table.work`` empty) and keeps its
@@ -165,7 +210,10 @@ class Engine:
         self.table.work.extend(items)
         self.ledger.pending += len(items)
         for item in items:
-            self._queue.put_nowait(item)
+            if self.http is None:
+                self._queue.put_nowait(item)
+            else:
+                self.http.route(item)
         self._check_starved()  # no session alive or coming: these rows fail at once, as in a plain run
 
     def close_feed(self) -> None:
@@ -256,7 +304,10 @@ class Engine:
         def due() -> None:
             self._timers.discard(timer)
             if self.ledger.retry_due(item) and not self._done.is_set():
-                self._queue.put_nowait(item)
+                if item.render == "http" and self.http is not None:
+                    self.http.put(item)
+                else:
+                    self._queue.put_nowait(item)
 
         timer = asyncio.get_running_loop().call_later(delay, due)
         self._timers.add(timer)

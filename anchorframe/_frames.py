@@ -48,7 +48,8 @@ ERROR = "af_error"
 ATTEMPTS = "af_attempts"
 ELAPSED = "af_elapsed"
 SESSION = "af_session"
-STATUS_COLUMNS: tuple[str, ...] = (STATUS, REASON, ERROR, ATTEMPTS, ELAPSED, SESSION)
+RENDER = "af_render"
+STATUS_COLUMNS: tuple[str, ...] = (STATUS, REASON, ERROR, ATTEMPTS, ELAPSED, SESSION, RENDER)
 STATUSES: tuple[str, ...] = ("ok", "failed", "invalid", "skipped")
 #: Suffix for an output column whose name an input column already has.
 OUTPUT_SUFFIX = "_scraped"
@@ -65,6 +66,7 @@ ERROR_COLUMNS: tuple[str, ...] = (
     "error_type",
     "message",
     "time",
+    "render",
 )
 SESSION_COLUMNS: tuple[str, ...] = (
     "session",
@@ -103,6 +105,8 @@ class Work:
     message: str | None = None
     elapsed: float | None = None
     session: str | None = None
+    #: How the row was fetched: "http" or "browser" (None until an attempt resolved it).
+    render: str | None = None
 
 
 @dataclass(eq=False)
@@ -422,6 +426,7 @@ def results_frame(
     attempts: list[int] = [0] * n
     elapsed: list[float] = [math.nan] * n
     session: list[str | None] = [None] * n
+    render: list[str | None] = [None] * n
     values: list[Any] = [None] * n
     for position in range(n):
         item = outcomes[position]
@@ -440,6 +445,7 @@ def results_frame(
         attempts[position] = item.attempts
         elapsed[position] = math.nan if item.elapsed is None else item.elapsed
         session[position] = item.session
+        render[position] = item.render
         if item.status == "ok":
             values[position] = item.value
     outputs = _output_columns(values)
@@ -457,6 +463,7 @@ def results_frame(
     out[ATTEMPTS] = pd.Series(attempts, dtype="int64")
     out[ELAPSED] = pd.Series(elapsed, dtype="float64")
     out[SESSION] = pd.Series(session, dtype="object")
+    out[RENDER] = pd.Series(render, dtype="object")
     base = table.frame.reset_index(drop=True)
     frame = pd.concat([base, out], axis=1) if len(base.columns) else out
     frame.index = table.frame.index

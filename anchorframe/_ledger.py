@@ -32,7 +32,7 @@ from typing import Any
 
 from ._events import ROW_DONE, ROW_RETRYING, RunState
 from ._frames import InputTable, Work
-from ._retry import backoff_delay, classify_failure
+from ._retry import Failure, backoff_delay, classify_failure
 from ._secrets import redact
 
 __all__ = ["Attempt", "Ledger", "RetryPolicy"]
@@ -60,6 +60,8 @@ class Attempt:
     tab: int
     started: float
     started_wall: float
+    #: "browser" or "http": the path this attempt fetched the page by.
+    render: str = "browser"
 
 
 class Ledger:
@@ -100,8 +102,9 @@ class Ledger:
         self.pending = sum(1 for item in table.work if item.status is None)
         #: One dict per failure (``result.errors``), in the order they happened.
         self.error_records: list[dict[str, Any]] = []
-        #: One tuple per ended attempt: (session, tab, row position, url, attempt, start, end, outcome).
-        self.attempt_records: list[tuple[str, int, int, str, int, float, float, str]] = []
+        #: One tuple per ended attempt:
+        #: (session, tab, row position, url, attempt, start, end, outcome, render).
+        self.attempt_records: list[tuple[str, int, int, str, int, float, float, str, str]] = []
         self._emit = emit or _no_emit
         self._secrets = secrets
         self._rng = rng or random.Random()
@@ -115,24 +118,26 @@ class Ledger:
         return self.pending <= 0
 
     # ----------------------------------------------------------------- attempts
-    def start(self, item: Work, session: str, tab: int) -> Attempt | None:
+    def start(self, item: Work, session: str, tab: int, render: str = "browser") -> Attempt | None:
         """Begin an attempt at ``item``; None when the row needs none (already resolved)."""
         if item.status is not None:
             return None
-        return Attempt(item, item.attempts + 1, session, tab, self._clock(), self._wall())
+        return Attempt(item, item.attempts + 1, session, tab, self._clock(), self._wall(), render)
 
     def succeeded(self, attempt: Attempt, value: Any) -> None:
         """The attempt returned ``value``: the row is ``ok``."""
         item = attempt.work
         item.attempts = attempt.number
         elapsed = self._end(attempt, "ok")
+        item.render = attempt.render
         self._resolve(item, "ok", value=value, elapsed=elapsed, session=attempt.session)
 
-    def failed(self, attempt: Attempt, exc: BaseException) -> float | None:
-        """The attempt raised ``exc``: seconds until the row's retry, or None when it is resolved failed."""
+    def failed(self, attempt: Attempt, exc: BaseException | Failure) -> float | None:
+        """The attempt raised ``exc`` (or failed as ``Failure`` says): seconds until the row's retry,
+        or None when it is resolved failed."""
         item = attempt.work
         item.attempts = attempt.number
-        failure = classify_failure(exc, self.policy.timeout)
+        failure = exc if isinstance(exc, Failure) else classify_failure(exc, self.policy.timeout)
         elapsed = self._end(attempt, failure.reason)
         message = redact(failure.message, *self._secrets)
         session = self.state.sessions.get(attempt.session)
@@ -149,6 +154,7 @@ class Ledger:
                 reason=failure.reason,
                 error_type=failure.error_type,
                 message=message,
+                render=attempt.render,
             )
         )
         if item.status is None and failure.retryable and attempt.number <= self.policy.retries:
@@ -158,14 +164,16 @@ class Ledger:
             return backoff_delay(attempt.number, self.policy.backoff, rng=self._rng)
         if session is not None:
             session.pages_failed += 1
+        item.render = attempt.render
         self._resolve(
             item, "failed", reason=failure.reason, message=message, elapsed=elapsed, session=attempt.session
         )
         return None
 
-    def moved(self, attempt: Attempt) -> bool:
-        """The session was lost mid-attempt: the row goes back unspent. True if it should be queued again."""
-        self._end(attempt, "moved")
+    def moved(self, attempt: Attempt, outcome: str = "moved") -> bool:
+        """The row goes back unspent: its session was lost mid-attempt (``moved``), or the HTTP path
+        found it needs a browser (``needs_browser``). True if it should be queued again."""
+        self._end(attempt, outcome)
         return attempt.work.status is None
 
     def retry_due(self, item: Work) -> bool:
@@ -180,17 +188,22 @@ class Ledger:
         self._end(attempt, "cancelled")
 
     # ------------------------------------------------------------------ the end
-    def starve(self, sessions_failed: int) -> int:
-        """No session is alive or coming: fail every unresolved row (``no_sessions``); returns how many."""
+    def starve(self, sessions_failed: int, waiting: Callable[[Work], bool] | None = None) -> int:
+        """No session is alive or coming: fail every unresolved row waiting for a browser
+        (``waiting``, default: all of them) as ``no_sessions``; returns how many."""
         message = (
             f"No browser session was available to scrape this row: {sessions_failed} session(s) failed "
             "(see result.errors where scope == 'session')."
         )
-        left = [item for item in self.table.work if item.status is None]
+        left = [
+            item for item in self.table.work if item.status is None and (waiting is None or waiting(item))
+        ]
         for item in left:
             self._resolve(item, "failed", reason="no_sessions", message=message)
-        self._retry_waiting.clear()
-        self.state.retrying = 0
+        for item in left:
+            if item.key in self._retry_waiting:
+                self._retry_waiting.discard(item.key)
+                self.state.retrying -= 1
         return len(left)
 
     def unresolved_rows(self) -> int:
@@ -228,6 +241,7 @@ class Ledger:
                 attempt.started_wall,
                 attempt.started_wall + elapsed,
                 outcome,
+                attempt.render,
             )
         )
         return elapsed
@@ -277,6 +291,7 @@ def error_record(
     row: Any = None,
     url: str | None = None,
     attempt: int | None = None,
+    render: str | None = None,
 ) -> dict[str, Any]:
     """One row of ``result.errors``."""
     return {
@@ -290,6 +305,7 @@ def error_record(
         "error_type": error_type,
         "message": message or "",
         "time": datetime.now(timezone.utc),
+        "render": render,
     }
 
 

@@ -73,6 +73,7 @@ def scrape_signature(
     target_seconds: float | None = None,
     max_sessions: int | None = None,
     max_session_minutes: float | None = None,
+    render: str | None = None,
     # Scale out (``_shards.py``, ``_dask.py``): driver processes here, or a Dask cluster.
     workers: int = 1,
     cluster: Any = None,
@@ -111,6 +112,8 @@ class EngineOptions:
     #: None: reuse for anchorframe's own callables (they leave no state behind), a page per row otherwise.
     reuse_pages: bool | None = None
     connect_timeout: float = 30.0
+    #: "browser", "http" or "auto" (see ``scrape(render=...)``).
+    render: str = "browser"
 
 
 @dataclass(frozen=True)
@@ -175,6 +178,7 @@ def check_options(arguments: Mapping[str, Any]) -> ScrapeOptions:
         block=block_set(a["block"]),
         reuse_pages=flag("reuse_pages", a["reuse_pages"], allow_none=True),
         connect_timeout=float(number("connect_timeout", a["connect_timeout"], minimum=0.001)),
+        render=check_render(a["render"], scraper),
     )
     checkpoint = a["checkpoint"]
     if checkpoint is not None and not isinstance(checkpoint, (str, os.PathLike)):
@@ -247,6 +251,27 @@ def flag(name: str, value: Any, *, allow_none: bool = False) -> bool | None:
         allowed = "True, False or None" if allow_none else "True or False"
         raise InputError(f"{name} must be {allowed}, not {value!r}.")
     return value
+
+
+RENDERS = ("browser", "http", "auto")
+#: What render=None means for the built-in extractors (a user's callable always gets a browser).
+DEFAULT_RENDER = "browser"
+
+
+def check_render(render: Any, scraper: Any) -> str:
+    """The path rows take: "browser", "http" (no browser at all) or "auto" (HTTP first)."""
+    if render is not None and render not in RENDERS:
+        raise InputError(f"render must be one of {list(RENDERS)} (or None for the default), not {render!r}.")
+    builtin = hasattr(scraper, "af_http_selectors")
+    if render is None:
+        return DEFAULT_RENDER if builtin else "browser"
+    if render != "browser" and not builtin:
+        raise InputError(
+            f"render={render!r} works with the built-in extractors (extract={{...}} or the page summary), "
+            "which can read plain HTML; a callable is Playwright code and runs in a browser. "
+            "Pass extract={'name': 'h1', ...} instead of the callable, or drop render=."
+        )
+    return render  # type: ignore[no-any-return]
 
 
 def check_progress(progress: Any) -> bool | str | None:

@@ -6,16 +6,19 @@ import html
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from ._frames import ATTEMPTS, STATUS, STATUSES
 from ._plan import Plan
+from ._timeline_data import attempts_frame, run_usage, session_usage
 from .errors import InputError
 
 if TYPE_CHECKING:
     from ._export import Nested
+    from ._timeline import Timeline
 
 __all__ = ["ScrapeResult"]
 
@@ -30,7 +33,13 @@ class ScrapeResult:
             invalid, skipped), ``af_reason``, ``af_error``, ``af_attempts``,
             ``af_elapsed`` (seconds) and ``af_session``.
         errors: one row per failure event (scope ``session`` or ``url``).
-        sessions: one row per browser session.
+        sessions: one row per browser session, with how long it took to be ready
+            (``ready_s``) and, after that, how long it worked and idled: ``busy_s``,
+            ``idle_s``, ``idle_share`` (of its session-minutes) and ``tabs_busy_share``
+            (see ``session_usage``).
+        attempts: one row per attempt of a URL: ``session``, ``tab``, ``row``, ``url``,
+            ``attempt``, ``start``, ``end``, ``duration_s``, ``outcome``, ``render``
+            (see ``attempts_frame``). ``plot()`` draws them.
         plan: the plan the run followed.
 
     Example:
@@ -48,7 +57,26 @@ class ScrapeResult:
     elapsed: float
     first_result_s: float | None = None
     interrupted: bool = False
+    attempts: pd.DataFrame = field(default_factory=attempts_frame, repr=False)
     _rerun: Callable[..., ScrapeResult] | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        # The engine may hand the raw attempt records; merged results hand concatenated frames.
+        # Both are normalised here, and the sessions' busy and idle time is derived from them.
+        self.attempts = attempts_frame(self.attempts)
+        self.sessions = session_usage(self.sessions, self.attempts, self._run_end())
+
+    def _run_end(self) -> datetime:
+        ends = [
+            pd.to_datetime(column, utc=True).max()
+            for column in (
+                self.sessions["ended"] if "ended" in self.sessions.columns else None,
+                self.attempts["end"],
+            )
+            if column is not None and len(column)
+        ]
+        ends = [end for end in ends if not pd.isna(end)]
+        return max(ends).to_pydatetime() if ends else datetime.now(timezone.utc)
 
     # ------------------------------------------------------------------ views
     @property
@@ -72,6 +100,38 @@ class ScrapeResult:
     def pages_per_second(self) -> float:
         scraped = self.counts["ok"] + self.counts["failed"]
         return scraped / self.elapsed if self.elapsed > 0 else 0.0
+
+    @property
+    def idle_share(self) -> float | None:
+        """The share of the run's session-minutes its sessions were ready but did nothing.
+
+        None when it is not known (no session lived, or a result loaded from a checkpoint).
+        """
+        usage = run_usage(self.sessions)
+        return usage["idle_share"] if usage else None
+
+    def plot(self, *, max_bars: int = 2000, max_lanes: int = 48) -> Timeline:
+        """Draw the run: a lane per session and tab, attempts as bars, pages per second beneath.
+
+        Bars are coloured by outcome; provisioning (grey, from start to ready) and the
+        release (a tick) of each session are marked. In a notebook the picture is
+        interactive (hover for the URL, status and duration; drag or scroll to zoom the
+        time axis); ``.save("run.png")``, ``.save("run.html")`` write it for pipelines.
+        Needs the ``plot`` extra: ``pip install 'anchorframe[plot]'``.
+
+        Args:
+            max_bars: past this many attempts, bars are summed up per lane and time bin
+                (colour: the outcome most of the bin's time went to; opacity: how busy).
+            max_lanes: past this many tab lanes, a lane is a whole session.
+
+        Example:
+            >>> result = af.scrape(df, extract={"title": "h1"})  # doctest: +SKIP
+            >>> result.plot()  # doctest: +SKIP
+            >>> result.plot().save("run.png")  # doctest: +SKIP
+        """
+        from ._timeline import timeline
+
+        return timeline(self, max_bars=max_bars, max_lanes=max_lanes)
 
     def failed(self) -> pd.DataFrame:
         """The rows that were not scraped: failed and skipped (not invalid)."""
@@ -180,6 +240,7 @@ class ScrapeResult:
             "  rows: " + ", ".join(f"{counts[s]} {s}" for s in STATUSES),
             f"  sessions: {sessions} ({failed_sessions} failed or lost), {self.plan.tabs} tab(s) each; "
             f"{self.session_minutes:.2f} session-minutes",
+            f"  session time: {_usage_text(run_usage(self.sessions))}",
             f"  throughput: {self.pages_per_second:.1f} pages/s, {attempts} attempts"
             + (
                 f", first result after {self.first_result_s:.2f} s" if self.first_result_s is not None else ""
@@ -197,7 +258,9 @@ class ScrapeResult:
         return (
             f"<ScrapeResult {len(self.results)} rows: "
             + ", ".join(f"{counts[s]} {s}" for s in STATUSES if counts[s])
-            + f"; {len(self.sessions)} sessions; {len(self.errors)} errors>"
+            + f"; {len(self.sessions)} sessions; {len(self.errors)} errors"
+            + (f"; idle {self.idle_share:.0%}" if self.idle_share is not None else "")
+            + ">"
         )
 
     def _repr_html_(self) -> str:
@@ -223,6 +286,7 @@ class ScrapeResult:
                 f"{sessions} ({lost} failed or lost) x {self.plan.tabs} tabs · "
                 f"{self.session_minutes:.2f} session-minutes",
             ),
+            ("session time", html.escape(_usage_text(run_usage(self.sessions)))),
             ("throughput", f"{self.pages_per_second:.1f} pages/s · {self.elapsed:.1f} s{first}"),
         ]
         rows = "".join(
@@ -250,6 +314,16 @@ class ScrapeResult:
             f"<code>.results</code>)</summary>{_frame_html(head)}</details>"
             "</div>"
         )
+
+
+def _usage_text(usage: dict[str, float] | None) -> str:
+    """Where the session-minutes went, e.g. "12% idle (ready, no work), 80% busy, 8% starting"."""
+    if usage is None:
+        return "idle time not recorded"
+    return (
+        f"{usage['idle_share']:.0%} idle (ready, no work), {usage['busy_share']:.0%} busy, "
+        f"{usage['starting_share']:.0%} starting; .plot() draws it"
+    )
 
 
 _STATUS_COLOURS = {"ok": "#2e7d32", "failed": "#c62828", "invalid": "#ef6c00", "skipped": "#757575"}

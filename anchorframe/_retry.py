@@ -8,9 +8,9 @@ else is classified here into a short ``reason`` and whether trying again can hel
 from __future__ import annotations
 
 import asyncio
-import random
 from dataclasses import dataclass
 
+from ._backoff import backoff_delay  # the one backoff of the package
 from .errors import RowFailed
 
 __all__ = ["Failure", "backoff_delay", "classify_failure", "looks_like_lost_browser"]
@@ -72,17 +72,6 @@ def looks_like_lost_browser(exc: BaseException) -> bool:
             "Browser has been closed",
         )
     )
-
-
-def backoff_delay(attempt: int, base: float, cap: float = 30.0, rng: random.Random | None = None) -> float:
-    """Seconds to wait before attempt ``attempt + 1``: exponential from ``base``, capped, with jitter.
-
-    Example:
-        >>> 0.5 <= backoff_delay(1, 1.0, rng=random.Random(0)) <= 1.0
-        True
-    """
-    raw = min(cap, base * (2 ** max(0, attempt - 1)))
-    return raw * (0.5 + 0.5 * (rng or random).random())
 
 
 def _first_line(text: str, limit: int = 500) -> str:

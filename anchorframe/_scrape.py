@@ -133,6 +133,11 @@ def scrape(*args: Any, **kwargs: Any) -> ScrapeResult:
         connect_timeout: seconds to connect to a session once it is provisioned.
         seconds_per_url, target_seconds, max_sessions, max_session_minutes: inputs of the
             sizing rule (see ``af.plan``).
+        render: how the built-in extractors fetch pages: "browser", "http" (plain HTTP and an
+            HTML parser, no browser at all; rows that need JavaScript fail as ``needs_browser``)
+            or "auto" (HTTP first; a browser, started only then, for the rows that need one).
+            ``result.results["af_render"]`` says which path fetched each row. A callable always
+            runs in a browser.
         workers: driver processes on this machine, each with its own event loop, Playwright
             driver and share of the sessions (one process keeps about
             ``anchorframe._plan.PROCESS_PAGES_PER_SECOND`` pages/s going; ``af.plan`` says
@@ -326,6 +331,7 @@ async def _run(table: InputTable, options: ScrapeOptions) -> ScrapeResult:
             interrupted=interrupted,
             skipped_reason="the run was interrupted before this row finished" if interrupted else "not run",
             rerun=rerun_for(table, options.call, scrape),
+            attempt_records=engine.ledger.attempt_records,
         )
         if writer is not None:
             writer.close(

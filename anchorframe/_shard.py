@@ -124,7 +124,7 @@ class _Shard:
                 # the fewer rows finished and unreported when a shard dies, the fewer fetched twice.
                 self.outbox.append(
                     (item.key, item.status, item.value, item.reason, item.message, item.attempts,
-                     item.elapsed, item.session)
+                     item.elapsed, item.session, getattr(item, "render", None))
                 )  # fmt: skip
                 self._flush()
                 if item.reason == "no_sessions" and not self.closed:

@@ -298,13 +298,15 @@ class Coordinator:
 
     def _resolved(self, link: ShardLink, rows: list[tuple[Any, ...]]) -> None:
         state = self.state
-        for key, status, value, reason, message, attempts, elapsed, session in rows:
+        for key, status, value, reason, message, attempts, elapsed, session, render in rows:
             link.assigned.pop(key, None)
             item = self.by_key.get(key)
             if item is None or item.status is not None:
                 continue  # never twice
             item.status, item.value, item.reason, item.message = status, value, reason, message
             item.attempts, item.elapsed = attempts, elapsed
+            if render is not None:
+                item.render = render  # which path fetched it (af_render), when the engine says
             item.session = self._alias(link, session) if session is not None else None
             if status == "ok":
                 state.rows_ok += len(item.positions)

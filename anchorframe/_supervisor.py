@@ -56,10 +56,16 @@ class SessionBudget:
         self.target = planned
         self.max_replacements = max_replacements
         self.replacements = 0
+        #: Sessions asked for so far, replacements included.
+        self.requested = 0
+
+    def room(self) -> int:
+        """Sessions that may still be asked for: the plan's plus the replacements, minus those asked."""
+        return max(0, self.target + self.max_replacements - self.requested)
 
     def may_replace(self, *, live: int, coming: int) -> bool:
         """Spend one replacement if the budget allows one and the target is not reached."""
-        if self.replacements >= self.max_replacements or live + coming >= self.target:
+        if self.replacements >= self.max_replacements or live + coming >= self.target or not self.room():
             return False
         self.replacements += 1
         return True
@@ -147,23 +153,24 @@ class Supervisor:
         self._stopping = False
         #: Sessions asked for and not yet ready or failed.
         self._awaited = 0
+        #: Sessions the engine wants live or coming (grow() raises it).
+        self._wanted = 0
+        #: True once the first session was asked for (a run fetched over HTTP may never ask).
+        self.started = False
         self._playwright: asyncio.Future[Any] | None = None
         self._playwright_cm: Any = None
 
     # ------------------------------------------------------------------ running
-    async def run(self, until: asyncio.Event) -> None:
-        """Open the pool, provision the plan's sessions, wait until ``until`` is set, then release all."""
+    async def run(self, until: asyncio.Event, *, provision_now: bool = True) -> None:
+        """Open the pool, provision the plan's sessions (or, with ``provision_now=False``, as many as
+        :meth:`grow` asks for, when it asks), wait until ``until`` is set, then release all."""
         try:
             async with self.backend.open_pool(self.run_id, self.plan) as pool:
                 self.pool = pool
                 try:
-                    self._provision(pool.provision(self.plan.sessions), self.plan.sessions)
-                    if pool.uses_playwright:
-                        # Browsers start while Playwright's driver boots: neither waits for the other.
-                        from playwright.async_api import async_playwright
-
-                        self._playwright_cm = async_playwright()
-                        self._playwright = asyncio.ensure_future(self._playwright_cm.__aenter__())
+                    if provision_now:
+                        self._wanted = self.plan.sessions
+                    self._provision_wanted()
                     await until.wait()
                 finally:
                     # Sessions stop while the pool is still open, so that nothing they do on the
@@ -171,6 +178,28 @@ class Supervisor:
                     await self._stop_sessions()
         finally:
             await self._stop_playwright()
+
+    def grow(self, sessions: int) -> None:
+        """Have ``sessions`` sessions live or coming (within the plan and the replacement budget)."""
+        self._wanted = max(self._wanted, min(sessions, self.budget.target))
+        self._provision_wanted()
+
+    def _provision_wanted(self) -> None:
+        pool = self.pool
+        if pool is None or self._stopping or not self._rows_left():
+            return
+        extra = min(self._wanted - (self.live + self._awaited), self.budget.room())
+        if extra <= 0:
+            return
+        if not self.started:
+            self.started = True
+            if pool.uses_playwright:
+                # Browsers start while Playwright's driver boots: neither waits for the other.
+                from playwright.async_api import async_playwright
+
+                self._playwright_cm = async_playwright()
+                self._playwright = asyncio.ensure_future(self._playwright_cm.__aenter__())
+        self._provision(pool.provision(extra), extra)
 
     @property
     def coming(self) -> int:
@@ -184,6 +213,7 @@ class Supervisor:
     # ------------------------------------------------------------- provisioning
     def _provision(self, stream: AsyncIterator[Provisioned], count: int) -> None:
         self.state.sessions_requested += count
+        self.budget.requested += count
         self._awaited += count
         self.state.phase = "provisioning"
         self._emit(ev.SESSION_REQUESTED, None, count)

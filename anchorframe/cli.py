@@ -52,6 +52,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--rows", type=int, default=None, help="scrape only the first N rows")
     _add_run_options(demo)
+    demo.set_defaults(handler=_demo)
 
     plan = commands.add_parser(
         "plan", help="check an input file and show the plan, without starting a browser"
@@ -61,6 +62,7 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument("--backend", default="auto", choices=["auto", "local", "anchor"])
     plan.add_argument("--sessions", type=int, default=None)
     plan.add_argument("--tabs", type=int, default=None)
+    plan.set_defaults(handler=_plan)
 
     scrape = commands.add_parser(
         "scrape",
@@ -111,15 +113,16 @@ def _parser() -> argparse.ArgumentParser:
         help="dicts returned by the scraper: column.key columns, or structs (default: %(default)s)",
     )
     _add_run_options(scrape)
+    scrape.set_defaults(handler=_scrape)
 
     try:
-        from .emulator import add_emulator_parser  # type: ignore[attr-defined]
+        from .emulator import add_emulator_parser
 
         add_emulator_parser(commands)
     except ImportError:
         pass
     try:
-        from .backends.anchor import add_reap_parser  # type: ignore[attr-defined]
+        from .backends.anchor import add_reap_parser
 
         add_reap_parser(commands)
     except ImportError:
@@ -128,6 +131,12 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--timeline",
+        metavar="PATH",
+        default=None,
+        help="also draw the run's timeline (.html or .png; needs anchorframe[plot])",
+    )
     parser.add_argument(
         "--backend",
         default="local",
@@ -193,6 +202,13 @@ def read_table(path: str | Path) -> Any:
     if suffix == ".json":
         return pd.read_json(source, convert_dates=False)
     return pd.read_csv(source)
+
+
+def _write_timeline(result: Any, args: argparse.Namespace) -> None:
+    if getattr(args, "timeline", None):
+        from ._timeline import write_timeline
+
+        write_timeline(result, args.timeline)
 
 
 def write_result(result: Any, path: str | Path, nested: Any = "flatten") -> None:
@@ -265,6 +281,7 @@ def _demo(args: argparse.Namespace) -> int:
     with pd.option_context("display.width", 160, "display.max_columns", 12, "display.max_colwidth", 40):
         print(result.results.drop(columns=["af_error", "af_session"]).head(8).to_string())
     write_result(result, args.out)
+    _write_timeline(result, args)
     print(f"\nSaved {len(result.results)} rows to {args.out}")
     return 0
 
@@ -310,6 +327,7 @@ def _scrape(args: argparse.Namespace) -> int:
             )
         raise
     write_result(result, args.out, args.nested)
+    _write_timeline(result, args)
     print(result.summary(), file=sys.stderr)
     print(f"Wrote {len(result.results)} rows to {args.out}", file=sys.stderr)
     return _exit_status(result.counts, args.max_failed)
@@ -353,12 +371,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=level, format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr
     )
-    handlers = {"demo": _demo, "plan": _plan, "scrape": _scrape}
-    if args.command is None:
-        parser.print_help()
-        return 2
-    handler = handlers.get(args.command) or getattr(args, "handler", None) or getattr(args, "func", None)
-    if handler is None:
+    # Every subcommand names its function with set_defaults(handler=...), the one convention.
+    handler = getattr(args, "handler", None)
+    if args.command is None or handler is None:
         parser.print_help()
         return 2
     from .errors import AnchorframeError

@@ -5,6 +5,13 @@
 
 Both fail a row whose page answers with an HTTP error (4xx, 5xx): a 5xx or a
 429 is retried, other statuses are not.
+
+Text is read by the rule in :mod:`anchorframe._text` (not ``innerText``): the same
+rule the HTTP path applies to parsed HTML, so a value does not depend on which
+path fetched the page. In short: script/style/template/noscript and elements
+hidden by their own markup (``hidden``, inline ``display:none``) are left out,
+``<br>`` and block elements end a line, whitespace runs (non-breaking spaces
+included) become one space, lines are trimmed and empty ones dropped.
 """
 
 from __future__ import annotations
@@ -13,15 +20,28 @@ from collections.abc import Mapping
 from typing import Any
 
 from ._frames import Row
-from .errors import InputError, RowFailed
+from ._html import split_selectors
+from ._text import TEXT_JS
+from .errors import RowFailed
 
 __all__ = ["css", "page_summary"]
 
-_SUMMARY_JS = """() => [document.title, document.body ? document.body.innerText.length : 0]"""
+# The title and body text by the shared rule; the length in code points, as Python's len().
+_SUMMARY_JS = (
+    "() => { const text = "
+    + TEXT_JS
+    + """;
+  const title = document.querySelector("title");
+  return [title ? text(title) : "", document.body ? [...text(document.body)].length : 0];
+}"""
+)
 
 # Waits inside the page (one round trip instead of one per selector and poll)
 # until every selector matches or the budget runs out, then reads them all.
-_CSS_JS = """async ([selectors, waitMs, attrs]) => {
+_CSS_JS = (
+    "async ([selectors, waitMs, attrs]) => { const text = "
+    + TEXT_JS
+    + """;
   const deadline = performance.now() + waitMs;
   const all = () => selectors.every(([, sel]) => document.querySelector(sel));
   while (!all() && performance.now() < deadline) {
@@ -32,10 +52,11 @@ _CSS_JS = """async ([selectors, waitMs, attrs]) => {
     const el = document.querySelector(sel);
     if (!el) { out[name] = null; continue; }
     const attr = attrs[name];
-    out[name] = attr ? el.getAttribute(attr) : (el.innerText ?? el.textContent ?? "").trim();
+    out[name] = attr ? el.getAttribute(attr) : text(el);
   }
   return out;
 }"""
+)
 
 
 def check_response(response: Any, url: str) -> int | None:
@@ -68,6 +89,9 @@ async def page_summary(page: Any, row: Row) -> dict[str, Any]:
 # These callables only navigate and read, so the engine may keep one page per tab for
 # them (reuse_pages=None): ~1.7x the pages per second of a new page per row (benchmarks/).
 page_summary.af_reuse_page = True  # type: ignore[attr-defined]
+# What the HTTP path needs to compute the same values (anchorframe._http.fetch_extract):
+# None means "the page summary", a dict the css() selectors. User callables have no such attribute.
+page_summary.af_http_selectors = None  # type: ignore[attr-defined]
 
 
 def css(selectors: Mapping[str, str], *, wait: float = 3.0, wait_until: str = "domcontentloaded") -> Any:
@@ -82,34 +106,16 @@ def css(selectors: Mapping[str, str], *, wait: float = 3.0, wait_until: str = "d
         >>> product = af.extract.css({"name": "h1", "price": ".price"})
         >>> af.scrape(df, product)  # doctest: +SKIP
     """
-    if not isinstance(selectors, Mapping) or not selectors:
-        raise InputError(
-            "extract= takes a non-empty dict of column name -> CSS selector, "
-            "e.g. extract={'name': 'h1', 'price': '.price'}."
-        )
-    pairs: list[list[str]] = []
-    attrs: dict[str, str] = {}
-    for name, selector in selectors.items():
-        if not isinstance(name, str) or not name or not isinstance(selector, str) or not selector.strip():
-            raise InputError(
-                f"extract={{{name!r}: {selector!r}}}: names and selectors must be non-empty strings."
-            )
-        base, _, attr = (
-            selector.rpartition("@") if "@" in selector and not selector.endswith("]") else (selector, "", "")
-        )
-        if not base:
-            base, attr = selector, ""
-        pairs.append([name, base.strip()])
-        if attr:
-            attrs[name] = attr.strip()
+    pairs, attrs = split_selectors(selectors)
     wait_ms = max(0.0, float(wait)) * 1000
 
     async def extract_css(page: Any, row: Row) -> dict[str, Any]:
         response = await page.goto(row.url, wait_until=wait_until)
         check_response(response, row.url)
-        result: dict[str, Any] = await page.evaluate(_CSS_JS, [pairs, wait_ms, attrs])
+        result: dict[str, Any] = await page.evaluate(_CSS_JS, [[list(p) for p in pairs], wait_ms, attrs])
         return result
 
     extract_css.__qualname__ = extract_css.__name__ = f"css({dict(selectors)!r})"
     extract_css.af_reuse_page = True  # type: ignore[attr-defined]
+    extract_css.af_http_selectors = dict(selectors)  # type: ignore[attr-defined]
     return extract_css

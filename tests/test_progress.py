@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import sys
 import time
@@ -73,10 +74,24 @@ def _pretend_notebook(monkeypatch):
     monkeypatch.setattr(IPython, "get_ipython", lambda: colab_like())
 
 
-def test_nothing_when_nobody_watches():
-    """progress=None gives no display when stderr is not a terminal (pytest, pipelines, CI)."""
-    assert not sys.stderr.isatty()
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_nothing_when_nobody_watches(monkeypatch):
+    """progress=None gives no display when stderr is not a terminal (a pipeline, a redirected stream)."""
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
     assert _progress.choose_display(None) is None
+    assert _progress.choose_display(False) is None
+
+
+def test_a_terminal_gets_text_bars(monkeypatch):
+    """progress=None on a terminal (and not in CI) picks tqdm bars; False still turns them off."""
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.setattr(sys, "stderr", _Terminal())
+    assert isinstance(_progress.choose_display(None), _progress.TqdmDisplay)
     assert _progress.choose_display(False) is None
 
 
@@ -89,7 +104,7 @@ def test_ci_turns_progress_off_even_on_a_terminal(monkeypatch):
     """CI=true means nobody watches, whatever stderr is."""
     monkeypatch.setenv("CI", "true")
     monkeypatch.setenv("ANCHORFRAME_PROGRESS", "")
-    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
+    monkeypatch.setattr(sys, "stderr", _Terminal())
     assert _progress.choose_display(None) is None
 
 

@@ -9,7 +9,6 @@ browser still alive at interpreter exit.
 from __future__ import annotations
 
 import asyncio
-import atexit
 import contextlib
 import glob
 import os
@@ -18,11 +17,11 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .._release import REGISTRY
 from ..errors import BrowserNotFoundError, SessionLaunchError
 
 __all__ = [
@@ -319,32 +318,19 @@ def _tail(path: str, limit: int = 400) -> str:
 
 
 class _Registry:
-    """Every Chromium this process started and has not ended yet."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._items: set[ChromiumProcess] = set()
+    """The Chromium processes this process started and has not ended yet, in the package's exit registry."""
 
     def add(self, item: ChromiumProcess) -> None:
-        with self._lock:
-            self._items.add(item)
+        REGISTRY.add(item, item.end_sync)
 
     def discard(self, item: ChromiumProcess) -> None:
-        with self._lock:
-            self._items.discard(item)
+        REGISTRY.discard(item)
 
     def snapshot(self) -> list[ChromiumProcess]:
-        with self._lock:
-            return list(self._items)
-
-    def end_all(self) -> None:
-        for item in self.snapshot():
-            with contextlib.suppress(Exception):
-                item.end_sync()
+        return REGISTRY.snapshot(ChromiumProcess)
 
 
 _REGISTRY = _Registry()
-atexit.register(_REGISTRY.end_all)
 
 
 def live_chromium_pids() -> list[int]:

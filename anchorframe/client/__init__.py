@@ -1,4 +1,4 @@
-"""A typed client for Anchor Browser's batch and async-session REST API.
+"""A typed client for Anchor Browser's batch, async-session and session-listing REST API.
 
 ``AnchorClient`` (sync) and ``AsyncAnchorClient`` (asyncio) share one implementation:
 the calls are generator flows (``_flows``) over a sans-I/O core (``_core``), driven
@@ -19,8 +19,12 @@ from ._models import (
     BatchRetried,
     BatchSummary,
     Pagination,
+    SessionDetail,
     SessionEnded,
     SessionItem,
+    SessionPage,
+    SessionStatusList,
+    SessionSummary,
 )
 
 __all__ = [
@@ -40,6 +44,10 @@ __all__ = [
     "BatchRetried",
     "BatchSummary",
     "Pagination",
+    "SessionDetail",
     "SessionEnded",
     "SessionItem",
+    "SessionPage",
+    "SessionStatusList",
+    "SessionSummary",
 ]

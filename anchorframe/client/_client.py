@@ -41,8 +41,14 @@ from ._models import (
     BatchPage,
     BatchRetried,
     BatchSummary,
+    SessionDetail,
     SessionEnded,
+    SessionPage,
+    SessionStatusList,
+    SessionSummary,
 )
+
+Tags = str | list[str] | tuple[str, ...] | None
 
 __all__ = ["AnchorClient", "AsyncAnchorClient"]
 
@@ -381,6 +387,78 @@ class AnchorClient(_ClientBase):
         """End one browser session (``DELETE /v1/sessions/{id}``)."""
         return self._run(_flows.end_session(self._config, session_id))
 
+    # --- session listings ----------------------------------------------------------------
+
+    def list_sessions(
+        self,
+        *,
+        tags: Tags = None,
+        status: str | None = None,
+        batch_id: str | None = None,
+        created_from: datetime | str | None = None,
+        created_to: datetime | str | None = None,
+        page: int = 1,
+        limit: int = 50,
+    ) -> SessionPage:
+        """One page of sessions (``GET /v1/sessions``) having every tag in ``tags``; limit 10, 20 or 50.
+
+        Example:
+            >>> page = client.list_sessions(tags=["anchorframe-run-abc"])  # doctest: +SKIP
+            >>> [s.session_id for s in page.sessions if s.is_live]  # doctest: +SKIP
+        """
+        return self._run(
+            _flows.list_sessions(
+                self._config,
+                tags=tags,
+                status=status,
+                batch_id=batch_id,
+                created_from=created_from,
+                created_to=created_to,
+                page=page,
+                limit=limit,
+            )
+        )
+
+    def iter_sessions(
+        self,
+        *,
+        tags: Tags = None,
+        status: str | None = None,
+        batch_id: str | None = None,
+        created_from: datetime | str | None = None,
+        created_to: datetime | str | None = None,
+    ) -> Iterator[SessionSummary]:
+        """Every session matching the filters, page after page."""
+        return self._iterate(
+            _flows.iter_sessions(
+                self._config,
+                tags=tags,
+                status=status,
+                batch_id=batch_id,
+                created_from=created_from,
+                created_to=created_to,
+            )
+        )
+
+    def all_sessions_status(
+        self,
+        *,
+        tags: Tags = None,
+        batch_id: str | None = None,
+        created_from: datetime | str | None = None,
+        created_to: datetime | str | None = None,
+    ) -> SessionStatusList:
+        """Status of every session of the key with all of ``tags`` (``GET /v1/sessions/all/status``)."""
+        return self._run(
+            _flows.all_sessions_status(
+                self._config, tags=tags, batch_id=batch_id, created_from=created_from, created_to=created_to
+            )
+        )
+
+    def get_session(self, session_id: str) -> SessionDetail:
+        """One session's status, duration and configuration (``GET /v1/sessions/{id}``)."""
+        return self._run(_flows.get_session(self._config, session_id))
+
 
 class AsyncAnchorClient(_ClientBase):
     """The asyncio twin of :class:`AnchorClient`: same methods, awaited.
@@ -623,3 +701,70 @@ class AsyncAnchorClient(_ClientBase):
     async def end_session(self, session_id: str) -> SessionEnded:
         """See :meth:`AnchorClient.end_session`."""
         return await self._run(_flows.end_session(self._config, session_id))
+
+    # --- session listings ----------------------------------------------------------------
+
+    async def list_sessions(
+        self,
+        *,
+        tags: Tags = None,
+        status: str | None = None,
+        batch_id: str | None = None,
+        created_from: datetime | str | None = None,
+        created_to: datetime | str | None = None,
+        page: int = 1,
+        limit: int = 50,
+    ) -> SessionPage:
+        """See :meth:`AnchorClient.list_sessions`."""
+        return await self._run(
+            _flows.list_sessions(
+                self._config,
+                tags=tags,
+                status=status,
+                batch_id=batch_id,
+                created_from=created_from,
+                created_to=created_to,
+                page=page,
+                limit=limit,
+            )
+        )
+
+    def iter_sessions(
+        self,
+        *,
+        tags: Tags = None,
+        status: str | None = None,
+        batch_id: str | None = None,
+        created_from: datetime | str | None = None,
+        created_to: datetime | str | None = None,
+    ) -> AsyncIterator[SessionSummary]:
+        """See :meth:`AnchorClient.iter_sessions` (use with ``async for``)."""
+        return self._iterate(
+            _flows.iter_sessions(
+                self._config,
+                tags=tags,
+                status=status,
+                batch_id=batch_id,
+                created_from=created_from,
+                created_to=created_to,
+            )
+        )
+
+    async def all_sessions_status(
+        self,
+        *,
+        tags: Tags = None,
+        batch_id: str | None = None,
+        created_from: datetime | str | None = None,
+        created_to: datetime | str | None = None,
+    ) -> SessionStatusList:
+        """See :meth:`AnchorClient.all_sessions_status`."""
+        return await self._run(
+            _flows.all_sessions_status(
+                self._config, tags=tags, batch_id=batch_id, created_from=created_from, created_to=created_to
+            )
+        )
+
+    async def get_session(self, session_id: str) -> SessionDetail:
+        """See :meth:`AnchorClient.get_session`."""
+        return await self._run(_flows.get_session(self._config, session_id))

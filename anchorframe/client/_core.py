@@ -20,6 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
+from .._backoff import backoff_delay
 from ..errors import (
     AnchorAPIError,
     APIConnectionError,
@@ -135,10 +136,14 @@ class ClientConfig:
 
     def backoff(self, attempt: int, retry_after: float | None = None) -> float:
         """Seconds to wait before retry number ``attempt`` (0-based)."""
-        if retry_after is not None and retry_after >= 0:
-            return min(retry_after, self.max_retry_after)
-        ceiling = min(self.retry_max_delay, self.retry_initial_delay * (2**attempt))
-        return ceiling * (0.5 + 0.5 * self.rng.random())
+        return backoff_delay(
+            attempt + 1,
+            self.retry_initial_delay,
+            self.retry_max_delay,
+            self.rng,
+            retry_after=retry_after,
+            max_retry_after=self.max_retry_after,
+        )
 
 
 @dataclass(frozen=True)
@@ -244,6 +249,12 @@ def error_from_response(request: ApiRequest, response: ApiResponse) -> AnchorAPI
     }
     if status == 400 or status == 422:
         return BadRequestError(f"The Anchor API refused {where} as invalid ({status}){said}", **common)
+    if status == 403 and message and "cost limit" in message.lower():
+        return PaymentRequiredError(
+            f"The Anchor API refused {where} (403){said} Raise the project's cost limit in the "
+            "Anchor dashboard or ask for fewer sessions.",
+            **common,
+        )
     if status == 401 or status == 403:
         return AuthenticationError(
             f"The Anchor API rejected the API key for {where} ({status}){said} "
@@ -261,6 +272,8 @@ def error_from_response(request: ApiRequest, response: ApiResponse) -> AnchorAPI
     if status == 429:
         retry_after = parse_retry_after(response.headers.get("retry-after"))
         hint = f" The server asked to wait {retry_after:g} s." if retry_after is not None else ""
+        if message and ("browser limit" in message.lower() or "concurren" in message.lower()):
+            hint = " That is the account's cap on concurrent sessions: end some, or run with fewer sessions."
         return RateLimitError(
             f"The Anchor API rate-limited {where} (429){said}{hint}",
             retry_after=retry_after,
@@ -305,7 +318,34 @@ def may_have_been_processed(error: AnchorAPIError) -> bool:
     return isinstance(error, ServerError)
 
 
+def is_capacity_limit(error: AnchorAPIError) -> bool:
+    """A 429 that is the account's concurrency cap ("would exceed batch browser limit"), not a rate limit.
+
+    Retrying at once cannot help: a session has to end first.
+
+    Example:
+        >>> from anchorframe.errors import RateLimitError
+        >>> is_capacity_limit(RateLimitError("x", status_code=429,
+        ...     server_message="API key would exceed batch browser limit"))
+        True
+    """
+    if error.status_code != 429:
+        return False
+    text = (getattr(error, "server_message", None) or str(error)).lower()
+    return "browser limit" in text or "concurren" in text
+
+
+def is_cost_limit(error: AnchorAPIError) -> bool:
+    """402 (no credits) or 403 "Project cost limit reached.": spending more is refused."""
+    if error.status_code == 402:
+        return True
+    text = (getattr(error, "server_message", None) or "").lower()
+    return error.status_code == 403 and "cost limit" in text
+
+
 def is_retryable_error(error: AnchorAPIError) -> bool:
+    if is_capacity_limit(error):
+        return False
     if isinstance(error, (APITimeoutError, APIConnectionError, RateLimitError, ServerError)):
         return True
     return error.status_code is not None and is_retryable_status(error.status_code)

@@ -25,6 +25,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, TypeVar
 from urllib.parse import quote
 
+from .._backoff import grow_interval
 from ..errors import AnchorAPIError, WaitTimeoutError
 from ._core import (
     REQUEST_TAG_PREFIX,
@@ -46,7 +47,10 @@ from ._models import (
     BatchPage,
     BatchRetried,
     BatchSummary,
+    SessionDetail,
     SessionEnded,
+    SessionPage,
+    SessionStatusList,
 )
 
 logger = logging.getLogger("anchorframe.client")
@@ -82,6 +86,9 @@ Flow = Generator[Op, Any, _T]
 # How far back a reconciliation looks for a batch it may have created: generous,
 # as the client's and the server's clocks may disagree.
 _RECONCILE_WINDOW = timedelta(minutes=15)
+# How long a reconciliation waits for a candidate batch's first session, whose tags decide.
+RECONCILE_SECONDS = 30.0
+SESSION_PAGE_SIZES = (10, 20, 50)
 
 
 def _path_id(value: str, what: str) -> str:
@@ -151,9 +158,10 @@ def create_batch(
     if isinstance(count, bool) or not isinstance(count, int):
         raise TypeError(f"count must be an int, got {type(count).__name__}.")
     token = request_token or uuid.uuid4().hex
-    body: dict[str, Any] = {"count": count}
-    if configuration is not None:
-        body["configuration"] = dict(configuration)
+    tag = f"{REQUEST_TAG_PREFIX}{token}"
+    body: dict[str, Any] = {"count": count, "configuration": _tagged(configuration, tag)}
+    # The token rides in the request's metadata too, but no answer of the API returns a
+    # batch's metadata: the session tag is what reconciliation finds it by.
     body["metadata"] = {**dict(metadata or {}), REQUEST_TOKEN_KEY: token}
     request = ApiRequest("POST", "/v1/batch-sessions", json=body, safe=False)
     since = datetime.now(timezone.utc) - _RECONCILE_WINDOW
@@ -179,9 +187,20 @@ def create_batch(
                     failure,
                     f"The batch may or may not have been created, and listing batches to find "
                     f"out failed too ({type(lookup_error).__name__}); it was not created again. "
-                    f"Its metadata carries {REQUEST_TOKEN_KEY}={token!r}.",
+                    f"If it exists, its sessions carry the tag {tag!r}: end them with "
+                    f"`anchorframe reap --tag {tag}`.",
                     request_token=token,
+                    reap_tag=tag,
                 ) from lookup_error
+            except _Undecided as undecided:
+                raise _with_note(
+                    failure,
+                    f"The batch may or may not have been created: {undecided} It was not created "
+                    f"again. If it exists, its sessions carry the tag {tag!r}: end them with "
+                    f"`anchorframe reap --tag {tag}`.",
+                    request_token=token,
+                    reap_tag=tag,
+                ) from None
             if found is not None:
                 logger.info(
                     "The create of batch %s had an unknown outcome (%s); found it by its "
@@ -203,32 +222,69 @@ def create_batch(
         attempt += 1
 
 
-def find_batch_by_token(
-    config: ClientConfig, token: str, *, count: int | None = None, since: datetime | None = None
-) -> Flow[BatchCreated | None]:
-    """The batch whose metadata carries ``token``, or None.
+class _Undecided(Exception):
+    """Reconciliation could not tell whether a create took effect."""
 
-    The published list schema has no ``metadata``; when the server leaves it out, the
-    candidates (recent, with the same size) are fetched one by one and matched on the
-    batch's or its sessions' metadata.
+
+def _tagged(configuration: Mapping[str, Any] | None, tag: str) -> dict[str, Any]:
+    """A copy of ``configuration`` whose ``session.tags`` ends with ``tag``."""
+    out = copy.deepcopy(dict(configuration or {}))
+    session = dict(out.get("session") or {})
+    tags = [str(t) for t in session.get("tags") or []]
+    session["tags"] = [*tags, tag] if tag not in tags else tags
+    out["session"] = session
+    return out
+
+
+def find_batch_by_token(
+    config: ClientConfig,
+    token: str,
+    *,
+    count: int | None = None,
+    since: datetime | None = None,
+    wait: float | None = None,
+) -> Flow[BatchCreated | None]:
+    """The batch whose sessions carry the tag ``anchorframe-request:<token>``, or None if none was made.
+
+    No answer of the API returns a batch's metadata, so the batch is recognised by its
+    sessions' tags: each recent batch of the same size is checked through the session
+    listing filtered by ``batch_id`` and the tag. A candidate with sessions none of
+    which carries the tag is someone else's. A candidate without any session yet
+    cannot be told apart: the flow waits up to ``wait`` seconds (default
+    ``RECONCILE_SECONDS``) for its sessions, then
+    gives up with :class:`_Undecided` (the caller then must not create it again).
     """
-    page = 1
+    tag = f"{REQUEST_TAG_PREFIX}{token}"
+    wait = RECONCILE_SECONDS if wait is None else wait
+    deadline = time.monotonic() + wait
+    interval = 0.25
     while True:
-        listing = yield from list_batches(config, created_after=since, page=page, limit=100)
-        for summary in listing.batches:
-            if summary.metadata is not None:
-                if summary.metadata.get(REQUEST_TOKEN_KEY) == token:
+        undecided: list[str] = []
+        page = 1
+        while True:
+            listing = yield from list_batches(config, created_after=since, page=page, limit=100)
+            for summary in listing.batches:
+                if count is not None and summary.total_requests not in (None, count):
+                    continue
+                tagged = yield from list_sessions(config, batch_id=summary.batch_id, tags=[tag], limit=10)
+                if tagged.sessions:
                     return _created_from(summary)
-                continue
-            if count is not None and summary.total_requests not in (None, count):
-                continue
-            batch = yield from get_batch(config, summary.batch_id)
-            carried = [batch.metadata, *(item.metadata for item in batch.sessions)]
-            if any(meta.get(REQUEST_TOKEN_KEY) == token for meta in carried):
-                return _created_from(summary)
-        if not listing.has_next:
+                batch = yield from get_batch(config, summary.batch_id)
+                if not any(item.session_id for item in batch.sessions):
+                    undecided.append(summary.batch_id)
+            if not listing.has_next:
+                break
+            page += 1
+        if not undecided:
             return None
-        page += 1
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise _Undecided(
+                f"{len(undecided)} recent batch(es) of this size had no session after {wait:g} s "
+                "to check the tag on."
+            )
+        yield Sleep(min(interval, remaining))
+        interval = grow_interval(interval, 2.0)
 
 
 def _created_from(summary: BatchSummary) -> BatchCreated:
@@ -391,11 +447,14 @@ def create_async_session(
         response = yield from call(config, request)
     except AnchorAPIError as failure:
         if may_have_been_processed(failure):
+            tag = f"{REQUEST_TAG_PREFIX}{token}"
             raise _with_note(
                 failure,
                 "The session may or may not have been created, and the API cannot list async "
-                f"requests, so it was not asked for again. It is tagged {REQUEST_TAG_PREFIX}{token}.",
+                f"requests, so it was not asked for again. If it exists it carries the tag {tag!r}: "
+                f"end it with `anchorframe reap --tag {tag}`.",
                 request_token=token,
+                reap_tag=tag,
             ) from None
         raise
     return AsyncSessionCreated.from_json(response.data())
@@ -463,10 +522,91 @@ def _poll(
         if remaining <= 0:
             raise too_late(answer)
         yield Sleep(min(interval, remaining))
-        interval = min(interval * factor, max_interval)
+        interval = grow_interval(interval, max_interval, factor)
 
 
 def end_session(config: ClientConfig, session_id: str) -> Flow[SessionEnded]:
     path = f"/v1/sessions/{_path_id(session_id, 'session_id')}"
     response = yield from call(config, ApiRequest("DELETE", path))
     return SessionEnded.from_json(response.data())
+
+
+# --- session listings -------------------------------------------------------------------
+
+
+def _csv(values: str | list[str] | tuple[str, ...] | None) -> str | None:
+    if values is None:
+        return None
+    if isinstance(values, str):
+        return values
+    return ",".join(str(value) for value in values) or None
+
+
+def list_sessions(
+    config: ClientConfig,
+    *,
+    tags: str | list[str] | tuple[str, ...] | None = None,
+    status: str | None = None,
+    batch_id: str | None = None,
+    created_from: datetime | str | None = None,
+    created_to: datetime | str | None = None,
+    sort_by: str | None = None,
+    sort_order: str | None = None,
+    page: int = 1,
+    limit: int = 50,
+) -> Flow[SessionPage]:
+    """One page of ``GET /v1/sessions``; a session matches when it has every tag in ``tags``."""
+    if limit not in SESSION_PAGE_SIZES:
+        raise ValueError(f"limit must be 10, 20 or 50 (the API's page sizes), got {limit}.")
+    if page < 1:
+        raise ValueError(f"page must be 1 or more, got {page}.")
+    params = {
+        "tags": _csv(tags),
+        "status": status,
+        "batch_id": batch_id,
+        "created_from": created_from,
+        "created_to": created_to,
+        "sort_by": sort_by,
+        "sort_order": sort_order,
+        "page": page,
+        "limit": limit,
+    }
+    response = yield from call(config, ApiRequest("GET", "/v1/sessions", params=params))
+    return SessionPage.from_json(response.data())
+
+
+def iter_sessions(config: ClientConfig, **filters: Any) -> Flow[None]:
+    """Emit every session of every page of ``GET /v1/sessions`` (filters as :func:`list_sessions`)."""
+    page = 1
+    while True:
+        listing = yield from list_sessions(config, page=page, **filters)
+        for item in listing.sessions:
+            yield Emit(item)
+        if not listing.has_next or not listing.sessions:
+            return None
+        page += 1
+
+
+def all_sessions_status(
+    config: ClientConfig,
+    *,
+    tags: str | list[str] | tuple[str, ...] | None = None,
+    batch_id: str | None = None,
+    created_from: datetime | str | None = None,
+    created_to: datetime | str | None = None,
+) -> Flow[SessionStatusList]:
+    """``GET /v1/sessions/all/status``: every session of the key with all of ``tags``."""
+    params = {
+        "tags": _csv(tags),
+        "batch_id": batch_id,
+        "created_from": created_from,
+        "created_to": created_to,
+    }
+    response = yield from call(config, ApiRequest("GET", "/v1/sessions/all/status", params=params))
+    return SessionStatusList.from_json(response.data())
+
+
+def get_session(config: ClientConfig, session_id: str) -> Flow[SessionDetail]:
+    path = f"/v1/sessions/{_path_id(session_id, 'session_id')}"
+    response = yield from call(config, ApiRequest("GET", path))
+    return SessionDetail.from_json(response.data())

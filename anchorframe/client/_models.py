@@ -33,8 +33,12 @@ __all__ = [
     "BatchRetried",
     "BatchSummary",
     "Pagination",
+    "SessionDetail",
     "SessionEnded",
     "SessionItem",
+    "SessionPage",
+    "SessionStatusList",
+    "SessionSummary",
 ]
 
 BATCH_TERMINAL_STATUSES = frozenset({"completed", "failed", "cancelled"})
@@ -354,4 +358,80 @@ class SessionEnded(_Model):
     """The answer to ``DELETE /v1/sessions/{id}``."""
 
     status: str | None = _conv(_str)
+    extra: dict[str, Any] = _extra()
+
+
+#: Session statuses after which a session holds no browser any more.
+SESSION_ENDED_STATUSES = frozenset(
+    {"completed", "failed", "cancelled", "ended", "terminated", "stopped", "expired"}
+)
+
+
+def _tags(value: Any) -> list[str]:
+    return [str(tag) for tag in value] if isinstance(value, list) else []
+
+
+@dataclass(frozen=True)
+class SessionSummary(_Model):
+    """A session in a listing: ``GET /v1/sessions`` (``id``) or ``/v1/sessions/all/status``."""
+
+    session_id: str | None = _conv(_str)
+    status: str | None = _conv(_str)
+    tags: list[str] = _conv(_tags, default=[])
+    created_at: datetime | None = _conv(parse_datetime)
+    extra: dict[str, Any] = _extra()
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> SessionSummary:  # type: ignore[override]
+        """Parse either listing's item (the history page names the id ``id``)."""
+        if "session_id" not in data and "id" in data:
+            data = {("session_id" if key == "id" else key): value for key, value in data.items()}
+        return _parse(cls, data)
+
+    @property
+    def is_live(self) -> bool:
+        """Its browser may still run (and bill): any status but an ended one."""
+        return (self.status or "").lower() not in SESSION_ENDED_STATUSES
+
+
+def _summaries(value: Any) -> list[SessionSummary]:
+    if not isinstance(value, list):
+        return []
+    return [SessionSummary.from_json(item) for item in value if isinstance(item, Mapping)]
+
+
+@dataclass(frozen=True)
+class SessionPage(_Model):
+    """One page of ``GET /v1/sessions`` (the session history, filterable by tags and batch)."""
+
+    sessions: list[SessionSummary] = _conv(_summaries, default=[])
+    total: int | None = _conv(_int)
+    page: int | None = _conv(_int)
+    total_pages: int | None = _conv(_int)
+    extra: dict[str, Any] = _extra()
+
+    @property
+    def has_next(self) -> bool:
+        return self.page is not None and self.total_pages is not None and self.page < self.total_pages
+
+
+@dataclass(frozen=True)
+class SessionStatusList(_Model):
+    """``GET /v1/sessions/all/status``: every session of the key matching the filters."""
+
+    count: int | None = _conv(_int)
+    items: list[SessionSummary] = _conv(_summaries, default=[])
+    extra: dict[str, Any] = _extra()
+
+
+@dataclass(frozen=True)
+class SessionDetail(_Model):
+    """``GET /v1/sessions/{id}``: one session's status, duration and configuration."""
+
+    session_id: str | None = _conv(_str)
+    status: str | None = _conv(_str)
+    duration: int | None = _conv(_int)
+    credits_used: float | None = _conv(_float)
+    created_at: datetime | None = _conv(parse_datetime)
+    configuration: dict[str, Any] = _conv(_dict, default={}, repr=False)
     extra: dict[str, Any] = _extra()

@@ -9,7 +9,9 @@ Every API route goes through :func:`_api`, which checks ``anchor-api-key``, draw
 the request-level faults (429 with Retry-After, 500), maps :class:`Problem` to an
 ErrorResponse (``{"error": {"code", "message"}}``), drops the answer of a create
 when asked to, delays answers when asked to, and records the request (never the
-key). ``/_emulator/...`` routes are the emulator's own and see no faults.
+key). ``/_emulator/...`` routes are the emulator's own and see no faults. Without
+injected faults every answer is one ``openapi.yaml`` documents for its operation; the
+injected 429/500 model a gateway and may answer where the document lists neither.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
@@ -30,6 +33,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from ._provision import Problem, Provisioner
+from ._sessions import get_session, list_sessions, sessions_status
 from ._state import (
     async_created_json,
     async_status_json,
@@ -58,10 +62,9 @@ class RequestRecord:
 class EmulatorCore:
     """What the routes share: the provisioner, the key, the request log."""
 
-    def __init__(self, provisioner: Provisioner, api_key: str | None, *, list_metadata: bool = True) -> None:
+    def __init__(self, provisioner: Provisioner, api_key: str | None) -> None:
         self.provisioner = provisioner
         self._api_key = api_key
-        self.list_metadata = list_metadata
         self.requests: list[RequestRecord] = []
         self.base_url = ""
         self._request_number = 0
@@ -101,6 +104,10 @@ class EmulatorCore:
         }
 
     @property
+    def lenient(self) -> bool:
+        return self.provisioner.lenient
+
+    @property
     def live_view_base(self) -> str:
         return f"{self.base_url}/_emulator/live"
 
@@ -130,7 +137,8 @@ def _api(handler: Handler, *, create: bool = False) -> Callable[[Request], Await
                 response = error_response(
                     429,
                     "Too many requests - rate limit exceeded",
-                    headers={"Retry-After": f"{faults.retry_after:g}"},
+                    # The spec's Retry-After is an integer number of seconds.
+                    headers={"Retry-After": str(math.ceil(faults.retry_after))},
                 )
             elif prov.dice.hit(faults.server_error, "server_error", number):
                 response = error_response(500, "Internal server error")
@@ -261,14 +269,14 @@ async def list_batches(request: Request, core: EmulatorCore) -> Response:
     window = chosen[(page - 1) * limit : page * limit]
     return data_response(
         {
-            "batches": [batch_summary_json(b, with_metadata=core.list_metadata) for b in window],
+            "batches": [batch_summary_json(b, lenient=core.lenient) for b in window],
             "pagination": pagination_json(page, limit, len(chosen)),
         }
     )
 
 
 async def get_batch(request: Request, core: EmulatorCore) -> Response:
-    return data_response(batch_status_json(_batch(core, request), core.live_view_base))
+    return data_response(batch_status_json(_batch(core, request), core.live_view_base, lenient=core.lenient))
 
 
 async def update_batch(request: Request, core: EmulatorCore) -> Response:
@@ -331,7 +339,7 @@ async def async_session_status(request: Request, core: EmulatorCore) -> Response
     record = core.provisioner.asyncs.get(request.path_params["request_id"])
     if record is None:
         raise Problem(404, "Async session request not found")
-    return data_response(async_status_json(record, core.live_view_base))
+    return data_response(async_status_json(record, core.live_view_base, lenient=core.lenient))
 
 
 async def end_session(request: Request, core: EmulatorCore) -> Response:
@@ -374,6 +382,9 @@ def create_app(core: EmulatorCore) -> Starlette:
         Route("/v1/batch-sessions/{batch_id}/retry", _api(retry_batch), methods=["POST"]),
         Route("/v1/sessions/async", _api(create_async_session, create=True), methods=["POST"]),
         Route("/v1/sessions/async/{request_id}/status", _api(async_session_status), methods=["GET"]),
+        Route("/v1/sessions", _api(list_sessions), methods=["GET"]),
+        Route("/v1/sessions/all/status", _api(sessions_status), methods=["GET"]),
+        Route("/v1/sessions/{session_id}", _api(get_session), methods=["GET"]),
         Route("/v1/sessions/{session_id}", _api(end_session), methods=["DELETE"]),
         Route("/_emulator/state", emulator_state, methods=["GET"]),
         Route("/_emulator/live/{session_id}", live_view, methods=["GET"]),

@@ -97,7 +97,23 @@ def add_emulator_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
         help="sessions that may be created in total; beyond it 402",
     )
     faults.add_argument(
-        "--max-concurrent-sessions", type=int, default=None, metavar="N", help="live sessions allowed at once"
+        "--cost-limit",
+        type=int,
+        default=None,
+        metavar="N",
+        help="sessions the project may spend; beyond it async creates 403, batch creates 402",
+    )
+    faults.add_argument(
+        "--max-concurrent-sessions",
+        type=int,
+        default=None,
+        metavar="N",
+        help="live sessions allowed at once; beyond it async creates 429 and batch sessions fail",
+    )
+    parser.add_argument(
+        "--lenient",
+        action="store_true",
+        help="keep the extras of earlier releases that the published API lacks (batch metadata...)",
     )
     faults.add_argument(
         "--answer-delay", type=_seconds, default=0.0, metavar="S", help="hold every API answer back this long"
@@ -108,13 +124,13 @@ def add_emulator_arguments(parser: argparse.ArgumentParser) -> argparse.Argument
 def add_emulator_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Add the ``emulator`` subcommand to an argparse ``subparsers`` object.
 
-    The parser's default ``func`` is :func:`run_emulator_command`.
+    The parser's ``handler`` (the CLI's one dispatch convention) is :func:`run_emulator_command`.
     """
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "emulator", help="run an Anchor-compatible API on loopback", description=DESCRIPTION
     )
     add_emulator_arguments(parser)
-    parser.set_defaults(func=run_emulator_command)
+    parser.set_defaults(handler=run_emulator_command)
     return parser
 
 
@@ -128,6 +144,7 @@ def faults_from_args(args: argparse.Namespace) -> Faults:
         retry_after=args.retry_after,
         server_error=args.server_error,
         credit_limit=args.credit_limit,
+        cost_limit=args.cost_limit,
         max_concurrent_sessions=args.max_concurrent_sessions,
         answer_delay=args.answer_delay,
     )
@@ -159,6 +176,7 @@ def run_emulator_command(args: argparse.Namespace, *, stop: threading.Event | No
         launch_concurrency=args.launch_concurrency,
         seconds_per_minute=args.seconds_per_minute,
         chromium=args.chromium,
+        lenient=args.lenient,
     )
     if not _is_loopback(args.host):
         print(

@@ -30,8 +30,11 @@ class Faults:
         retry_after: the ``Retry-After`` of those answers, in seconds.
         server_error: share of API requests answered 500.
         credit_limit: total sessions that may be created; beyond it creating answers 402.
-        max_concurrent_sessions: live sessions allowed at once; a session provisioned
-            beyond it fails with an ``error`` (the batch still completes).
+        cost_limit: total sessions the project may spend; beyond it an async create answers
+            403 "Project cost limit reached." and a batch create 402 (its only cost error).
+        max_concurrent_sessions: live sessions allowed at once; a batch session provisioned
+            beyond it fails with an ``error`` (the batch still completes), and an async create
+            answers 429 "API key would exceed batch browser limit".
         lose_create_answers: the next N creates (batch or async) are carried out and then
             answered 500, as when an answer is lost: the outcome is unknown to the client.
         answer_delay: seconds every API answer is held back (to provoke client timeouts).
@@ -45,6 +48,7 @@ class Faults:
     retry_after: float = 1.0
     server_error: float = 0.0
     credit_limit: int | None = None
+    cost_limit: int | None = None
     max_concurrent_sessions: int | None = None
     lose_create_answers: int = 0
     answer_delay: float = 0.0
@@ -57,7 +61,7 @@ class Faults:
         for name in ("provision_delay", "crash_after", "retry_after", "answer_delay"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative, got {getattr(self, name)!r}.")
-        for name in ("credit_limit", "max_concurrent_sessions", "lose_create_answers"):
+        for name in ("credit_limit", "cost_limit", "max_concurrent_sessions", "lose_create_answers"):
             value = getattr(self, name)
             if value is not None and value < 0:
                 raise ValueError(f"{name} must not be negative, got {value!r}.")

@@ -51,6 +51,11 @@ def _get(mapping: Any, *path: str) -> Any:
     return mapping
 
 
+def _tags(configuration: Any) -> list[str]:
+    tags = _get(configuration, "session", "tags")
+    return [str(tag) for tag in tags] if isinstance(tags, list) else []
+
+
 class Provisioner:
     """Owns every batch, async request and session of one emulator."""
 
@@ -63,8 +68,10 @@ class Provisioner:
         seconds_per_minute: float = 60.0,
         chromium: str | None = None,
         launch_timeout: float = 30.0,
+        lenient: bool = False,
     ) -> None:
         self.faults = faults
+        self.lenient = lenient
         self.dice = FaultDice(seed)
         self.seeded = seed is not None
         self.launch_concurrency = max(1, launch_concurrency)
@@ -100,7 +107,10 @@ class Provisioner:
     def chromium_pids(self) -> list[int]:
         return [slot.chromium.pid for slot in self.live_slots() if slot.chromium is not None]
 
-    def _spend(self, count: int) -> None:
+    def _spend(self, count: int, *, cost_status: int = 402) -> None:
+        cost = self.faults.cost_limit
+        if cost is not None and self.credits_used + count > cost:
+            raise Problem(cost_status, "Project cost limit reached.")
         limit = self.faults.credit_limit
         if limit is not None and self.credits_used + count > limit:
             left = max(0, limit - self.credits_used)
@@ -129,8 +139,13 @@ class Provisioner:
             configuration=configuration,
             metadata=metadata,
             created_at=utcnow(),
-            slots=[Slot(index=i, metadata=dict(metadata)) for i in range(count)],
+            slots=[
+                Slot(index=i, metadata=dict(metadata), tags=_tags(configuration), configuration=configuration)
+                for i in range(count)
+            ],
         )
+        for slot in batch.slots:
+            slot.batch_id = batch.batch_id
         self.batches[batch.batch_id] = batch
         for slot in batch.slots:
             slot.task = self._spawn(self._provision(batch, slot, configuration, attempts=1))
@@ -138,6 +153,8 @@ class Provisioner:
 
     def cancel_batch(self, batch: BatchRecord) -> tuple[int, list[asyncio.Task[None]]]:
         """Mark the batch cancelled; returns how many sessions stop and what to await."""
+        if batch.status in ("cancelled", "completed") and not self.lenient:
+            raise Problem(409, "Invalid state transition (batch already cancelled or completed)")
         if batch.cancelled:
             return 0, []
         batch.cancelled = True
@@ -173,6 +190,8 @@ class Provisioner:
             raise Problem(400, "A cancelled batch cannot be retried")
         wanted = {"failed"} if failed_only else {"failed", "cancelled"}
         targets = [slot for slot in batch.slots if slot.status in wanted]
+        if not targets and not self.lenient:
+            raise Problem(400, "No failed sessions to retry")
         for slot in targets:
             slot.retry_count += 1
             slot.status, slot.phase, slot.error = "pending", "queued", None
@@ -185,16 +204,21 @@ class Provisioner:
     # --- async sessions ----------------------------------------------------------------------
 
     def create_async(self, body: dict[str, Any]) -> AsyncRecord:
-        self._spend(1)
+        cap = self.faults.max_concurrent_sessions
+        if cap is not None and self._in_use() >= cap:
+            # A concurrency cap of the account, not a rate limit: no Retry-After, waiting briefly won't help.
+            raise Problem(429, "API key would exceed batch browser limit")
+        self._spend(1, cost_status=403)
         number = self._next("async")
-        tags = _get(body, "session", "tags")
-        metadata = {"tags": list(tags)} if isinstance(tags, list) else {}
+        tags = _tags(body)
         record = AsyncRecord(
             request_id=self.new_id("async", number),
             number=number,
             body=body,
             created_at=utcnow(),
-            slot=Slot(index=0, metadata=metadata),
+            slot=Slot(
+                index=0, metadata={"tags": tags} if self.lenient else {}, tags=tags, configuration=body
+            ),
         )
         self.asyncs[record.request_id] = record
         record.slot.task = self._spawn(self._provision(record, record.slot, body, attempts=1))
@@ -241,7 +265,7 @@ class Provisioner:
             return "Failed to provision browser session: the browser pod did not start (emulated)"
         cap = faults.max_concurrent_sessions
         if cap is not None and len(self.live_slots()) + self._launching >= cap:
-            return f"Concurrent session limit reached ({cap} sessions)"
+            return f"API key would exceed batch browser limit ({cap} concurrent sessions)"
         self._launching += 1
         try:
             width = _get(configuration, "browser", "viewport", "width") or 1440
@@ -308,8 +332,19 @@ class Provisioner:
     async def end_session(self, session_id: str) -> None:
         slot = self.sessions.get(session_id)
         if slot is None:
-            raise Problem(404, "Session not found")
+            if self.lenient:
+                raise Problem(404, "Session not found")
+            raise Problem(401, "Invalid API Key or browser session ID")
         await self.end_slot(slot, "deleted")
+
+    def _in_use(self) -> int:
+        """Sessions live or on their way (a pending async request will hold one)."""
+        coming = sum(
+            1
+            for record in self.asyncs.values()
+            if record.slot.status in ("pending", "processing") and record.slot.session_id is None
+        )
+        return len(self.live_slots()) + coming
 
     async def shutdown(self) -> None:
         """Stop provisioning and end every browser. Idempotent."""

@@ -39,8 +39,10 @@ class Emulator:
             (``fail_provision=0.2``, ``rate_limit=0.1``, ``credit_limit=10`` ...).
         launch_concurrency: Chromium processes started at once (start-up is CPU bound).
         seconds_per_minute: real seconds per minute of ``max_duration`` (tests shrink it).
-        list_metadata: include each batch's ``metadata`` in list answers (the published
-            list schema has none; set False to test a client against the strict shape).
+        lenient: keep the extras of earlier releases that the published document lacks
+            (batch ``metadata`` in status and list answers, 404 for an unknown session, no
+            409/400 for a cancel or retry with nothing to do). Off by default: the emulator
+            says only what ``openapi.yaml`` says.
         chromium: the Chromium executable (else found like the local backend does).
 
     Example:
@@ -60,7 +62,7 @@ class Emulator:
         faults: Faults | None = None,
         launch_concurrency: int = 2,
         seconds_per_minute: float = 60.0,
-        list_metadata: bool = True,
+        lenient: bool = False,
         chromium: str | None = None,
         **fault_knobs: Any,
     ) -> None:
@@ -75,10 +77,9 @@ class Emulator:
             launch_concurrency=launch_concurrency,
             seconds_per_minute=seconds_per_minute,
             chromium=chromium,
+            lenient=lenient,
         )
-        self._core = EmulatorCore(
-            self._provisioner, self._api_key if check_key else None, list_metadata=list_metadata
-        )
+        self._core = EmulatorCore(self._provisioner, self._api_key if check_key else None)
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None

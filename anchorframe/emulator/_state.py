@@ -38,6 +38,9 @@ class Slot:
 
     index: int
     metadata: dict[str, Any]
+    tags: list[str] = field(default_factory=list)
+    batch_id: str | None = None
+    configuration: dict[str, Any] = field(default_factory=dict, repr=False)
     status: SlotStatus = "pending"
     phase: Phase = "queued"
     session_id: str | None = None
@@ -166,7 +169,7 @@ def batch_created_json(batch: BatchRecord) -> dict[str, Any]:
     }
 
 
-def batch_status_json(batch: BatchRecord, live_view_base: str) -> dict[str, Any]:
+def batch_status_json(batch: BatchRecord, live_view_base: str, *, lenient: bool = False) -> dict[str, Any]:
     counts = batch.counts()
     failed = [slot.error for slot in batch.slots if slot.status == "failed" and slot.error]
     status = batch.status
@@ -184,14 +187,13 @@ def batch_status_json(batch: BatchRecord, live_view_base: str) -> dict[str, Any]
             "error": (failed[0] if failed else "All sessions failed") if status == "failed" else None,
             "sessions": [slot_json(slot, live_view_base) for slot in batch.slots],
             "progress": {"percentage": batch.percentage(), "current_phase": batch.phase},
-            # Not in the published schema: the request's metadata, so that a run can
-            # find its batches again (clients must tolerate unknown fields).
-            "metadata": batch.metadata,
+            # Not in the published schema: only a lenient emulator sends the request's metadata.
+            "metadata": batch.metadata if lenient else None,
         }
     )
 
 
-def batch_summary_json(batch: BatchRecord, *, with_metadata: bool) -> dict[str, Any]:
+def batch_summary_json(batch: BatchRecord, *, lenient: bool = False) -> dict[str, Any]:
     counts = batch.counts()
     data = _drop_none(
         {
@@ -204,7 +206,7 @@ def batch_summary_json(batch: BatchRecord, *, with_metadata: bool) -> dict[str, 
             "actual_completion_time": iso(batch.finished_at),
         }
     )
-    if with_metadata:
+    if lenient:  # not in the published list schema
         data["metadata"] = batch.metadata
     return data
 
@@ -224,7 +226,7 @@ def async_created_json(record: AsyncRecord) -> dict[str, Any]:
     return {"request_id": record.request_id, "status": "pending", "session_id": None}
 
 
-def async_status_json(record: AsyncRecord, live_view_base: str) -> dict[str, Any]:
+def async_status_json(record: AsyncRecord, live_view_base: str, *, lenient: bool = False) -> dict[str, Any]:
     slot = record.slot
     status = record.status
     data: dict[str, Any] = {
@@ -236,11 +238,79 @@ def async_status_json(record: AsyncRecord, live_view_base: str) -> dict[str, Any
     if slot.session_id is not None and slot.status == "completed":
         data["session"] = {
             "session_id": slot.session_id,
-            # As the published page shows; the SDK's item model does not list "running".
-            "status": "running" if status == "ready" else "completed",
+            # The published page shows "running"; the schema's item status has no such value.
+            "status": "running" if lenient and status == "ready" else "completed",
             "cdp_url": slot.cdp_url,
             "live_view_url": f"{live_view_base}/{slot.session_id}",
         }
-    if slot.error:
+    elif slot.error:
+        # The schema has no top-level error: a failed request says why in its session item.
+        data["session"] = _drop_none(
+            {"status": slot.status, "error": slot.error, "retry_count": slot.retry_count}
+        )
+    if slot.error and lenient:
         data["error"] = slot.error
     return data
+
+
+# --- sessions (GET /v1/sessions, /v1/sessions/all/status, /v1/sessions/{id}) -----------------
+
+
+def session_status(slot: Slot) -> str:
+    """``running`` while its browser is up, then ``completed``."""
+    return "running" if slot.ended_at is None and slot.live else "completed"
+
+
+def session_status_json(slot: Slot) -> dict[str, Any]:
+    """A ``SessionStatus`` item."""
+    return {
+        "session_id": slot.session_id,
+        "status": session_status(slot),
+        "tags": list(slot.tags),
+        "created_at": iso(slot.completed_at),
+    }
+
+
+def _duration(slot: Slot) -> int:
+    if slot.completed_at is None:
+        return 0
+    end = slot.ended_at or utcnow()
+    return max(0, int((end - slot.completed_at).total_seconds()))
+
+
+def session_history_json(slot: Slot) -> dict[str, Any]:
+    """A ``SessionHistoryPageItem``."""
+    running = session_status(slot) == "running"
+    headless = (slot.configuration.get("browser") or {}).get("headless") or {}
+    recording = (slot.configuration.get("session") or {}).get("recording") or {}
+    return {
+        "id": slot.session_id,
+        "status": session_status(slot),
+        "tags": list(slot.tags),
+        "headless": bool(headless.get("active", True)) if isinstance(headless, dict) else True,
+        "recording": bool(recording.get("active", True)) if isinstance(recording, dict) else True,
+        "used_credits": "N/A" if running else 1,
+        "duration": _duration(slot),
+        "created_at": iso(slot.completed_at),
+        "user_configuration": slot.configuration,
+        "task_initiated": False,
+        "task_executions_count": 0,
+        "api_key_name": "emulator",
+        "browser_ip": "127.0.0.1",
+        "domains": [],
+    }
+
+
+def session_detail_json(slot: Slot) -> dict[str, Any]:
+    """The ``data`` of ``GET /v1/sessions/{id}`` (its ``tags`` is an object there: left out)."""
+    return {
+        "session_id": slot.session_id,
+        "status": session_status(slot),
+        "duration": _duration(slot),
+        "credits_used": 0 if session_status(slot) == "running" else 1,
+        "configuration": slot.configuration,
+        "playground": False,
+        "proxy_bytes": 0,
+        "steps": 0,
+        "created_at": iso(slot.completed_at),
+    }

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 import anchorframe as af
-from anchorframe.backends.anchor import RUN_KEY, AnchorBackend, reap
+from anchorframe.backends.anchor import AnchorBackend, reap, run_tags
 from anchorframe.client import AnchorClient
 from anchorframe.emulator import Emulator
 from anchorframe.errors import AuthenticationError, PaymentRequiredError
@@ -249,14 +249,13 @@ def test_secrets_never_reach_frames_summary_or_logs(site, caplog):
 
 
 def test_reap_ends_what_a_crashed_run_left(emulator):
-    """Batches tagged with a run id are found by reap() and their live sessions ended."""
+    """Sessions tagged with a run's id are found by reap() through the session listing and ended."""
     with AnchorClient(emulator.api_key, base_url=emulator.base_url) as client:
-        created = client.create_batch(2, metadata={RUN_KEY: "crashed-run"})
-        client.wait_batch(created.batch_id, initial_interval=0.2)
-        client.create_batch(1, metadata={"someone": "else"})
-    deadline = time.monotonic() + 30
-    while emulator.live_sessions < 3 and time.monotonic() < deadline:
-        time.sleep(0.2)
+        mine = client.create_batch(2, configuration={"session": {"tags": run_tags("crashed-run")}})
+        client.wait_batch(mine.batch_id, initial_interval=0.2)
+        other = client.create_batch(1, configuration={"session": {"tags": ["someone-else"]}})
+        client.wait_batch(other.batch_id, initial_interval=0.2)
+    assert emulator.live_sessions == 3
     preview = reap(api_key=emulator.api_key, base_url=emulator.base_url, dry_run=True)
     assert set(preview["action"]) == {"would end"} and len(preview) == 2 and emulator.live_sessions == 3
     done = reap(run_id="crashed-run", api_key=emulator.api_key, base_url=emulator.base_url)

@@ -11,6 +11,7 @@ def test_client_exports():
         "AsyncAnchorClient", "AsyncSessionCreated", "AsyncSessionStatus", "Batch",
         "BatchCancelled", "BatchCreated", "BatchDeleted", "BatchPage", "BatchProgress",
         "BatchRetried", "BatchSummary", "Pagination", "SessionEnded", "SessionItem",
+        "SessionDetail", "SessionPage", "SessionStatusList", "SessionSummary",
     }  # fmt: skip
     for name in anchorframe.client.__all__:
         assert getattr(anchorframe.client, name) is not None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from anchorframe.client import REQUEST_TOKEN_KEY
+from anchorframe.client import REQUEST_TAG_PREFIX
 from anchorframe.client import _flows as flows
 from anchorframe.client._core import ApiResponse, ClientConfig
 
@@ -59,19 +59,28 @@ def test_safe_call_retries_after_429_with_retry_after():
 
 
 def test_create_with_unknown_outcome_looks_before_sending_again():
-    """After a 500 the create lists batches and returns the one carrying its token."""
+    """After a 500 the create lists batches and returns the one whose sessions carry its tag."""
     flow = flows.create_batch(_config(), 2, request_token="tok")
     post = next(flow)
     assert post.request.method == "POST" and not post.request.safe
-    assert post.request.json["metadata"][REQUEST_TOKEN_KEY] == "tok"
+    assert post.request.json["configuration"]["session"]["tags"] == [f"{REQUEST_TAG_PREFIX}tok"]
     op = flow.send(_answer(500))
     assert isinstance(op, flows.Sleep)
     listing = flow.send(None)
     assert listing.request.method == "GET" and listing.request.path == "/v1/batch-sessions"
-    found = {"batch_id": "b9", "status": "pending", "metadata": {REQUEST_TOKEN_KEY: "tok"}}
+    found = {"batch_id": "b9", "status": "pending", "total_requests": 2}
     page = {"batches": [found], "pagination": {"has_next": False}}
+    sessions = flow.send(_answer(200, page))
+    assert sessions.request.path == "/v1/sessions"
+    assert sessions.request.query() == {
+        "tags": f"{REQUEST_TAG_PREFIX}tok",
+        "batch_id": "b9",
+        "page": "1",
+        "limit": "10",
+    }
+    tagged = {"sessions": [{"id": "s1", "status": "running"}], "total": 1, "page": 1, "total_pages": 1}
     try:
-        flow.send(_answer(200, page))
+        flow.send(_answer(200, tagged))
     except StopIteration as stop:
         assert stop.value.batch_id == "b9" and stop.value.extra["reconciled"]
     else:

@@ -25,7 +25,7 @@ def test_key_never_leaks(make_emulator, closed_port, caplog):
         created = client.create_batch(1, metadata={"run": "r-secret"})
         batch = client.wait_batch(created.batch_id, initial_interval=0.05, max_interval=0.2)
         texts += [repr(created), repr(batch), repr(batch.sessions), str(batch.describe())]
-        texts += [repr(client.list_batches()), repr(client.cancel_batch(created.batch_id))]
+        texts += [repr(client.list_batches()), repr(client.delete_batch(created.batch_id))]
         for bad in (lambda: client.create_batch(0), lambda: client.get_batch("nope")):
             try:
                 bad()
@@ -78,7 +78,7 @@ def test_cdp_urls_stay_out_of_reprs(client):
     batch = client.wait_batch(created.batch_id, initial_interval=0.05, max_interval=0.2)
     url = batch.sessions[0].cdp_url
     assert url and url not in repr(batch) and url not in repr(batch.sessions[0])
-    client.cancel_batch(created.batch_id)
+    client.delete_batch(created.batch_id)
 
 
 @pytest.mark.parametrize("base_url", ["ftp://example.invalid", "not a url"])

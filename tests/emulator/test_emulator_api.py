@@ -101,12 +101,16 @@ def test_unknown_things_are_404(emulator):
             ("DELETE", f"/v1/batch-sessions/{uuid.uuid4()}"),
             ("POST", f"/v1/batch-sessions/{uuid.uuid4()}/retry"),
             ("GET", f"/v1/sessions/async/{uuid.uuid4()}/status"),
-            ("DELETE", f"/v1/sessions/{uuid.uuid4()}"),
+            ("GET", f"/v1/sessions/{uuid.uuid4()}"),
             ("GET", "/v1/nothing-here"),
         ]:
             answer = http.request(method, path, json={"status": "cancelled"} if method == "PATCH" else None)
             assert answer.status_code == 404, (method, path)
             assert answer.json()["error"]["code"] == 404
+        # Ending an unknown session is the one documented otherwise: 401.
+        answer = http.delete(f"/v1/sessions/{uuid.uuid4()}")
+        assert answer.status_code == 401
+        assert answer.json()["error"]["message"] == "Invalid API Key or browser session ID"
 
 
 def test_list_validates_its_parameters(emulator):
@@ -215,7 +219,7 @@ def test_fail_provision_is_deterministic_under_seed(make_emulator):
             assert all(s["error"] for s in data["sessions"] if s["status"] == "failed")
             assert emu.live_sessions == 4 - len(failed)
             outcomes.append((batch_id, failed))
-            http.patch(f"/v1/batch-sessions/{batch_id}", json={"status": "cancelled"})
+            http.delete(f"/v1/batch-sessions/{batch_id}")
         emu.close()
     assert outcomes[0] == outcomes[1] and 0 < len(outcomes[0][1]) < 4
 
@@ -229,10 +233,27 @@ def test_concurrent_session_cap(make_emulator):
         assert data["status"] == "completed"
         assert data["completed_requests"] == 1 and data["failed_requests"] == 1
         assert (
-            "Concurrent session limit"
+            "would exceed batch browser limit"
             in next(s for s in data["sessions"] if s["status"] == "failed")["error"]
         )
         assert emu.live_sessions == 1
+        # An async create over the cap is refused at once, as documented: 429, no Retry-After.
+        refused = http.post("/v1/sessions/async", json={})
+        assert refused.status_code == 429 and "retry-after" not in refused.headers
+        assert refused.json()["error"]["message"] == "API key would exceed batch browser limit"
+        http.delete(f"/v1/batch-sessions/{batch_id}")
+
+
+def test_cost_limit_is_403_for_async_and_402_for_batches(make_emulator):
+    """Past the project's cost limit: async creates 403, batch creates 402, nothing started."""
+    emu = make_emulator(cost_limit=0)
+    with _http(emu) as http:
+        answer = http.post("/v1/sessions/async", json={})
+        assert (
+            answer.status_code == 403 and answer.json()["error"]["message"] == "Project cost limit reached."
+        )
+        assert http.post("/v1/batch-sessions", json={"count": 1}).status_code == 402
+        assert emu.credits_used == 0 and emu.live_sessions == 0
 
 
 def test_all_failed_batch_is_failed_with_error(make_emulator):

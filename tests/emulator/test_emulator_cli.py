@@ -55,7 +55,7 @@ def test_cli_runs_until_ctrl_c_and_ends_sessions():
 
 
 def test_subcommand_wiring_parses_fault_flags():
-    """add_emulator_parser adds `emulator` with fault flags and run_emulator_command as func."""
+    """add_emulator_parser adds `emulator` with fault flags and run_emulator_command as its handler."""
     parser = argparse.ArgumentParser(prog="anchorframe")
     add_emulator_parser(parser.add_subparsers(dest="command"))
     args = parser.parse_args(
@@ -72,7 +72,7 @@ def test_subcommand_wiring_parses_fault_flags():
             "--no-auth",
         ]
     )
-    assert args.func is run_emulator_command
+    assert args.handler is run_emulator_command
     assert (args.fail_provision, args.rate_limit, args.credit_limit) == (0.2, 0.1, 10)
     stop = threading.Event()
     stop.set()

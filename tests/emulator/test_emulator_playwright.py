@@ -23,5 +23,5 @@ def test_connect_over_cdp_loads_loopback_page(emulator, loopback_page):
                 assert page.inner_text("h1") == "Hello from loopback"
                 browser.close()
         finally:
-            client.cancel_batch(created.batch_id)
+            client.delete_batch(created.batch_id)
     assert emulator.live_sessions == 0

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from datetime import datetime
 
 import anchorbrowser
-import pydantic
 import pytest
-from anchorbrowser.types import models
 from conftest_anchor import wait_until
 
 
@@ -57,51 +54,58 @@ def test_sdk_batches_create_poll_list_cancel_retry(sdk):
     listed = client.batch_sessions.list_batch_sessions(status="completed", page=1, limit=10)
     assert listed.data.pagination.total_records == 1
     assert listed.data.batches[0].batch_id == created.data.batch_id
-    cancelled = client.batch_sessions.update_batch_session(str(created.data.batch_id), status="cancelled")
-    assert cancelled.data.status == "cancelled" and cancelled.data.cancelled_sessions == 2
+    with pytest.raises(anchorbrowser.ConflictError):  # a completed batch cannot be cancelled
+        client.batch_sessions.update_batch_session(str(created.data.batch_id), status="cancelled")
+    with pytest.raises(anchorbrowser.BadRequestError):  # nothing failed, nothing to retry
+        client.batch_sessions.retry_batch_session(str(created.data.batch_id), retry_failed_only=True)
     deleted = client.batch_sessions.delete_batch_session(str(created.data.batch_id))
-    assert deleted.data.deleted_sessions == 0
+    assert deleted.data.deleted_sessions == 2
     assert emu.live_sessions == 0
 
 
 def test_sdk_async_sessions_create_and_poll(sdk):
-    """Create and poll an async session; strict until ready, as published after."""
+    """Create and poll an async session until ready, every answer strict."""
     emu, client = sdk
     created = client.sessions.create_session_async(
-        session={"timeout": {"max_duration": 5}}, browser={"headless": {"active": True}}
+        session={"timeout": {"max_duration": 5}, "tags": ["sdk"]}, browser={"headless": {"active": True}}
     )
     assert isinstance(created.data.request_id, uuid.UUID) and created.data.session_id is None
     request_id = str(created.data.request_id)
-    first = client.sessions.get_async_session_status(request_id)
-    assert first.data.status in ("pending", "processing", "ready")
-    # The published page shows the ready session's status as "running", which the SDK's
-    # item model does not list: strict validation flags that one field and nothing else.
-    deadline = time.monotonic() + 30
-    while True:
-        assert time.monotonic() < deadline
-        try:
-            status = client.sessions.get_async_session_status(request_id)
-        except anchorbrowser.APIResponseValidationError as exc:
-            body = exc.body
-            break
-        assert status.data.status in ("pending", "processing")
-        time.sleep(0.05)
-    assert body["data"]["status"] == "ready" and body["data"]["session"]["status"] == "running"
-    with pytest.raises(pydantic.ValidationError) as info:
-        models.AsyncSessionStatusResponseSchema.model_validate(body)
-    assert [e["loc"] for e in info.value.errors()] == [("data", "session", "status")]
-    body["data"]["session"]["status"] = "completed"
-    strict = models.AsyncSessionStatusResponseSchema.model_validate(body)
-    assert strict.data.session.cdp_url and strict.data.progress.current_phase == "ready"
-    assert strict.data.created_at.tzinfo is not None
-    # The SDK as shipped (non-strict) reads the published answer without an error.
-    loose = anchorbrowser.Anchorbrowser(api_key=emu.api_key, base_url=emu.base_url)
-    status = loose.sessions.get_async_session_status(request_id)
-    assert status.data.status == "ready" and status.data.session.cdp_url
-    ended = loose.sessions.delete_session(str(status.data.session.session_id))
+    status = wait_until(
+        lambda: (r := client.sessions.get_async_session_status(request_id)).data.status == "ready" and r,
+        timeout=30,
+    )
+    assert status.data.session.cdp_url and status.data.session.status == "completed"
+    assert status.data.progress.current_phase == "ready" and status.data.created_at.tzinfo is not None
+    ended = client.sessions.delete_session(str(status.data.session.session_id))
     assert ended.data.status == "success"
     assert emu.live_sessions == 0
-    loose.close()
+
+
+def test_sdk_session_listings_parse_strictly(sdk):
+    """The session listing endpoints (history page, all status, one session) parse strictly."""
+    emu, client = sdk
+    created = client.batch_sessions.create_batch_session(
+        count=2, configuration={"session": {"tags": ["sdk-list", "run-1"]}}
+    )
+    _wait_batch(client, str(created.data.batch_id))
+    page = client.sessions.list_sessions(tags="sdk-list,run-1", limit=10, sort_order="desc")
+    assert page.data.total == 2 and len(page.data.sessions) == 2 and page.data.total_pages == 1
+    first = page.data.sessions[0]
+    assert set(first.tags) == {"sdk-list", "run-1"} and first.created_at.tzinfo is not None
+    assert first.status == "running" and first.used_credits == "N/A"
+    by_batch = client.sessions.list_sessions(batch_id=str(created.data.batch_id), status="running")
+    assert {s.id for s in by_batch.data.sessions} == {s.id for s in page.data.sessions}
+    assert client.sessions.list_sessions(tags="sdk-list,someone-else").data.total == 0
+    statuses = client.sessions.get_all_sessions_status(tags="sdk-list")
+    assert statuses.data.count == 2 and all(item.status == "running" for item in statuses.data.items)
+    one = client.sessions.get_session(first.id)
+    assert one.data.session_id == first.id and one.data.status == "running"
+    for item in statuses.data.items:
+        client.sessions.delete_session(item.session_id)
+    after = client.sessions.get_all_sessions_status(tags="sdk-list")
+    assert {item.status for item in after.data.items} == {"completed"}
+    assert emu.live_sessions == 0
 
 
 def test_sdk_sees_api_errors(sdk):
@@ -111,6 +115,8 @@ def test_sdk_sees_api_errors(sdk):
         client.batch_sessions.create_batch_session(count=0)
     with pytest.raises(anchorbrowser.NotFoundError):
         client.batch_sessions.get_batch_session(str(uuid.uuid4()))
+    with pytest.raises(anchorbrowser.AuthenticationError):  # 401: "Invalid API Key or browser session ID"
+        client.sessions.delete_session("no-such-session")
     bad = anchorbrowser.Anchorbrowser(api_key="wrong", base_url=emu.base_url)
     with pytest.raises(anchorbrowser.AuthenticationError):
         bad.batch_sessions.list_batch_sessions()

@@ -1,0 +1,145 @@
+"""The HTTP stage of ``render="http"`` / ``"auto"``: rows fetched without a browser first.
+
+For the built-in extractors (``extract=`` and the page summary), a row is first
+fetched with one shared ``httpx.AsyncClient`` and extracted from the HTML
+(``_http.fetch_extract``). What comes back decides the row's way on:
+
+* done over HTTP: the row is ``ok`` with ``af_render == "http"``;
+* failed (a 404, a 5xx, a timeout): the ledger decides, exactly as for a browser
+  attempt (retries go back to this stage);
+* needs a browser (a selector not found, a script-rendered shell, a challenge):
+  under ``"auto"`` the row moves to the browser queue without spending an attempt;
+  under ``"http"`` it fails with reason ``needs_browser``.
+
+A :class:`~anchorframe._render_policy.RenderPolicy` learns per host and path
+pattern: once a pattern's rows keep needing the browser, its rows go straight
+there, with an occasional HTTP probe to notice a change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ._frames import InputTable, Work
+from ._ledger import Ledger
+from ._render_policy import RenderPolicy
+from ._retry import Failure
+
+__all__ = ["HTTP_CONCURRENCY", "HttpStage"]
+
+#: Rows fetched over HTTP at once. Parsing, not the network, is the cost on 2 cores: more
+#: fetches in flight than this only queue up in the parser (benchmarks/render_corpus.py).
+HTTP_CONCURRENCY = 16
+
+
+class HttpStage:
+    """Fetches rows over HTTP; see the module docstring.
+
+    Example:
+        >>> stage = HttpStage(table, ledger, selectors={"h1": "h1"}, mode="auto", timeout=30,
+        ...                   to_browser=queue_for_browser, retry_later=retry)  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        table: InputTable,
+        ledger: Ledger,
+        *,
+        selectors: Mapping[str, str] | None,
+        mode: str,
+        timeout: float,
+        to_browser: Callable[[Work], None],
+        retry_later: Callable[[Work, float], None],
+        concurrency: int = HTTP_CONCURRENCY,
+        policy: RenderPolicy | None = None,
+    ) -> None:
+        self.table = table
+        self.ledger = ledger
+        self.selectors = selectors
+        self.mode = mode
+        self.timeout = timeout
+        self.concurrency = concurrency
+        self.policy = policy or RenderPolicy()
+        self._to_browser = to_browser
+        self._retry_later = retry_later
+        self._queue: asyncio.Queue[Work] = asyncio.Queue()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._client: Any = None
+        #: Rows done over HTTP, and rows the HTTP path handed to the browser.
+        self.done_over_http = 0
+        self.sent_to_browser = 0
+
+    def route(self, item: Work) -> None:
+        """A row's first stop: this stage, or (a browser-first pattern under "auto") the browser."""
+        if self.mode == "auto" and self.policy.choose(item.url) == "browser":
+            self._to_browser(item)
+            return
+        self.put(item)
+
+    def put(self, item: Work) -> None:
+        item.render = "http"
+        self._queue.put_nowait(item)
+
+    async def start(self) -> None:
+        from ._http import make_client
+
+        self._client = make_client(max_connections=self.concurrency)
+        self._tasks = [asyncio.ensure_future(self._fetcher(index)) for index in range(self.concurrency)]
+
+    async def aclose(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._client is not None:
+            with contextlib.suppress(Exception):
+                await self._client.aclose()
+
+    async def _fetcher(self, index: int) -> None:
+        from ._http import fetch_extract
+
+        ledger = self.ledger
+        while True:
+            item = await self._queue.get()
+            attempt = ledger.start(item, "http", index, render="http")
+            if attempt is None:
+                continue
+            try:
+                outcome = await fetch_extract(self._client, item.url, self.selectors, timeout=self.timeout)
+            except asyncio.CancelledError:
+                ledger.cancelled(attempt)
+                raise
+            except Exception as exc:  # a bug of the HTTP path must not lose the row: the browser takes it
+                outcome = None
+                reason = f"the HTTP path failed ({type(exc).__name__}: {exc})"
+            if outcome is not None and outcome.done:
+                self.policy.record(item.url, outcome)
+                self.done_over_http += 1
+                ledger.succeeded(attempt, outcome.values)
+            elif outcome is not None and outcome.failed:
+                assert outcome.failure is not None
+                delay = ledger.failed(attempt, outcome.failure)
+                if delay is not None:
+                    self._retry_later(item, delay)
+            else:
+                if outcome is not None:
+                    self.policy.record(item.url, outcome)
+                    reason = outcome.reason or "the page needs a browser"
+                self._needs_browser(attempt, reason)
+
+    def _needs_browser(self, attempt: Any, reason: str) -> None:
+        if self.mode == "http":
+            failure = Failure(
+                "needs_browser",
+                False,
+                "NeedsBrowser",
+                f"The page needs a browser ({reason}); render='http' does not use one. "
+                "Pass render='auto' to let a browser take such rows.",
+            )
+            self.ledger.failed(attempt, failure)
+            return
+        self.sent_to_browser += 1
+        if self.ledger.moved(attempt, "needs_browser"):
+            self._to_browser(attempt.work)

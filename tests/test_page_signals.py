@@ -1,0 +1,78 @@
+"""In real Chromium: the main document's status and headers are recorded; challenges and 429s are seen.
+
+Run under the browser lock; one browser for the module (about 5 s in all).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from anchorframe._page_signals import MainDocument, blocked_of, read_page, throttle_of
+
+from .conftest import wait_no_chromium
+from .sites_misbehaving import CHALLENGE_PAGES, ChallengeSite, RateLimitedSite, RobotsSite
+
+
+async def _visit(urls: list[str], *, expect_content: bool = False) -> list[tuple]:
+    """Open each URL on its own page as a callable would; return (main document, page text, blocked)."""
+    from playwright.async_api import async_playwright
+
+    from anchorframe.backends._chromium import find_chromium
+
+    out = []
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=str(find_chromium()))
+        try:
+            context = await browser.new_context()
+            for url in urls:
+                page = await context.new_page()
+                doc = MainDocument.watch(page)
+                await page.goto(url)
+                text = await read_page(page)
+                out.append((doc, text, blocked_of(doc, text, expect_content=expect_content)))
+                await page.close()
+        finally:
+            await browser.close()
+    return out
+
+
+def test_each_vendors_challenge_is_seen_in_the_browser_and_ordinary_pages_are_not(no_chromium_left):
+    sites = [ChallengeSite(vendor) for vendor in sorted(CHALLENGE_PAGES)]
+    for site in sites:
+        site.__enter__()
+    try:
+        urls = [site.url("/challenge/1") for site in sites] + [sites[0].url("/page/1")]
+        seen = asyncio.run(_visit(urls))
+    finally:
+        for site in sites:
+            site.__exit__(None, None, None)
+    for site, (doc, text, blocked) in zip(sites, seen[:-1], strict=True):
+        status, headers, _ = CHALLENGE_PAGES[site.vendor]
+        assert doc.status == status and doc.url.endswith("/challenge/1")
+        assert all(doc.headers[name.lower()] == value for name, value in headers.items())
+        assert blocked is not None and blocked.vendor == site.vendor, (site.vendor, text)
+    doc, text, blocked = seen[-1]
+    assert doc.status == 200 and text is not None and text.title == "Page 1" and blocked is None
+    assert wait_no_chromium() == []
+
+
+def test_an_empty_page_is_blocked_where_content_was_expected(no_chromium_left):
+    with ChallengeSite() as site:
+        ((doc, text, blocked),) = asyncio.run(_visit([site.url("/empty/1")], expect_content=True))
+    assert doc.status == 200 and text is not None and text.text_length == 0
+    assert blocked is not None and blocked.marker == "empty page"
+
+
+def test_a_429_with_retry_after_is_seen_as_a_throttle(no_chromium_left):
+    with RateLimitedSite(limit=0, retry_after="2") as site:
+        ((doc, _, blocked),) = asyncio.run(_visit([site.url("/page/1")]))
+    throttle = throttle_of(doc, time.time())
+    assert throttle is not None and (throttle.status, throttle.retry_after) == (429, 2.0)
+    assert blocked is None  # a plain 429 is a throttle, not a challenge
+
+
+def test_the_final_url_after_a_redirect_is_recorded(no_chromium_left):
+    with RobotsSite(robots_redirect=True) as site:
+        ((doc, _, _),) = asyncio.run(_visit([site.url("/robots.txt")]))
+    assert doc.status == 200 and doc.url.endswith("/real-robots.txt")
