@@ -62,6 +62,7 @@ class Engine:
         run_id: str,
         observer: Observer | None = None,
         secrets: tuple[str, ...] = (),
+        feed: bool = False,
     ) -> None:
         self.table = table
         self.fn = fn
@@ -96,7 +97,7 @@ class Engine:
             ledger=self.ledger,
             emit=self._emit,
             work=self._work,
-            rows_left=lambda: not self.ledger.done,
+            rows_left=lambda: not self._work_finished(),
             fail_run=self._fail,
             changed=self._check_starved,
             secrets=secrets,
@@ -104,6 +105,8 @@ class Engine:
         #: An exception that ends the run (re-raised by run() after everything is released).
         self.fatal: BaseException | None = None
         self._queue: asyncio.Queue[Work] = asyncio.Queue()
+        #: Feed mode (see feed()): rows arrive while the run goes, until close_feed().
+        self._feeding = self._fed = feed
         self._done = asyncio.Event()
         self._timers: set[asyncio.TimerHandle] = set()
         self._reuse_pages = (
@@ -134,14 +137,14 @@ class Engine:
         """Scrape every unique URL; returns when all are resolved (or raises on cancellation)."""
         self._emit(ev.RUN_STARTED)
         http = self.http
-        for item in self.table.work:
+        for item in () if self._fed else self.table.work:  # fed rows were queued by feed()
             if item.status is None:
                 if http is None:
                     self._queue.put_nowait(item)
                 else:
                     http.route(item)
         try:
-            if not self.ledger.done:
+            if not self._work_finished():
                 if http is not None:
                     await http.start()
                 # Over HTTP first, sessions come only when a row needs a browser (grow()).
@@ -169,7 +172,7 @@ class Engine:
 
     def _check_starved(self) -> None:
         """With rows left and no session alive or coming, fail the rest: every row must come back."""
-        if self._done.is_set() or self.ledger.done:
+        if self._done.is_set() or self._work_finished():
             return
         supervisor = self.supervisor
         if not supervisor.started or supervisor.coming or supervisor.live:
@@ -195,6 +198,37 @@ class Engine:
             return 1
         share = self._browser_rows / decided
         return max(1, min(self.plan.sessions, math.ceil(self.plan.sessions * share)))
+
+    # ---------------------------------------------------------------- feed mode
+    # A run built with feed=True starts with no rows (``table.work`` empty) and keeps its
+    # sessions while rows are fed to it (by a shard of a run over several processes); it
+    # ends when close_feed() was called and every fed row is resolved.
+    def feed(self, items: list[Work]) -> None:
+        """Add rows to a feed-mode run (on its event loop); they are queued at once."""
+        if not self._feeding:
+            raise RuntimeError("feed() needs an Engine built with feed=True and not closed yet.")
+        self.table.work.extend(items)
+        self.ledger.pending += len(items)
+        for item in items:
+            if self.http is None:
+                self._queue.put_nowait(item)
+            else:
+                self.http.route(item)
+        self._check_starved()  # no session alive or coming: these rows fail at once, as in a plain run
+
+    def close_feed(self) -> None:
+        """No more rows will be fed: the run ends once the fed rows are resolved."""
+        self._feeding = False
+        if self.ledger.done:
+            self._done.set()
+
+    @property
+    def outstanding(self) -> int:
+        """Rows fed (or given) and not resolved yet."""
+        return self.ledger.pending
+
+    def _work_finished(self) -> bool:
+        return self.ledger.done and not self._feeding
 
     # --------------------------------------------------------------------- tabs
     async def _work(self, session: LiveSession) -> None:
@@ -280,7 +314,7 @@ class Engine:
 
     # ------------------------------------------------------------------- events
     def _emit(self, name: str, session: str | None = None, detail: Any = None) -> None:
-        if name == ev.ROW_DONE and self.ledger.done:
+        if name == ev.ROW_DONE and self._work_finished():
             self._done.set()
         observer = self._observer
         if observer is not None:

@@ -35,7 +35,15 @@ RESOURCE_TYPES = frozenset(
     {"image", "font", "media", "stylesheet", "script", "xhr", "fetch", "websocket", "manifest", "other"}
 )
 PROGRESS_KINDS = ("widgets", "tqdm", "log")
-SIZING = ("sessions", "tabs", "max_sessions", "seconds_per_url", "target_seconds", "max_session_minutes")
+SIZING = (
+    "sessions",
+    "tabs",
+    "max_sessions",
+    "seconds_per_url",
+    "target_seconds",
+    "max_session_minutes",
+    "workers",  # the plan never has more sessions than the driver processes keep busy
+)
 _API_KEY_VARIABLES = ("ANCHOR_API_KEY", "ANCHORBROWSER_API_KEY")
 
 
@@ -66,6 +74,10 @@ def scrape_signature(
     max_sessions: int | None = None,
     max_session_minutes: float | None = None,
     render: str | None = None,
+    # Scale out (``_shards.py``, ``_dask.py``): driver processes here, or a Dask cluster.
+    workers: int = 1,
+    cluster: Any = None,
+    out: str | os.PathLike[str] | None = None,
 ) -> None:
     """The options of ``scrape()`` and ``ascrape()`` (their docstrings say what each does)."""
 
@@ -119,6 +131,8 @@ class ScrapeOptions:
     sizing: dict[str, Any]
     engine: EngineOptions
     call: dict[str, Any]
+    workers: int = 1
+    cluster: Any = None
 
 
 def bind(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -173,9 +187,10 @@ def check_options(arguments: Mapping[str, Any]) -> ScrapeOptions:
             "e.g. checkpoint='run.parquet'."
         )
     backend = resolve_backend(a["backend"])
+    workers, cluster = check_scale_out(a["workers"], a["cluster"], a["out"])
     call = {k: v for k, v in a.items() if k not in ("data", "checkpoint", "checkpoint_overwrite", "extract")}
     call.update(fn=scraper, backend=backend)
-    return ScrapeOptions(
+    options = ScrapeOptions(
         scraper=scraper,
         url=a["url"],
         backend=backend,
@@ -187,7 +202,30 @@ def check_options(arguments: Mapping[str, Any]) -> ScrapeOptions:
         sizing=sizing,
         engine=engine,
         call=call,
+        workers=workers,
+        cluster=cluster,
     )
+    if workers > 1 or cluster is not None:
+        from ._shards import check_travels  # the scraper must reach other processes
+
+        check_travels(options)
+    return options
+
+
+def check_scale_out(workers: Any, cluster: Any, out: Any) -> tuple[int, Any]:
+    """``workers=``, ``cluster=`` and ``out=``, checked (Dask is not imported here)."""
+    workers = number("workers", workers, minimum=1, integer=True)
+    if cluster is not None and not isinstance(cluster, str) and not hasattr(cluster, "submit"):
+        raise InputError(
+            f"cluster must be a dask.distributed.Client or a scheduler address such as "
+            f"'tcp://10.0.0.5:8786', not {type(cluster).__name__}."
+        )
+    if out is not None:
+        raise InputError(
+            "out= (results written as a Parquet dataset by the workers) is not available yet; "
+            "pass checkpoint='run.parquet' to have the rows written as they finish."
+        )
+    return workers, cluster
 
 
 # ---------------------------------------------------------------------- checks

@@ -12,6 +12,16 @@ The rules, with the measurements behind them:
   by ``max_sessions`` and by ``max_session_minutes``; a batch holds at most
   1000 sessions, so more are split into several batches.
 * Never more sessions than the work can keep busy: ``ceil(urls / tabs)``.
+* **Never more sessions than the driver processes can keep busy.** With cloud
+  sessions the browsers are remote; what stays here is Python and Playwright's
+  Node driver, which spend ``ORCHESTRATOR_MS_PER_PAGE`` of CPU per page together.
+  Planned at ``DRIVER_UTILIZATION`` of a core, one driver process feeds
+  ``PROCESS_PAGES_PER_SECOND`` pages/s, i.e. keeps
+  ``PROCESS_PAGES_PER_SECOND * seconds_per_url / tabs`` sessions busy. The cloud
+  plan says how many processes (``workers=``) its sessions need, caps the sessions
+  at what the given ``workers`` keep busy, and estimates the duration from the
+  slower of the sessions and the processes. ``workers`` not given (``af.plan``):
+  as many as the sessions need, at most one per core of this machine.
 """
 
 from __future__ import annotations
@@ -22,7 +32,14 @@ from dataclasses import dataclass, field
 
 from .errors import InputError
 
-__all__ = ["MAX_BATCH", "Plan", "machine_cores", "plan_sessions"]
+__all__ = [
+    "MAX_BATCH",
+    "PROCESS_PAGES_PER_SECOND",
+    "Plan",
+    "machine_cores",
+    "plan_sessions",
+    "sessions_per_process",
+]
 
 MAX_BATCH = 1000
 LOCAL_TABS = 4
@@ -35,6 +52,18 @@ LOCAL_START_SECONDS = 0.6
 CLOUD_START_SECONDS = 20.0
 CLOUD_TARGET_SECONDS = 300.0
 CLOUD_MAX_SESSIONS = 200
+#: CPU (ms) that this Python process and its Playwright driver spend together per page,
+#: measured by ``benchmarks/scale.py`` (``python -m benchmarks --only scale``) on a 2-core VM
+#: (AMD EPYC, shared), 150 pages over CDP: anchorframe with ``extract=`` 4.2 ms Python + 18.1 ms
+#: Node driver = 22.3 ms; the tuned hand-written script 23.3 ms; a plain callable (a page per
+#: row, one ``inner_text`` per field) 62.5 ms. The issue measured 47 ms (19 ms tuned) for
+#: hand-written scripts on the same kind of machine. CPU time, so other load barely moves it.
+ORCHESTRATOR_MS_PER_PAGE = 22.3
+#: The share of one core a driver process is planned to use: above it, event-loop lag grows
+#: and pages wait for the orchestrator instead of the browser.
+DRIVER_UTILIZATION = 0.7
+#: Pages per second one driver process (Python + its Node driver) keeps going.
+PROCESS_PAGES_PER_SECOND = 1000.0 * DRIVER_UTILIZATION / ORCHESTRATOR_MS_PER_PAGE
 
 
 def machine_cores() -> int:
@@ -66,9 +95,11 @@ class Plan:
     est_seconds: float
     est_session_minutes: float
     reasons: tuple[str, ...] = field(default=())
+    #: Driver processes (``workers=``): each runs its own event loop, driver and share of the sessions.
+    workers: int = 1
 
     @property
-    def workers(self) -> int:
+    def concurrency(self) -> int:
         """Pages worked on at once: sessions x tabs."""
         return self.sessions * self.tabs
 
@@ -78,7 +109,8 @@ class Plan:
             f"Plan ({self.backend}): {self.rows} rows, {self.urls} URLs to scrape"
             + (f", {self.invalid} invalid" if self.invalid else ""),
             f"  {self.sessions} session(s) x {self.tabs} tab(s)"
-            + (f" in {len(self.batches)} batches {list(self.batches)}" if len(self.batches) > 1 else ""),
+            + (f" in {len(self.batches)} batches {list(self.batches)}" if len(self.batches) > 1 else "")
+            + (f", workers={self.workers} driver processes" if self.workers > 1 else ""),
             f"  estimated {_duration(self.est_seconds)}, {self.est_session_minutes:.1f} session-minutes",
         ]
         lines += [f"  - {reason}" for reason in self.reasons]
@@ -130,14 +162,16 @@ def plan_sessions(
     target_seconds: float | None = None,
     max_sessions: int | None = None,
     max_session_minutes: float | None = None,
+    workers: int | None = None,
 ) -> Plan:
     """Size a run of ``urls`` unique URLs for a backend of ``kind`` ("local" or "cloud").
 
     Explicit ``sessions`` and ``tabs`` win over the rules (still capped by the
     work there is). Example:
 
-        >>> plan_sessions(5000, kind="cloud", seconds_per_url=3, target_seconds=60).sessions
-        94
+        >>> plan = plan_sessions(5000, kind="cloud", seconds_per_url=3, target_seconds=60, cores=8)
+        >>> plan.sessions, plan.workers
+        (94, 5)
     """
     if kind not in ("local", "cloud"):
         raise InputError(f"kind must be 'local' or 'cloud', not {kind!r}.")
@@ -146,6 +180,7 @@ def plan_sessions(
     sessions = _positive_int("sessions", sessions)
     tabs = _positive_int("tabs", tabs)
     max_sessions = _positive_int("max_sessions", max_sessions)
+    workers = _positive_int("workers", workers)
     seconds_per_url = _positive_float("seconds_per_url", seconds_per_url)
     target_seconds = _positive_float("target_seconds", target_seconds)
     if max_session_minutes is not None:
@@ -175,6 +210,7 @@ def plan_sessions(
             0.0,
             0.0,
             (*reasons, "nothing to scrape: no session is started"),
+            workers or 1,
         )
 
     useful = math.ceil(urls / tabs)
@@ -205,9 +241,22 @@ def plan_sessions(
         sessions = useful
         reasons.append(f"no more sessions than the work keeps busy: ceil({urls} / {tabs}) = {useful}")
     tabs = min(tabs, math.ceil(urls / sessions))
+    explicit = any(r.endswith("session(s), as asked") for r in reasons)
+    if cloud:
+        sessions, workers = _fit_processes(sessions, workers, tabs, spu, cores, explicit, reasons)
+    else:
+        workers = workers or 1
+        if sessions < workers:
+            sessions = min(workers, useful)
+            reasons.append(
+                f"one local Chromium per driver process: {sessions} session(s) for workers={workers}"
+            )
+    workers = max(1, min(workers, sessions))
 
     def estimate(count: int) -> tuple[float, float]:
         seconds = start + math.ceil(urls / (count * tabs)) * spu
+        if cloud:  # the processes may be slower than the sessions: the slower one sets the pace
+            seconds = max(seconds, start + urls / (workers * PROCESS_PAGES_PER_SECOND))
         return seconds, count * seconds / 60.0
 
     est_seconds, minutes = estimate(sessions)
@@ -238,7 +287,54 @@ def plan_sessions(
         est_seconds,
         minutes,
         tuple(reasons),
+        workers,
     )
+
+
+def sessions_per_process(seconds_per_url: float, tabs: int) -> int:
+    """Sessions of ``tabs`` tabs one driver process keeps busy at ``seconds_per_url`` per page.
+
+    Example:
+        >>> sessions_per_process(3.0, 4) == int(PROCESS_PAGES_PER_SECOND * 3.0 / 4)
+        True
+    """
+    return max(1, int(PROCESS_PAGES_PER_SECOND * seconds_per_url / tabs))
+
+
+def _fit_processes(
+    sessions: int,
+    workers: int | None,
+    tabs: int,
+    spu: float,
+    cores: int | None,
+    explicit: bool,
+    reasons: list[str],
+) -> tuple[int, int]:
+    """Cloud sessions vs the driver processes that feed them: (sessions, workers)."""
+    each = sessions_per_process(spu, tabs)
+    needed = math.ceil(sessions / each)
+    head = (
+        f"one driver process keeps about {each} sessions busy at {spu:g} s per page "
+        f"({PROCESS_PAGES_PER_SECOND:.0f} pages/s at {ORCHESTRATOR_MS_PER_PAGE:g} ms of CPU per page); "
+        f"{sessions} sessions need {needed} process(es): workers={needed}"
+    )
+    if workers is None:
+        cores = cores or machine_cores()
+        workers = min(needed, cores)
+        if workers < needed:
+            reasons.append(f"{head}; this machine has {cores} core(s), so workers={workers} here "
+                           "(cluster= runs more on a Dask cluster)")  # fmt: skip
+        else:
+            reasons.append(head)
+    elif needed > workers:
+        reasons.append(f"{head}, but workers={workers}")
+    if sessions > workers * each:
+        if explicit:
+            reasons.append(f"the {sessions} sessions asked for will wait on the {workers} driver process(es)")
+        else:
+            sessions = workers * each
+            reasons.append(f"capped at {sessions} sessions: what {workers} driver process(es) keep busy")
+    return sessions, workers
 
 
 def kind_name(kind: str) -> str:

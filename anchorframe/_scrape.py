@@ -61,8 +61,13 @@ def plan(
     max_session_minutes: float | None = None,
     dedupe: bool = True,
     schemes: Iterable[str] = DEFAULT_SCHEMES,
+    workers: int | None = None,
 ) -> Plan:
     """Check the input and size the run without starting any browser.
+
+    ``workers`` is the number of driver processes (``scrape(..., workers=)``); None
+    plans as many as the cloud sessions need (one process keeps only so many busy,
+    see ``anchorframe._plan``), at most one per core of this machine.
 
     Example:
         >>> import anchorframe as af
@@ -83,6 +88,7 @@ def plan(
         target_seconds=target_seconds,
         max_sessions=max_sessions,
         max_session_minutes=max_session_minutes,
+        workers=workers,
     )
 
 
@@ -132,6 +138,14 @@ def scrape(*args: Any, **kwargs: Any) -> ScrapeResult:
             or "auto" (HTTP first; a browser, started only then, for the rows that need one).
             ``result.results["af_render"]`` says which path fetched each row. A callable always
             runs in a browser.
+        workers: driver processes on this machine, each with its own event loop, Playwright
+            driver and share of the sessions (one process keeps about
+            ``anchorframe._plan.PROCESS_PAGES_PER_SECOND`` pages/s going; ``af.plan`` says
+            how many a run needs). One result comes back, every row once.
+        cluster: a ``dask.distributed.Client`` or a scheduler address: the shards run as
+            tasks on its workers (``pip install anchorframe[dask]``); rows of a lost worker
+            are finished by the others.
+        out: reserved for results written by the workers as a Parquet dataset (not yet).
 
     Returns:
         A ScrapeResult with ``.results`` (one row per input row, same index and
@@ -253,6 +267,13 @@ async def _open_checkpoint(table: InputTable, options: ScrapeOptions) -> tuple[C
 
 async def _run(table: InputTable, options: ScrapeOptions) -> ScrapeResult:
     """Run the engine over the rows a checkpoint does not have yet, and assemble all of ``table``."""
+    if options.workers > 1 or options.cluster is not None:
+        # Several driver processes, or Dask workers: the same run, sharded (``_shards.py``).
+        from ._dask import dask_shards
+        from ._shards_run import run_sharded
+
+        shards = dask_shards(options) if options.cluster is not None else None
+        return await run_sharded(table, options, shards)
     backend = options.backend
     writer: CheckpointWriter | None = None
     todo = table

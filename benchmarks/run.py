@@ -25,7 +25,7 @@ from anchorframe._portal import run_in_portal
 
 from . import suites
 
-SECTIONS = ("throughput", "options", "overhead", "memory", "provisioning")
+SECTIONS = ("throughput", "options", "overhead", "memory", "provisioning", "scale")
 
 SCALES: dict[str, dict[str, Any]] = {
     # ~6-8 minutes on 2 shared cores.
@@ -45,6 +45,7 @@ SCALES: dict[str, dict[str, Any]] = {
         "provision_anchor_backend": True,
         "warm_up": True,
         "options_variants": None,
+        "scale_pages": 300,
     },
     # ~2 minutes: every section, one round, smaller samples.
     "quick": {
@@ -63,6 +64,7 @@ SCALES: dict[str, dict[str, Any]] = {
         "provision_anchor_backend": True,
         "warm_up": True,
         "options_variants": None,
+        "scale_pages": 100,
     },
     # Seconds: the harness itself, for tests/test_benchmarks_smoke.py. Figures mean nothing.
     "smoke": {
@@ -81,6 +83,7 @@ SCALES: dict[str, dict[str, Any]] = {
         "provision_anchor_backend": False,
         "warm_up": False,
         "options_variants": 1,
+        "scale_pages": 8,
     },
 }
 
@@ -137,6 +140,10 @@ def run(scale_name: str, sections: set[str], log: Any = print) -> dict[str, Any]
     if "provisioning" in sections:
         log("provisioning ...")
         out["provisioning"] = run_in_portal(suites.provisioning(scale))
+    if "scale" in sections:
+        from .scale import run_scale  # section 6: benchmarks/scale.py
+
+        out["scale"] = run_scale(scale, log)
     log("done")
     out["machine"]["load_average_end"] = os.getloadavg()
     out["seconds"] = time.perf_counter() - started
@@ -294,6 +301,10 @@ def report(data: dict[str, Any]) -> str:
             else:
                 lines.append(f"| {name} | {_f(p['first_s'])} | {_f(p['last_s'])} |")
         lines.append("")
+    if "scale" in data:
+        from .scale import scale_report
+
+        lines += scale_report(data["scale"])
     return "\n".join(lines)
 
 

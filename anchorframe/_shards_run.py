@@ -1,0 +1,221 @@
+"""The run of a sharded scrape: start the shards, wait, wind down, assemble one result.
+
+``run_sharded`` is what ``scrape(..., workers=N)`` and ``cluster=`` run (see
+``_shards.py`` for the spec and the coordinator, ``_shard.py`` for a shard,
+``_dask.py`` for shards on a Dask cluster). :class:`LocalShards` starts the shard
+processes on this machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import subprocess
+import sys
+import time
+import uuid
+from typing import Any
+
+from . import _events as ev
+from ._events import Broadcast, Event, RunState
+from ._frames import InputTable
+from ._options import ScrapeOptions
+from ._shards import Coordinator, shard_plans, shard_spec
+from .backends._base import Backend
+
+__all__ = ["LocalShards", "run_sharded"]
+
+log = logging.getLogger("anchorframe")
+
+#: Seconds a shard gets to release its sessions after ``close``/``stop`` before it is killed.
+STOP_GRACE = 30.0
+
+
+class LocalShards:
+    """``workers=N`` on this machine: N child processes (``python -m anchorframe._shard``)."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self.processes: list[subprocess.Popen[bytes]] = []
+
+    async def prepare(self) -> None:
+        pass
+
+    def start(self, coordinator: Coordinator, env: dict[str, str]) -> None:
+        host, port = coordinator.address
+        for index in range(self.count):
+            child_env = {
+                **os.environ,
+                **env,
+                "ANCHORFRAME_SHARD": f"{host}:{port}",
+                "ANCHORFRAME_SHARD_KEY": coordinator.key.hex(),
+                "ANCHORFRAME_SHARD_INDEX": str(index),
+                "ANCHORFRAME_SHARD_WORKER": str(index),
+            }
+            # Its own session: a terminal's Ctrl-C reaches this process only, which stops each shard
+            # in order (their sessions are released) instead of all of them dying at once.
+            self.processes.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "anchorframe._shard"], env=child_env, start_new_session=True
+                )
+            )
+
+    async def watch(self, coordinator: Coordinator) -> None:
+        """Wait for every process; when all have ended and rows are left, fail those rows."""
+        codes = await asyncio.gather(*(asyncio.to_thread(p.wait) for p in self.processes))
+        await asyncio.sleep(0.2)  # the last messages of the links
+        coordinator.no_shard_left(f"every shard process ended (exit codes {codes}).")
+
+    async def end(self, grace: float) -> None:
+        deadline = time.monotonic() + grace
+        for process in self.processes:
+            left = max(0.1, deadline - time.monotonic())
+            try:
+                await asyncio.to_thread(process.wait, left)
+            except subprocess.TimeoutExpired:
+                log.warning("A shard process (pid %d) did not end in time; killing it.", process.pid)
+                process.kill()
+                await asyncio.to_thread(process.wait)
+
+
+# ----------------------------------------------------------------- the run
+async def run_sharded(table: InputTable, options: ScrapeOptions, shards: Any = None) -> Any:
+    """Run ``table`` over ``options.workers`` shard processes (or the Dask shards given); see the module."""
+    from ._assemble import build_result, rerun_for, session_records
+    from ._progress import choose_display
+    from ._scrape import _LAST, _open_checkpoint, _plan_for, scrape
+
+    backend = options.backend
+    writer = None
+    todo = table
+    if options.checkpoint is not None:
+        writer, todo = await _open_checkpoint(table, options)
+    run_id = uuid.uuid4().hex[:12]
+    display = None
+    coordinator: Coordinator | None = None
+    try:
+        if shards is None:
+            shards = LocalShards(max(1, min(options.workers, len(todo.work))))
+        await shards.prepare()
+        # The plan sizes the sessions for the shards there are (a Dask cluster has its own count).
+        run_plan = _plan_for(todo, backend, **{**options.sizing, "workers": shards.count})
+        plans = shard_plans(run_plan, shards.count)
+        spec, env = shard_spec(todo, options, for_cluster=not isinstance(shards, LocalShards))
+        display = choose_display(options.progress) if todo.rows and todo.work else None
+        state = RunState(
+            backend=backend.describe(),
+            rows_total=sum(len(w.positions) for w in todo.work) + len(todo.invalid),
+            urls_total=len(todo.work),
+            sessions_planned=sum(p.sessions for p in plans),
+            tabs=run_plan.tabs,
+            batches=sum(max(1, len(p.batches)) for p in plans),
+            est_seconds=run_plan.est_seconds,
+            est_session_minutes=run_plan.est_session_minutes,
+            rows_invalid=len(todo.invalid),
+        )
+        observer = Broadcast(essential=[writer] if writer else [], displays=[display] if display else [])
+        if writer is not None:
+            writer.describe_run(run_id=run_id, backend=backend.describe(), plan=run_plan)
+    except BaseException:
+        if writer is not None:
+            writer.close()
+        raise
+    interrupted = False
+    try:
+        coordinator = Coordinator(
+            todo,
+            state,
+            observer,
+            spec=spec,
+            plans=plans,
+            run_id=run_id,
+            host=getattr(shards, "host", "127.0.0.1"),
+        )
+        observer(Event(ev.RUN_STARTED), state)
+        if coordinator.unresolved:
+            await asyncio.to_thread(shards.start, coordinator, env)
+            watcher = asyncio.ensure_future(shards.watch(coordinator))
+            try:
+                await coordinator.done.wait()
+            finally:
+                watcher.cancel()
+    except asyncio.CancelledError:
+        interrupted = True
+        raise
+    finally:
+        if coordinator is not None:
+            await _wind_down(coordinator, shards)
+            await _end_orphans(backend, run_id, coordinator.orphans)
+        state.finished = time.monotonic()
+        state.rows_skipped = sum(len(w.positions) for w in todo.work if w.status is None)
+        state.phase = "done"
+        observer(Event(ev.RUN_FINISHED), state)
+        if display is not None:
+            try:
+                display.close(state)
+            except Exception:
+                log.warning("The progress display failed to show the final state.", exc_info=True)
+        if writer is not None:
+            writer.drain()
+            writer.add_previous_attempts(todo.work)
+        result = build_result(
+            table,
+            error_records=coordinator.error_records if coordinator else [],
+            session_rows=session_records(state),
+            plan=run_plan,
+            backend=backend.describe(),
+            run_id=run_id,
+            elapsed=state.elapsed,
+            first_result_s=state.first_result_s,
+            interrupted=interrupted,
+            skipped_reason="the run was interrupted before this row finished" if interrupted else "not run",
+            rerun=rerun_for(table, options.call, scrape),
+        )
+        workers = coordinator.session_workers if coordinator else {}
+        result.sessions["worker"] = result.sessions["session"].map(workers).astype(object)
+        # What a row cost each shard's orchestrator, measured during the run (see _plan.py).
+        cpu = coordinator.cpu_per_row() if coordinator else {}
+        result.sessions["worker_cpu_ms_per_row"] = result.sessions["worker"].map(cpu).astype("float64")
+        if cpu:
+            log.info(
+                "Orchestrator CPU per row (Python + Playwright driver): %s.",
+                ", ".join(f"worker {w}: {ms:.1f} ms" for w, ms in sorted(cpu.items())),
+            )
+        if writer is not None:
+            writer.close(
+                errors=result.errors,
+                sessions=result.sessions,
+                elapsed=result.elapsed,
+                interrupted=interrupted,
+            )
+        _LAST[:] = [result]
+    if coordinator.fatal is not None:
+        raise coordinator.fatal
+    return result
+
+
+async def _wind_down(coordinator: Coordinator, shards: Any) -> None:
+    """Stop what still runs (a cancelled or failed run), wait for the shards' reports, end the processes."""
+    if not coordinator.done.is_set():
+        coordinator.stop()
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(asyncio.shield(coordinator.done.wait()), STOP_GRACE)
+    await shards.end(STOP_GRACE)
+    coordinator.close()
+
+
+async def _end_orphans(backend: Backend, run_id: str, names: list[str]) -> None:
+    """End the sessions a dead shard could not (a cloud session would bill until its idle timeout)."""
+    if not names:
+        return
+    from .backends._base import SessionHandle
+
+    try:
+        async with backend.open_pool(run_id, None) as pool:
+            for name in names:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(pool.end_session(SessionHandle(session_id=name, cdp_url="")), 15)
+    except Exception as exc:
+        log.warning("Could not end the %d session(s) of a lost shard: %s", len(names), exc)
