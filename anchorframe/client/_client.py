@@ -157,12 +157,18 @@ class AnchorClient(_ClientBase):
     def _send(self, request: ApiRequest) -> ApiResponse:
         self._check_open()
         started = time.monotonic()
+        failure: AnchorAPIError | None = None
         try:
             response = self._http.request(
                 request.method, request.path, params=request.query(), json=request.json
             )
         except httpx.TransportError as exc:
-            raise self._transport_error(request, exc, time.monotonic() - started) from None
+            failure = self._transport_error(request, exc, time.monotonic() - started)
+        if failure is not None:
+            # Raised outside the handler so that it has no __context__: httpx's exception holds
+            # the request and its headers (the API key), and pickles that carry the chain
+            # (tblib's, installed by Dask) would carry the key with it.
+            raise failure
         elapsed = time.monotonic() - started
         self._log(request, response.status_code, elapsed)
         return ApiResponse.from_httpx(response, elapsed)
@@ -479,12 +485,18 @@ class AsyncAnchorClient(_ClientBase):
     async def _send(self, request: ApiRequest) -> ApiResponse:
         self._check_open()
         started = time.monotonic()
+        failure: AnchorAPIError | None = None
         try:
             response = await self._http.request(
                 request.method, request.path, params=request.query(), json=request.json
             )
         except httpx.TransportError as exc:
-            raise self._transport_error(request, exc, time.monotonic() - started) from None
+            failure = self._transport_error(request, exc, time.monotonic() - started)
+        if failure is not None:
+            # Raised outside the handler so that it has no __context__: httpx's exception holds
+            # the request and its headers (the API key), and pickles that carry the chain
+            # (tblib's, installed by Dask) would carry the key with it.
+            raise failure
         elapsed = time.monotonic() - started
         self._log(request, response.status_code, elapsed)
         return ApiResponse.from_httpx(response, elapsed)

@@ -49,12 +49,19 @@ def test_a_few_hundred_pages_over_several_cloud_sessions(emulator, site):
 
 
 def test_more_than_1000_sessions_are_planned_as_several_batches():
-    """Sizing alone (nothing provisioned): 1001+ sessions become batches of at most 1000."""
+    """Sizing alone (nothing provisioned): 1001+ sessions become batches of at most 1000.
+
+    64 driver processes keep that many busy; with the default (one per core) the plan is capped
+    at what this machine's processes can drive, and says so."""
     backend = AnchorBackend("plan-only-key", base_url="http://127.0.0.1:9")
     urls = [f"https://shop.test/item/{n}" for n in range(100_000)]
-    plan = af.plan(urls, backend=backend, seconds_per_url=3.0, target_seconds=60, max_sessions=2500)
+    sizing = {"seconds_per_url": 3.0, "target_seconds": 60, "max_sessions": 2500}
+    plan = af.plan(urls, backend=backend, workers=64, **sizing)
     assert plan.sessions > 1000 and max(plan.batches) <= 1000 and sum(plan.batches) == plan.sessions
     assert len(plan.batches) == 2 and "session-minutes" in plan.explain()
+    one = af.plan(urls, backend=backend, workers=1, **sizing)
+    assert one.sessions < plan.sessions / 32 and one.batches == (one.sessions,)
+    assert "capped at" in one.explain() and "workers=1" in one.explain()
 
 
 def test_configuration_is_passed_through_with_safety_timeouts():

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 import pickle
+import types
 
 import pytest
 
@@ -12,6 +14,24 @@ from anchorframe.client import AnchorClient, AsyncAnchorClient
 from anchorframe.errors import AnchorAPIError
 
 SECRET = "sk-anchorframe-SECRET-0123456789"
+
+
+def pickled_with_chain(exc: BaseException) -> bytes:
+    """Pickle ``exc`` the way Dask does once ``distributed`` is imported: tblib's reducer carries
+    ``__cause__``, ``__context__`` and the traceback of every exception along the way."""
+    pickling_support = pytest.importorskip("tblib.pickling_support")
+
+    class ChainPickler(pickle.Pickler):
+        def reducer_override(self, obj):
+            if isinstance(obj, BaseException):
+                return pickling_support.pickle_exception(obj)
+            if isinstance(obj, types.TracebackType):
+                return pickling_support.pickle_traceback(obj)
+            return NotImplemented
+
+    buffer = io.BytesIO()
+    ChainPickler(buffer).dump(exc)
+    return buffer.getvalue()
 
 
 def test_key_never_leaks(make_emulator, closed_port, caplog):
@@ -64,6 +84,7 @@ def test_key_never_leaks(make_emulator, closed_port, caplog):
         assert "?" not in str(exc), "no URL with a query string in a message"
         assert pickle.loads(pickle.dumps(exc)).args == exc.args
         assert SECRET.encode() not in pickle.dumps(exc)
+        assert SECRET.encode() not in pickled_with_chain(exc)
     texts += [record.getMessage() for record in caplog.records]
     texts.append(caplog.text)
     texts += [repr(r) for r in emu.requests]
