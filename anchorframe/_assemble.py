@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Hashable, Mapping
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -51,14 +51,27 @@ def build_result(
     skipped_reason: str,
     rerun: Any,
     attempt_records: list[tuple[Any, ...]] | None = None,
+    out: str | None = None,
 ) -> ScrapeResult:
-    """The ScrapeResult of ``table``, whose ``work`` items carry each row's outcome."""
-    outcomes: list[Work | None] = [None] * table.rows
-    for item in table.work:
-        for position in item.positions:
-            outcomes[position] = item
+    """The ScrapeResult of ``table``, whose ``work`` items carry each row's outcome.
+
+    With ``out`` (the rows are in that Parquet dataset) only the counts are kept.
+    """
+    counts = None
+    if out is None:
+        outcomes: list[Work | None] = [None] * table.rows
+        for item in table.work:
+            for position in item.positions:
+                outcomes[position] = item
+    else:
+        counts = {"invalid": len(table.invalid)}
+        for item in table.work:
+            status = item.status or "skipped"
+            counts[status] = counts.get(status, 0) + len(item.positions)
     return ScrapeResult(
-        results=results_frame(table, outcomes, skipped_reason=skipped_reason),
+        results=cast(pd.DataFrame, None)
+        if out is not None
+        else results_frame(table, outcomes, skipped_reason=skipped_reason),
         errors=errors_frame([*invalid_records(table), *error_records]),
         sessions=sessions_frame(session_rows),
         plan=plan,
@@ -69,6 +82,8 @@ def build_result(
         interrupted=interrupted,
         attempts=attempts_table(table, attempt_records or []),
         _rerun=rerun,
+        out=out,
+        _counts=counts,
     )
 
 

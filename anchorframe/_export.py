@@ -20,7 +20,7 @@ import pandas as pd
 
 from .errors import InputError
 
-__all__ = ["Nested", "shape_for_export", "write_csv", "write_json", "write_parquet"]
+__all__ = ["Nested", "arrow_table", "shape_for_export", "write_csv", "write_json", "write_parquet"]
 
 Nested = Literal["flatten", "struct"]
 
@@ -122,8 +122,14 @@ def _prepare(path: str | os.PathLike[str]) -> Path:
 
 def write_parquet(frame: pd.DataFrame, path: str | os.PathLike[str], *, nested: Nested = "flatten") -> None:
     """Write ``frame`` as one Parquet file; object columns Arrow cannot type become JSON text."""
-    import pyarrow as pa
     import pyarrow.parquet as pq
+
+    pq.write_table(arrow_table(frame, nested=nested), _prepare(path))
+
+
+def arrow_table(frame: pd.DataFrame, *, nested: Nested = "flatten", keep_index: bool = False) -> Any:
+    """``frame`` as the Arrow table ``write_parquet`` writes (``keep_index``: always store the index)."""
+    import pyarrow as pa
 
     shaped = shape_for_export(frame, nested).copy()
     for column in shaped.columns:
@@ -137,8 +143,8 @@ def write_parquet(frame: pd.DataFrame, path: str | os.PathLike[str], *, nested: 
             )
     if not all(isinstance(c, str) for c in shaped.columns):
         shaped.columns = [str(c) for c in shaped.columns]
-    table = pa.Table.from_pandas(shaped, preserve_index=None if _default_index(shaped) else True)
-    pq.write_table(table, _prepare(path))
+    keep = True if keep_index or not _default_index(shaped) else None
+    return pa.Table.from_pandas(shaped, preserve_index=keep)
 
 
 def write_csv(frame: pd.DataFrame, path: str | os.PathLike[str], *, nested: Nested = "flatten") -> None:

@@ -133,6 +133,8 @@ class ScrapeOptions:
     call: dict[str, Any]
     workers: int = 1
     cluster: Any = None
+    #: ``out=``: the shards write the rows there as a Parquet dataset (``_out.py``).
+    out: str | None = None
 
 
 def bind(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -187,7 +189,7 @@ def check_options(arguments: Mapping[str, Any]) -> ScrapeOptions:
             "e.g. checkpoint='run.parquet'."
         )
     backend = resolve_backend(a["backend"])
-    workers, cluster = check_scale_out(a["workers"], a["cluster"], a["out"])
+    workers, cluster, out = check_scale_out(a["workers"], a["cluster"], a["out"])
     call = {k: v for k, v in a.items() if k not in ("data", "checkpoint", "checkpoint_overwrite", "extract")}
     call.update(fn=scraper, backend=backend)
     options = ScrapeOptions(
@@ -204,28 +206,33 @@ def check_options(arguments: Mapping[str, Any]) -> ScrapeOptions:
         call=call,
         workers=workers,
         cluster=cluster,
+        out=out,
     )
-    if workers > 1 or cluster is not None:
+    if workers > 1 or cluster is not None or out is not None:
         from ._shards import check_travels  # the scraper must reach other processes
 
         check_travels(options)
     return options
 
 
-def check_scale_out(workers: Any, cluster: Any, out: Any) -> tuple[int, Any]:
-    """``workers=``, ``cluster=`` and ``out=``, checked (Dask is not imported here)."""
+def check_scale_out(workers: Any, cluster: Any, out: Any) -> tuple[int, Any, str | None]:
+    """``workers=``, ``cluster=`` and ``out=``, checked (no I/O; Dask is not imported here).
+
+    Whether ``out`` can be written (and is empty) is checked when the run opens it,
+    before any shard starts (``_out.check_out``).
+    """
     workers = number("workers", workers, minimum=1, integer=True)
     if cluster is not None and not isinstance(cluster, str) and not hasattr(cluster, "submit"):
         raise InputError(
             f"cluster must be a dask.distributed.Client or a scheduler address such as "
             f"'tcp://10.0.0.5:8786', not {type(cluster).__name__}."
         )
-    if out is not None:
+    if out is not None and not isinstance(out, (str, os.PathLike)):
         raise InputError(
-            "out= (results written as a Parquet dataset by the workers) is not available yet; "
-            "pass checkpoint='run.parquet' to have the rows written as they finish."
+            f"out must be a directory path or a URL such as 's3://bucket/run/' (the Parquet dataset "
+            f"the workers write), not {type(out).__name__}."
         )
-    return workers, cluster
+    return workers, cluster, None if out is None else os.fspath(out)
 
 
 # ---------------------------------------------------------------------- checks

@@ -41,6 +41,11 @@ class ScrapeResult:
             ``attempt``, ``start``, ``end``, ``duration_s``, ``outcome``, ``render``
             (see ``attempts_frame``). ``plot()`` draws them.
         plan: the plan the run followed.
+        out: where a run with ``out=`` wrote its rows (a Parquet dataset, one row per
+            input row with its index label, the columns of ``results``); such a result
+            keeps only ``counts``, ``errors`` and ``sessions``, and reading ``results``
+            raises ResultsOnDiskError: read ``pd.read_parquet(result.out)`` or
+            ``dd.read_parquet(result.out)``.
 
     Example:
         >>> import anchorframe as af
@@ -59,6 +64,9 @@ class ScrapeResult:
     interrupted: bool = False
     attempts: pd.DataFrame = field(default_factory=attempts_frame, repr=False)
     _rerun: Callable[..., ScrapeResult] | None = field(default=None, repr=False)
+    out: str | None = None
+    #: Rows by status of a run whose rows are in ``out`` (``results`` is not held).
+    _counts: dict[str, int] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         # The engine may hand the raw attempt records; merged results hand concatenated frames.
@@ -82,6 +90,8 @@ class ScrapeResult:
     @property
     def counts(self) -> dict[str, int]:
         """Rows by status, every status present (zeros included)."""
+        if self._counts is not None:
+            return {status: int(self._counts.get(status, 0)) for status in STATUSES}
         counts = self.results[STATUS].value_counts()
         return {status: int(counts.get(status, 0)) for status in STATUSES}
 
@@ -229,10 +239,10 @@ class ScrapeResult:
     def summary(self) -> str:
         """A few lines of text: rows by status, sessions, throughput, session-minutes, top errors."""
         counts = self.counts
-        total = len(self.results)
+        total = sum(counts.values())
         sessions = len(self.sessions)
         failed_sessions = int((self.sessions["state"].isin(["failed", "lost"])).sum()) if sessions else 0
-        attempts = int(self.results[ATTEMPTS].sum()) if total else 0
+        attempts = int(self.results[ATTEMPTS].sum()) if total and self.out is None else len(self.attempts)
         lines = [
             f"anchorframe {'run (interrupted)' if self.interrupted else 'run'} {self.run_id} "
             f"on {self.backend}: "
@@ -256,7 +266,7 @@ class ScrapeResult:
     def __repr__(self) -> str:
         counts = self.counts
         return (
-            f"<ScrapeResult {len(self.results)} rows: "
+            f"<ScrapeResult {sum(counts.values())} rows: "
             + ", ".join(f"{counts[s]} {s}" for s in STATUSES if counts[s])
             + f"; {len(self.sessions)} sessions; {len(self.errors)} errors"
             + (f"; idle {self.idle_share:.0%}" if self.idle_share is not None else "")
@@ -280,7 +290,7 @@ class ScrapeResult:
             else ""
         )
         facts = [
-            ("rows", f"{len(self.results)}: {badges}"),
+            ("rows", f"{sum(counts.values())}: {badges}"),
             (
                 "sessions",
                 f"{sessions} ({lost} failed or lost) x {self.plan.tabs} tabs · "
@@ -303,17 +313,57 @@ class ScrapeResult:
             if len(common)
             else ""
         )
-        head = self.results.head(10)
+        if self.out is not None:
+            rows_html = (
+                f"<div>Rows in the Parquet dataset <code>{html.escape(self.out)}</code> (out=): "
+                "<code>pd.read_parquet(result.out)</code> or <code>dd.read_parquet(result.out)</code>.</div>"
+            )
+        else:
+            head = self.results.head(10)
+            rows_html = (
+                f"<details open><summary>First rows ({len(head)} of {len(self.results)} in "
+                f"<code>.results</code>)</summary>{_frame_html(head)}</details>"
+            )
         return (
             '<div class="anchorframe-result">'
             f"<b>ScrapeResult</b> · run <code>{html.escape(self.run_id)}</code> on "
             f"{html.escape(self.backend)}{' (interrupted)' if self.interrupted else ''}"
             f'{note}<table style="border-collapse:collapse;margin:4px 0">{rows}</table>'
-            f"{errors_html}"
-            f"<details open><summary>First rows ({len(head)} of {len(self.results)} in "
-            f"<code>.results</code>)</summary>{_frame_html(head)}</details>"
+            f"{errors_html}{rows_html}"
             "</div>"
         )
+
+
+class _Results:
+    """``ScrapeResult.results``: the frame, or for a run with ``out=`` an error naming the dataset."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.slot = f"_{name}_frame"
+
+    def __get__(self, result: Any, owner: type | None = None) -> Any:
+        if result is None:
+            return self
+        frame = result.__dict__.get(self.slot)
+        if frame is None and result.out is not None:
+            from .errors import ResultsOnDiskError
+
+            rows = sum(result.counts.values())
+            raise ResultsOnDiskError(
+                f"This run wrote its {rows} rows to the Parquet dataset {result.out} (out=) and kept "
+                "none in memory. Read them with pd.read_parquet(result.out) when they fit in memory, "
+                "or dd.read_parquet(result.out) (Dask) for any size; result.counts, .errors and "
+                ".sessions are here."
+            )
+        return frame
+
+    def __set__(self, result: Any, frame: Any) -> None:
+        result.__dict__[self.slot] = frame
+
+
+# A data descriptor set after @dataclass made __init__, which assigns ``self.results`` through it.
+_descriptor = _Results()
+_descriptor.__set_name__(ScrapeResult, "results")
+ScrapeResult.results = _descriptor  # type: ignore[assignment]
 
 
 def _usage_text(usage: dict[str, float] | None) -> str:

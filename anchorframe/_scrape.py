@@ -145,7 +145,13 @@ def scrape(*args: Any, **kwargs: Any) -> ScrapeResult:
         cluster: a ``dask.distributed.Client`` or a scheduler address: the shards run as
             tasks on its workers (``pip install anchorframe[dask]``); rows of a lost worker
             are finished by the others.
-        out: reserved for results written by the workers as a Parquet dataset (not yet).
+        out: a directory or fsspec URL (``"s3://bucket/run/"``) every worker can write: the
+            shards write the rows there as a Parquet dataset (one row per input row, with its
+            index label and the columns of ``results``), and the result keeps only
+            ``counts``, ``errors`` and ``sessions``; ``result.results`` then raises
+            ResultsOnDiskError naming ``pd.read_parquet(out)`` / ``dd.read_parquet(out)``.
+            It must be new or empty, unless ``checkpoint=`` resumes the run that wrote it
+            (rows already in it are not written again). Works with ``workers=`` and ``cluster=``.
 
     Returns:
         A ScrapeResult with ``.results`` (one row per input row, same index and
@@ -267,7 +273,7 @@ async def _open_checkpoint(table: InputTable, options: ScrapeOptions) -> tuple[C
 
 async def _run(table: InputTable, options: ScrapeOptions) -> ScrapeResult:
     """Run the engine over the rows a checkpoint does not have yet, and assemble all of ``table``."""
-    if options.workers > 1 or options.cluster is not None:
+    if options.workers > 1 or options.cluster is not None or options.out is not None:
         # Several driver processes, or Dask workers: the same run, sharded (``_shards.py``).
         from ._dask import dask_shards
         from ._shards_run import run_sharded

@@ -105,6 +105,14 @@ class _Shard:
         self.run_task: asyncio.Future[None] | None = None
         self.lost = False
         self.closed = False
+        #: out=: resolved rows wait here for their Parquet part (sent with it, see ``_out.py``).
+        self.out: str | None = spec.get("out")
+        self.pending: list[Any] = []
+        self.part_timer: asyncio.TimerHandle | None = None
+        self.writing: set[asyncio.Future[None]] = set()
+        self.parts = 0
+        self.out_error: BaseException | None = None
+        self.token = f"{spec.get('run_id', 'run')}-{os.getpid()}-{os.urandom(3).hex()}"
 
     async def serve(self) -> None:
         from . import _events as ev
@@ -118,7 +126,9 @@ class _Shard:
         self.target = max(4, plan.sessions * plan.tabs * 2)
 
         def observe(event: Any, state: Any) -> None:
-            if event.name == ev.ROW_DONE:
+            if event.name == ev.ROW_DONE and self.out is not None:
+                self._hold(event.detail)
+            elif event.name == ev.ROW_DONE:
                 item = event.detail
                 # Sent at once, not batched per tick: a row reported is never fetched again, so
                 # the fewer rows finished and unreported when a shard dies, the fewer fetched twice.
@@ -127,6 +137,8 @@ class _Shard:
                      item.elapsed, item.session, getattr(item, "render", None))
                 )  # fmt: skip
                 self._flush()
+            if event.name == ev.ROW_DONE:
+                item = event.detail
                 if item.reason == "no_sessions" and not self.closed:
                     # Every session of this shard failed and none is coming: it takes no more
                     # rows (the other shards do) and ends once the rows it holds are resolved.
@@ -159,6 +171,8 @@ class _Shard:
             fatal = exc
         finally:
             ticker.cancel()
+        await self._write_parts()
+        fatal = fatal or self.out_error
         self._flush()
         try:
             self.conn.send(("final", self._snapshot(), _portable(fatal, backend.secrets())))
@@ -219,6 +233,64 @@ class _Shard:
             self.lost = True
             if self.run_task is not None:
                 self.run_task.cancel()
+
+    # ------------------------------------------------------------------ out=
+    def _hold(self, item: Any) -> None:
+        from ._out import PART_ROWS, PART_SECONDS
+
+        self.pending.append(item)
+        if len(self.pending) >= PART_ROWS:
+            self._part()
+        elif self.part_timer is None:
+            self.part_timer = self.loop.call_later(PART_SECONDS, self._part)
+
+    def _part(self) -> None:
+        """Write the rows held as one part (in a thread), then report them with it."""
+        if self.part_timer is not None:
+            self.part_timer.cancel()
+            self.part_timer = None
+        if not self.pending:
+            return
+        items, self.pending = self.pending, []
+        self.parts += 1
+        name = f"{self.token}-{self.parts:06d}.parquet"
+        task = asyncio.ensure_future(self._write_part(items, name))
+        self.writing.add(task)
+        task.add_done_callback(self.writing.discard)
+
+    async def _write_part(self, items: list[Any], name: str) -> None:
+        from ._out import part_table, stage
+
+        assert self.out is not None
+        positions = [p for item in items for p in item.positions]
+        outcomes = [item for item in items for _ in item.positions]
+        try:
+            arrow = part_table(self.spec["table"], positions, outcomes)
+            await asyncio.to_thread(stage, self.out, arrow, name)
+        except Exception as exc:
+            # The run cannot keep its promise (every row in out=): it stops, and the caller raises this.
+            self.out_error = RuntimeError(
+                f"A shard could not write {len(items)} rows to out={self.out!r} "
+                f"({type(exc).__name__}: {exc}). The rows not written are 'skipped'; fix the "
+                "storage and rerun with the same checkpoint= to finish them."
+            )
+            if self.run_task is not None:
+                self.run_task.cancel()
+            return
+        rows = [
+            (item.key, item.status, None, item.reason, item.message, item.attempts,
+             item.elapsed, item.session, getattr(item, "render", None))
+            for item in items
+        ]  # fmt: skip
+        for item in items:
+            item.value = None  # written: this shard keeps none of the results
+        self._send(("done", rows, name))
+
+    async def _write_parts(self) -> None:
+        """The rows held and the parts being written, all reported (the end of the shard)."""
+        self._part()
+        while self.writing:
+            await asyncio.gather(*self.writing, return_exceptions=True)
 
     def _flush(self) -> None:
         if self.outbox:

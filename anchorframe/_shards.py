@@ -110,7 +110,7 @@ def shard_spec(
     backend, env = _without_secrets(options.backend, for_cluster=for_cluster)
     shard_table = dataclasses.replace(table, work=[], _columns={})
     payload = _payload(options.scraper, options.engine, backend)
-    spec = {"table": shard_table, "payload": payload, "sys_path": list(sys.path)}
+    spec = {"table": shard_table, "payload": payload, "sys_path": list(sys.path), "out": options.out}
     return pickle.dumps(spec, protocol=pickle.HIGHEST_PROTOCOL), env
 
 
@@ -170,6 +170,7 @@ class Coordinator:
         plans: list[Plan],
         run_id: str,
         host: str = "127.0.0.1",
+        out: str | None = None,
     ) -> None:
         from multiprocessing.connection import Listener
 
@@ -179,6 +180,9 @@ class Coordinator:
         self.spec = spec
         self.plans = plans
         self.run_id = run_id
+        self.out = out
+        #: out=: keys of the rows in parts the caller accepted (the others it writes itself at the end).
+        self.written: set[int] = set()
         self.by_key = {item.key: item for item in table.work}
         self.queue: collections.deque[Work] = collections.deque(w for w in table.work if w.status is None)
         self.unresolved = len(self.queue)
@@ -267,6 +271,8 @@ class Coordinator:
         if kind == "want":
             link.demand += int(message[1])
             self._serve(link)
+        elif kind == "done" and len(message) > 2:
+            self._accept_part(link, message[1], message[2])
         elif kind == "done":
             self._resolved(link, message[1])
         elif kind == "state":
@@ -318,6 +324,31 @@ class Coordinator:
             self.observer(Event(ev.ROW_DONE, item.session, item), state)
         if self.unresolved <= 0:
             self._close_all()
+
+    def _accept_part(self, link: ShardLink, rows: list[tuple[Any, ...]], part: str) -> None:
+        """out=: move a shard's part into the dataset if all its rows are still its own, then count them."""
+        from ._out import commit, discard
+
+        assert self.out is not None
+        keys = [row[0] for row in rows]
+        mine = all(key in link.assigned and self.by_key[key].status is None for key in keys)
+        try:
+            if not mine:  # cannot happen while rows are handed to one live shard at a time; still safe
+                raise RuntimeError("some of its rows were resolved elsewhere")
+            commit(self.out, part)  # a rename on a local disk: brief, on the event loop on purpose
+        except Exception as exc:
+            log.warning(
+                "A part of worker %s was not accepted (%s); its rows are scraped again.", link.worker, exc
+            )
+            discard(self.out, part)
+            back = [link.assigned.pop(key) for key in keys if key in link.assigned]
+            self.queue.extendleft(reversed([item for item in back if item.status is None]))
+            for other in self.links:
+                if not other.ended:
+                    self._serve(other)
+            return
+        self.written.update(keys)
+        self._resolved(link, rows)
 
     def _merge(self, link: ShardLink, snapshot: dict[str, Any]) -> None:
         for name, session in snapshot.get("sessions", {}).items():

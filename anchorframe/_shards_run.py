@@ -22,6 +22,7 @@ from . import _events as ev
 from ._events import Broadcast, Event, RunState
 from ._frames import InputTable
 from ._options import ScrapeOptions
+from ._out import check_out, commit, finish, part_table, rows_in, stage
 from ._shards import Coordinator, shard_plans, shard_spec
 from .backends._base import Backend
 
@@ -90,8 +91,13 @@ async def run_sharded(table: InputTable, options: ScrapeOptions, shards: Any = N
     backend = options.backend
     writer = None
     todo = table
+    out = options.out
+    if out is not None:  # before anything opens: a bad out= fails with nothing to undo
+        out = await asyncio.to_thread(check_out, out, resuming=_resuming(options))
     if options.checkpoint is not None:
         writer, todo = await _open_checkpoint(table, options)
+    if out is not None and writer is not None:
+        todo = await _skip_written(todo, out)
     run_id = uuid.uuid4().hex[:12]
     display = None
     coordinator: Coordinator | None = None
@@ -132,6 +138,7 @@ async def run_sharded(table: InputTable, options: ScrapeOptions, shards: Any = N
             plans=plans,
             run_id=run_id,
             host=getattr(shards, "host", "127.0.0.1"),
+            out=out,
         )
         observer(Event(ev.RUN_STARTED), state)
         if coordinator.unresolved:
@@ -160,6 +167,8 @@ async def run_sharded(table: InputTable, options: ScrapeOptions, shards: Any = N
         if writer is not None:
             writer.drain()
             writer.add_previous_attempts(todo.work)
+        if out is not None:
+            await asyncio.to_thread(_finish_out, out, todo, coordinator.written if coordinator else set())
         result = build_result(
             table,
             error_records=coordinator.error_records if coordinator else [],
@@ -171,7 +180,8 @@ async def run_sharded(table: InputTable, options: ScrapeOptions, shards: Any = N
             first_result_s=state.first_result_s,
             interrupted=interrupted,
             skipped_reason="the run was interrupted before this row finished" if interrupted else "not run",
-            rerun=rerun_for(table, options.call, scrape),
+            rerun=None if out is not None else rerun_for(table, options.call, scrape),
+            out=out,
         )
         workers = coordinator.session_workers if coordinator else {}
         result.sessions["worker"] = result.sessions["session"].map(workers).astype(object)
@@ -219,3 +229,50 @@ async def _end_orphans(backend: Backend, run_id: str, names: list[str]) -> None:
                     await asyncio.wait_for(pool.end_session(SessionHandle(session_id=name, cdp_url="")), 15)
     except Exception as exc:
         log.warning("Could not end the %d session(s) of a lost shard: %s", len(names), exc)
+
+
+# -------------------------------------------------------------------- out=
+def _resuming(options: ScrapeOptions) -> bool:
+    """A run that resumes a checkpoint may find its out= dataset already holding rows."""
+    from ._checkpoint_files import MANIFEST
+
+    if options.checkpoint is None or options.checkpoint_overwrite:
+        return False
+    return os.path.exists(os.path.join(os.fspath(options.checkpoint), MANIFEST))
+
+
+async def _skip_written(todo: InputTable, out: str) -> InputTable:
+    """Leave out the rows the dataset already holds (also those its checkpoint missed): never twice."""
+    import dataclasses
+
+    held = await asyncio.to_thread(rows_in, out)
+    if not held:
+        return todo
+    left = []
+    for item in todo.work:
+        status = held.get(item.positions[0])
+        if status is None:
+            left.append(item)
+        else:
+            item.status, item.message = status, f"written to {out} by an earlier run"
+    return dataclasses.replace(todo, work=left)
+
+
+def _finish_out(out: str, todo: InputTable, written: set[int]) -> None:
+    """Write the rows resolved here (invalid URLs, rows no shard was left for), then one schema."""
+    positions: list[int] = []
+    outcomes: list[Any] = []
+    held = set(rows_in(out))
+    for position in todo.invalid:
+        if position not in held:
+            positions.append(position)
+            outcomes.append(None)
+    for item in todo.work:
+        if item.status is not None and item.key not in written:
+            positions.extend(item.positions)
+            outcomes.extend([item] * len(item.positions))
+    if positions:
+        name = f"caller-{uuid.uuid4().hex[:12]}.parquet"
+        stage(out, part_table(todo, positions, outcomes), name)
+        commit(out, name)
+    finish(out)

@@ -46,6 +46,7 @@ __all__ = [
     "NotFoundError",
     "PaymentRequiredError",
     "RateLimitError",
+    "ResultsOnDiskError",
     "RowFailed",
     "RunInterrupted",
     "ServerError",
@@ -76,6 +77,14 @@ class BackendError(AnchorframeError):
 
 class SessionLaunchError(BackendError):
     """A local Chromium process did not start or did not open its debugging port."""
+
+
+class ResultsOnDiskError(AnchorframeError, LookupError):
+    """A run with ``out=`` wrote its rows to a Parquet dataset and kept none in memory.
+
+    Read them with ``pd.read_parquet(result.out)`` (when they fit in memory) or
+    ``dd.read_parquet(result.out)`` (Dask, any size).
+    """
 
 
 class RunInterrupted(AnchorframeError, KeyboardInterrupt):

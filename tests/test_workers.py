@@ -178,7 +178,7 @@ def test_a_backend_that_cannot_start_raises_its_error_in_the_caller(tmp_path):
         ({"workers": 0}, "workers must be a whole number >= 1"),
         ({"workers": 1.5}, "workers must be a whole number"),
         ({"cluster": 3}, "cluster must be a dask.distributed.Client"),
-        ({"out": "out.parquet"}, "checkpoint="),
+        ({"out": 3}, "out must be a directory path"),
     ],
 )
 def test_scale_out_options_are_checked_before_anything_starts(options, words):
