@@ -14,6 +14,7 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 
+from ._dask_input import counts_of
 from ._events import RunState
 from ._frames import (
     ATTEMPTS,
@@ -66,8 +67,9 @@ def build_result(
     else:
         counts = {"invalid": len(table.invalid)}
         for item in table.work:
-            status = item.status or "skipped"
-            counts[status] = counts.get(status, 0) + len(item.positions)
+            partition = counts_of(item.value)  # a dask input's partition: its rows by status
+            for status, rows in (partition or {item.status or "skipped": len(item.positions)}).items():
+                counts[status] = counts.get(status, 0) + rows
     return ScrapeResult(
         results=cast(pd.DataFrame, None)
         if out is not None

@@ -135,6 +135,8 @@ class ScrapeOptions:
     cluster: Any = None
     #: ``out=``: the shards write the rows there as a Parquet dataset (``_out.py``).
     out: str | None = None
+    #: A dask DataFrame given as input (its partitions go to the shards, ``_dask_input.py``).
+    dask_input: Any = None
 
 
 def bind(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:

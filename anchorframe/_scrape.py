@@ -16,6 +16,7 @@ from collections.abc import Hashable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from ._assemble import build_result, rerun_for, session_records
+from ._dask_input import is_dask_frame, partition_table
 from ._engine import Engine
 from ._events import Broadcast
 from ._frames import DEFAULT_SCHEMES, InputTable, prepare_input
@@ -103,7 +104,9 @@ def scrape(*args: Any, **kwargs: Any) -> ScrapeResult:
     """Scrape every URL of ``data`` with real browsers and return DataFrames.
 
     Args:
-        data: a DataFrame, a Series or a list of URLs.
+        data: a DataFrame, a Series or a list of URLs; or a ``dask.dataframe.DataFrame``
+            with ``cluster=`` and ``out=``: the workers read its partitions (this process
+            never computes it) and write the rows to ``out``.
         fn: ``async def fn(page, row)`` with a Playwright page; returns a dict (one
             column per key), a scalar (a ``value`` column) or None. Default: a page
             summary (final URL, HTTP status, title, text length).
@@ -231,7 +234,13 @@ def _check(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[InputTable, S
     """Every argument and the input, checked before anything is opened or started."""
     arguments = bind(args, kwargs)
     options = check_options(arguments)
-    table = prepare_input(arguments["data"], options.url, schemes=options.schemes, dedupe=options.dedupe)
+    data = arguments["data"]
+    if is_dask_frame(data):  # its partitions are read by the workers (``_dask_input.py``)
+        table = partition_table(
+            data, options.url, cluster=options.cluster, out=options.out, checkpoint=options.checkpoint
+        )
+        return table, dataclasses.replace(options, dask_input=data)
+    table = prepare_input(data, options.url, schemes=options.schemes, dedupe=options.dedupe)
     _plan_for(table, options.backend, **options.sizing)  # a sizing that cannot work fails here
     return table, options
 

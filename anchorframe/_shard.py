@@ -112,6 +112,12 @@ class _Shard:
         self.writing: set[asyncio.Future[None]] = set()
         self.parts = 0
         self.out_error: BaseException | None = None
+        #: A dask input: the rows handed out are partitions (``_dask_input.py``).
+        self.partitions: Any = None
+        if spec.get("partitions") is not None:
+            from ._dask_input import PartitionRunner
+
+            self.partitions = PartitionRunner(self, spec)
         self.token = f"{spec.get('run_id', 'run')}-{os.getpid()}-{os.urandom(3).hex()}"
 
     async def serve(self) -> None:
@@ -126,7 +132,9 @@ class _Shard:
         self.target = max(4, plan.sessions * plan.tabs * 2)
 
         def observe(event: Any, state: Any) -> None:
-            if event.name == ev.ROW_DONE and self.out is not None:
+            if event.name == ev.ROW_DONE and self.partitions is not None:
+                self.partitions.resolved(event.detail)
+            elif event.name == ev.ROW_DONE and self.out is not None:
                 self._hold(event.detail)
             elif event.name == ev.ROW_DONE:
                 item = event.detail
@@ -204,7 +212,9 @@ class _Shard:
         if kind == "work":
             items = [Work(key=key, url=url, positions=positions) for key, url, positions in message[1]]
             self.asked -= len(items)
-            if items:
+            if items and self.partitions is not None:
+                self.partitions.receive(items)
+            elif items:
                 self.engine.feed(items)
             self._ask()
         elif kind == "close":
@@ -216,6 +226,12 @@ class _Shard:
     def _ask(self) -> None:
         engine = self.engine
         if engine is None or self.closed:
+            return
+        if self.partitions is not None:  # one partition worked on, the next one at hand
+            have = self.partitions.holding() + self.asked
+            if have < 2:
+                self.asked += 2 - have
+                self._send(("want", 2 - have))
             return
         have = engine.outstanding + self.asked
         if have <= self.target // 2:
@@ -268,14 +284,7 @@ class _Shard:
             arrow = part_table(self.spec["table"], positions, outcomes)
             await asyncio.to_thread(stage, self.out, arrow, name)
         except Exception as exc:
-            # The run cannot keep its promise (every row in out=): it stops, and the caller raises this.
-            self.out_error = RuntimeError(
-                f"A shard could not write {len(items)} rows to out={self.out!r} "
-                f"({type(exc).__name__}: {exc}). The rows not written are 'skipped'; fix the "
-                "storage and rerun with the same checkpoint= to finish them."
-            )
-            if self.run_task is not None:
-                self.run_task.cancel()
+            self.fail_out(len(positions), exc)
             return
         rows = [
             (item.key, item.status, None, item.reason, item.message, item.attempts,
@@ -286,8 +295,20 @@ class _Shard:
             item.value = None  # written: this shard keeps none of the results
         self._send(("done", rows, name))
 
+    def fail_out(self, rows: int, exc: BaseException) -> None:
+        """The run cannot keep its promise (every row in out=): it stops, and the caller raises this."""
+        self.out_error = RuntimeError(
+            f"A shard could not read or write {rows} rows of out={self.out!r} "
+            f"({type(exc).__name__}: {exc}). The rows not written are 'skipped'; fix the "
+            "storage (or the input) and run again."
+        )
+        if self.run_task is not None:
+            self.run_task.cancel()
+
     async def _write_parts(self) -> None:
         """The rows held and the parts being written, all reported (the end of the shard)."""
+        if self.partitions is not None:
+            await self.partitions.drain()
         self._part()
         while self.writing:
             await asyncio.gather(*self.writing, return_exceptions=True)

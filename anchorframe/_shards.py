@@ -38,6 +38,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import _events as ev
+from ._dask_input import counts_of
 from ._events import Event, RunState
 from ._frames import InputTable, Work
 from ._ledger import error_record
@@ -99,7 +100,7 @@ def _payload(scraper: Any, engine: Any, backend: Backend) -> bytes:
 
 
 def shard_spec(
-    table: InputTable, options: ScrapeOptions, *, for_cluster: bool
+    table: InputTable, options: ScrapeOptions, *, for_cluster: bool, extra: dict[str, Any] | None = None
 ) -> tuple[bytes, dict[str, str]]:
     """What every shard receives (pickled) and the environment that carries the backend's secrets.
 
@@ -111,6 +112,7 @@ def shard_spec(
     shard_table = dataclasses.replace(table, work=[], _columns={})
     payload = _payload(options.scraper, options.engine, backend)
     spec = {"table": shard_table, "payload": payload, "sys_path": list(sys.path), "out": options.out}
+    spec.update(extra or {})
     return pickle.dumps(spec, protocol=pickle.HIGHEST_PROTOCOL), env
 
 
@@ -314,7 +316,12 @@ class Coordinator:
             if render is not None:
                 item.render = render  # which path fetched it (af_render), when the engine says
             item.session = self._alias(link, session) if session is not None else None
-            if status == "ok":
+            partition = counts_of(value)  # a partition of a dask input: its rows by status
+            if partition is not None:
+                state.rows_ok += partition.get("ok", 0)
+                state.rows_failed += partition.get("failed", 0)
+                state.rows_invalid += partition.get("invalid", 0)
+            elif status == "ok":
                 state.rows_ok += len(item.positions)
             else:
                 state.rows_failed += len(item.positions)

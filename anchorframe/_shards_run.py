@@ -19,10 +19,12 @@ import uuid
 from typing import Any
 
 from . import _events as ev
+from ._dask_input import ROWS, counts_of, partition_tasks
 from ._events import Broadcast, Event, RunState
 from ._frames import InputTable
 from ._options import ScrapeOptions
 from ._out import check_out, commit, finish, part_table, rows_in, stage
+from ._plan import plan_sessions
 from ._shards import Coordinator, shard_plans, shard_spec
 from .backends._base import Backend
 
@@ -105,14 +107,23 @@ async def run_sharded(table: InputTable, options: ScrapeOptions, shards: Any = N
         if shards is None:
             shards = LocalShards(max(1, min(options.workers, len(todo.work))))
         await shards.prepare()
-        # The plan sizes the sessions for the shards there are (a Dask cluster has its own count).
-        run_plan = _plan_for(todo, backend, **{**options.sizing, "workers": shards.count})
+        sizing = {**options.sizing, "workers": shards.count}
+        rows_total = sum(len(w.positions) for w in todo.work) + len(todo.invalid)
+        extra: dict[str, Any] = {}
+        lengths: list[int] = []
+        if options.dask_input is not None:  # partitions, counted on the cluster (``_dask_input.py``)
+            lengths, extra = await asyncio.to_thread(_partitions, options, shards)
+            rows_total = sum(lengths)
+            run_plan = plan_sessions(rows_total, kind=backend.kind, rows=rows_total, **sizing)
+        else:
+            # The plan sizes the sessions for the shards there are (a Dask cluster has its own count).
+            run_plan = _plan_for(todo, backend, **sizing)
         plans = shard_plans(run_plan, shards.count)
-        spec, env = shard_spec(todo, options, for_cluster=not isinstance(shards, LocalShards))
-        display = choose_display(options.progress) if todo.rows and todo.work else None
+        spec, env = shard_spec(todo, options, for_cluster=not isinstance(shards, LocalShards), extra=extra)
+        display = choose_display(options.progress) if rows_total and todo.work else None
         state = RunState(
             backend=backend.describe(),
-            rows_total=sum(len(w.positions) for w in todo.work) + len(todo.invalid),
+            rows_total=rows_total,
             urls_total=len(todo.work),
             sessions_planned=sum(p.sessions for p in plans),
             tabs=run_plan.tabs,
@@ -167,8 +178,12 @@ async def run_sharded(table: InputTable, options: ScrapeOptions, shards: Any = N
         if writer is not None:
             writer.drain()
             writer.add_previous_attempts(todo.work)
+        for item in todo.work:  # a partition no shard wrote: its rows are not in out=, 'skipped'
+            if lengths and counts_of(item.value) is None:
+                item.value = {ROWS: {"skipped": lengths[item.key]}}
         if out is not None:
-            await asyncio.to_thread(_finish_out, out, todo, coordinator.written if coordinator else set())
+            written = coordinator.written if coordinator else set()
+            await asyncio.to_thread(_finish_out, out, todo, written, bool(lengths))
         result = build_result(
             table,
             error_records=coordinator.error_records if coordinator else [],
@@ -258,10 +273,13 @@ async def _skip_written(todo: InputTable, out: str) -> InputTable:
     return dataclasses.replace(todo, work=left)
 
 
-def _finish_out(out: str, todo: InputTable, written: set[int]) -> None:
+def _finish_out(out: str, todo: InputTable, written: set[int], partitioned: bool) -> None:
     """Write the rows resolved here (invalid URLs, rows no shard was left for), then one schema."""
     positions: list[int] = []
     outcomes: list[Any] = []
+    if partitioned:  # a dask input's rows never pass through here
+        finish(out)
+        return
     held = set(rows_in(out))
     for position in todo.invalid:
         if position not in held:
@@ -276,3 +294,11 @@ def _finish_out(out: str, todo: InputTable, written: set[int]) -> None:
         stage(out, part_table(todo, positions, outcomes), name)
         commit(out, name)
     finish(out)
+
+
+def _partitions(options: ScrapeOptions, shards: Any) -> tuple[list[int], dict[str, Any]]:
+    """A dask input's rows per partition (computed by the workers) and what each shard needs to read them."""
+    data = options.dask_input
+    lengths = [int(n) for n in shards.client.compute(data.map_partitions(len)).result()]
+    check = {"url": options.url, "schemes": options.schemes, "dedupe": options.dedupe}
+    return lengths, {"partitions": partition_tasks(data), "input_check": check}

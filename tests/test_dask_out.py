@@ -1,0 +1,98 @@
+"""cluster= with out=: a pandas input, and a dask DataFrame whose partitions only the workers read.
+
+The cluster (a scheduler and two workers, separate processes on 127.0.0.1) is the
+fixture of tests/test_dask.py. One worker is SIGKILLed mid-run: its partition goes
+whole to the other, and the dataset still holds every row once.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import signal
+import threading
+import time
+
+import pandas as pd
+import pytest
+
+import anchorframe as af
+from anchorframe.backends.fake import FakeBackend
+
+from .test_dask import _shards_of, cluster  # noqa: F401 - the fixture
+from .test_workers import QUIET, URLS, Recorder, heading
+
+dd = pytest.importorskip("dask.dataframe")
+
+
+def _frame() -> pd.DataFrame:
+    urls = [*URLS, "not a url"]
+    return pd.DataFrame({"url": urls, "n": range(len(urls))}, index=[f"r{n}" for n in range(len(urls))])
+
+
+@pytest.mark.slow
+def test_a_dask_input_is_read_by_the_workers_and_survives_a_killed_worker(cluster, tmp_path):  # noqa: F811
+    recorder = Recorder(tmp_path / "loads.txt", delay=0.05)
+    frame = _frame()
+    data = dd.from_pandas(frame, npartitions=12)
+    out = tmp_path / "out"
+    outcome: dict[str, object] = {}
+
+    def run() -> None:
+        try:
+            outcome["result"] = af.scrape(
+                data, heading, backend=FakeBackend(recorder), cluster=cluster["address"], out=out,
+                sessions=2, tabs=2, **QUIET,
+            )  # fmt: skip
+        except BaseException as exc:  # reported by the assertions below
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    victim = None
+    deadline = time.monotonic() + 90
+    while thread.is_alive() and victim is None and time.monotonic() < deadline:
+        by_pid = collections.Counter(pid for pid, _ in recorder.loads())
+        for worker in cluster["workers"]:
+            shards = _shards_of(worker)
+            if shards and sum(by_pid[p] for p in shards) >= 15 and sum(by_pid.values()) < len(URLS) - 30:
+                victim = worker
+                os.kill(worker.pid, signal.SIGKILL)
+                break
+        time.sleep(0.02)
+    thread.join(120)
+    assert "error" not in outcome, outcome.get("error")
+    assert victim is not None, "the run ended before a worker could be killed"
+    result = outcome["result"]
+    assert isinstance(result, af.ScrapeResult)
+    assert result.counts == {"ok": len(URLS), "failed": 0, "invalid": 1, "skipped": 0}
+    written = pd.read_parquet(out)
+    assert sorted(written.index) == sorted(frame.index)  # every row once, with its label
+    written = written.loc[frame.index]
+    assert (written["n"] == frame["n"]).all()
+    assert (written["h1"].iloc[:-1] == written["url"].iloc[:-1]).all()
+    assert written["af_status"].iloc[-1] == "invalid"
+    assert len(dd.read_parquet(out)) == len(frame)  # Dask reads it too (one schema in every part)
+    assert "worker_lost" in result.errors["reason"].tolist()
+    time.sleep(1)
+    assert not [p for w in cluster["workers"] for p in _shards_of(w)], "a shard process outlived the run"
+
+
+@pytest.mark.slow
+def test_a_pandas_input_with_out_on_a_cluster(cluster, tmp_path):  # noqa: F811
+    out = tmp_path / "out"
+    result = af.scrape(
+        URLS[:30], heading, backend=FakeBackend(), cluster=cluster["address"], out=out, sessions=2, **QUIET
+    )
+    assert result.counts["ok"] == 30
+    assert sorted(pd.read_parquet(out)["h1"]) == sorted(URLS[:30])
+
+
+def test_a_dask_input_needs_cluster_and_out(tmp_path):
+    data = dd.from_pandas(_frame(), npartitions=2)
+    with pytest.raises(af.InputError, match="pass cluster= and out="):
+        af.scrape(data, heading, backend=FakeBackend(), **QUIET)
+    with pytest.raises(af.InputError, match="pass out="):
+        af.scrape(data, heading, backend=FakeBackend(), cluster="tcp://127.0.0.1:1", **QUIET)
+    with pytest.raises(af.InputError, match="no column"):
+        af.scrape(data, heading, url="link", backend=FakeBackend(), cluster="tcp://127.0.0.1:1", out=tmp_path)
