@@ -128,6 +128,7 @@ class _Shard:
         self.loop = asyncio.get_running_loop()
         backend = spec["backend"]
         plan = spec["plan"]
+        _tag_sessions(backend, spec.get("shard_tag"))
         #: Rows kept in hand: twice what the sessions work on at once, so no tab waits for the caller.
         self.target = max(4, plan.sessions * plan.tabs * 2)
 
@@ -359,6 +360,14 @@ class _Shard:
         while True:
             await asyncio.sleep(SNAPSHOT_SECONDS)
             self._send(("state", self._snapshot()))
+
+
+def _tag_sessions(backend: Any, tag: str | None) -> None:
+    """Add the shard's tag to the cloud sessions it creates (a backend with a session configuration)."""
+    configuration = getattr(backend, "configuration", None)
+    if tag and isinstance(configuration, dict):
+        session = configuration.setdefault("session", {})
+        session["tags"] = [*(session.get("tags") or []), tag]
 
 
 def _portable(exc: BaseException | None, secrets: tuple[str, ...]) -> Any:

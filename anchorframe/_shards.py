@@ -48,7 +48,7 @@ from ._shard import FromEnv
 from .backends._base import Backend
 from .errors import InputError
 
-__all__ = ["Coordinator", "ShardLink", "check_travels", "shard_plans", "shard_spec"]
+__all__ = ["Coordinator", "ShardLink", "check_travels", "shard_plans", "shard_spec", "shard_tag"]
 
 log = logging.getLogger("anchorframe")
 
@@ -70,6 +70,16 @@ def shard_plans(plan: Plan, shards: int) -> list[Plan]:
         batches = tuple(min(MAX_BATCH, count - at) for at in range(0, count, MAX_BATCH))
         plans.append(dataclasses.replace(plan, sessions=count, batches=batches))
     return plans
+
+
+def shard_tag(run_id: str, serial: int) -> str:
+    """The tag on every cloud session of one shard (besides the run's tags).
+
+    Example:
+        >>> shard_tag("3f2a9c1b7d4e", 1)
+        'anchorframe-shard-3f2a9c1b7d4e-1'
+    """
+    return f"anchorframe-shard-{run_id}-{serial}"
 
 
 def _pickler() -> Any:
@@ -150,6 +160,7 @@ class ShardLink:
         self.demand = 0
         self.snapshot: dict[str, Any] = {}
         self.ended = False  # sent its final message, or its connection dropped
+        self.tag = ""  # the tag of its cloud sessions (``shard_tag``)
 
     def send(self, message: tuple[Any, ...]) -> bool:
         try:
@@ -192,6 +203,8 @@ class Coordinator:
         self.error_records: list[dict[str, Any]] = []
         #: Sessions of shards that died (their ids in the backend): the caller ends them.
         self.orphans: list[str] = []
+        #: Called with the session tag of each shard that died (``_shards_run`` ends its sessions).
+        self.on_lost: Callable[[str], None] | None = None
         self.fatal: BaseException | None = None
         self.done = asyncio.Event()
         self.closing = False
@@ -239,7 +252,9 @@ class Coordinator:
             link = ShardLink(int(index), str(worker), conn, int(pid))
             link.serial = next(self._serials)
             plan = self.plans[link.index % len(self.plans)]
-            extra = pickle.dumps({"plan": plan, "run_id": self.run_id})
+            # Its sessions carry this tag too: a shard lost with its worker has them ended by it.
+            link.tag = shard_tag(self.run_id, link.serial)
+            extra = pickle.dumps({"plan": plan, "run_id": self.run_id, "shard_tag": link.tag})
             try:
                 conn.send(("spec", _merge_spec(self.spec, extra)))
             except Exception:
@@ -430,6 +445,8 @@ class Coordinator:
             )
         )  # fmt: skip
         log.warning("%s", message)
+        if self.on_lost is not None and link.tag:
+            self.on_lost(link.tag)
         self.observer(Event(ev.SESSION_FAILED, None, "worker_lost"), self.state)
 
     # --------------------------------------------------------------- the end

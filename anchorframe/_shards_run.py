@@ -140,6 +140,7 @@ async def run_sharded(table: InputTable, options: ScrapeOptions, shards: Any = N
             writer.close()
         raise
     interrupted = False
+    ending: list[asyncio.Future[None]] = []  # ending the sessions of lost shards
     try:
         coordinator = Coordinator(
             todo,
@@ -151,6 +152,7 @@ async def run_sharded(table: InputTable, options: ScrapeOptions, shards: Any = N
             host=getattr(shards, "host", "127.0.0.1"),
             out=out,
         )
+        coordinator.on_lost = lambda tag: ending.append(asyncio.ensure_future(_end_tagged(backend, tag)))
         observer(Event(ev.RUN_STARTED), state)
         if coordinator.unresolved:
             await asyncio.to_thread(shards.start, coordinator, env)
@@ -165,6 +167,7 @@ async def run_sharded(table: InputTable, options: ScrapeOptions, shards: Any = N
     finally:
         if coordinator is not None:
             await _wind_down(coordinator, shards)
+            await asyncio.gather(*ending, return_exceptions=True)
             await _end_orphans(backend, run_id, coordinator.orphans)
         state.finished = time.monotonic()
         state.rows_skipped = sum(len(w.positions) for w in todo.work if w.status is None)
@@ -229,6 +232,23 @@ async def _wind_down(coordinator: Coordinator, shards: Any) -> None:
             await asyncio.wait_for(asyncio.shield(coordinator.done.wait()), STOP_GRACE)
     await shards.end(STOP_GRACE)
     coordinator.close()
+
+
+async def _end_tagged(backend: Backend, tag: str) -> None:
+    """End a lost shard's cloud sessions by its tag, at once: also those it had not reported yet,
+    and its batches still provisioning (they would bring sessions nobody uses)."""
+    from .backends.anchor import AnchorBackend
+
+    if not isinstance(backend, AnchorBackend):
+        return  # local browsers die with their shard
+    from .backends._anchor_reap import reap
+
+    try:
+        done = await asyncio.to_thread(reap, tag=tag, api_key=backend.secrets()[0], base_url=backend.base_url)
+        ended = int((done["action"] == "ended").sum()) if len(done) else 0
+        log.info("Ended %d cloud session(s) of a lost shard by its tag %s.", ended, tag)
+    except Exception as exc:
+        log.warning("Could not end the sessions of a lost shard by its tag %s: %s", tag, exc)
 
 
 async def _end_orphans(backend: Backend, run_id: str, names: list[str]) -> None:
