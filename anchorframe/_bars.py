@@ -68,7 +68,10 @@ class TqdmDisplay(_Throttled):
     def _update(self, state: RunState) -> None:
         self._sessions.total = max(state.sessions_requested, state.sessions_planned)
         self._sessions.n = state.sessions_ready
-        self._sessions.set_postfix_str(f"failed={state.sessions_failed} phase={state.phase}", refresh=False)
+        saturated = " saturated" if state.saturation else ""
+        self._sessions.set_postfix_str(
+            f"failed={state.sessions_failed} phase={state.phase}{saturated}", refresh=False
+        )
         self._sessions.refresh()
         self._rows.n = state.rows_done
         self._rows.set_postfix_str(

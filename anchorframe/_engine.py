@@ -258,7 +258,7 @@ class Engine:
         try:
             while True:
                 item = await self._queue.get()
-                if session.lost:
+                if session.lost or session.retiring:  # retiring: the orchestrator is saturated
                     self._queue.put_nowait(item)
                     return
                 attempt = ledger.start(item, name, index)

@@ -71,6 +71,8 @@ class RunState:
     first_result_s: float | None = None
     finished: float | None = None
     sessions: dict[str, SessionState] = field(default_factory=dict)
+    #: While the orchestrator is saturated, what the panel shows (``_saturation.py``); else None.
+    saturation: str | None = None
 
     @property
     def rows_done(self) -> int:

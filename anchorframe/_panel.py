@@ -84,7 +84,7 @@ def provisioning_text(state: RunState) -> str:
     """Ready / failed / total sessions and the current phase."""
     return (
         f"{state.sessions_ready} ready · {state.sessions_failed} failed / {sessions_total(state)}"
-        f" · phase {state.phase}"
+        f" · phase {state.phase}" + (f" · {state.saturation}" if state.saturation else "")
     )
 
 

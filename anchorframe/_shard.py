@@ -334,6 +334,7 @@ class _Shard:
             "sessions_ready": state.sessions_ready,
             "sessions_failed": state.sessions_failed,
             "retrying": state.retrying,
+            "saturation": getattr(state, "saturation", None),
             "errors": errors,
         }
 

@@ -391,6 +391,7 @@ class Coordinator:
         state.sessions_ready = sum(s["sessions_ready"] for s in snaps)
         state.sessions_failed = sum(s["sessions_failed"] for s in snaps)
         state.retrying = sum(s["retrying"] for s in snaps)
+        state.saturation = next((s["saturation"] for s in snaps if s.get("saturation")), None)
         phases = [s["phase"] for s in snaps]
         if state.phase != "done" and phases:
             state.phase = "ready" if "ready" in phases else phases[0]

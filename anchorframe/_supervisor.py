@@ -27,6 +27,8 @@ from ._events import RunState, SessionState
 from ._ledger import Ledger
 from ._options import EngineOptions
 from ._plan import Plan
+from ._saturation import Saturation
+from ._saturation_watch import watch
 from ._secrets import redact
 from ._tabs import Escalated, guarded, open_page
 from .backends._base import Backend, Provisioned, ProvisionFailure, SessionHandle, SessionPool
@@ -91,6 +93,8 @@ class LiveSession:
         self.tabs: list[asyncio.Task[None]] = []
         self.lost = False
         self.closing = False
+        #: Retired (the orchestrator saturated): its tabs finish their rows and take no new one.
+        self.retiring = False
 
     @property
     def name(self) -> str:
@@ -160,6 +164,7 @@ class Supervisor:
         self.started = False
         self._playwright: asyncio.Future[Any] | None = None
         self._playwright_cm: Any = None
+        self.saturation = Saturation()
 
     # ------------------------------------------------------------------ running
     async def run(self, until: asyncio.Event, *, provision_now: bool = True) -> None:
@@ -168,12 +173,14 @@ class Supervisor:
         try:
             async with self.backend.open_pool(self.run_id, self.plan) as pool:
                 self.pool = pool
+                watcher = asyncio.ensure_future(watch(self, self.saturation))
                 try:
                     if provision_now:
                         self._wanted = self.plan.sessions
                     self._provision_wanted()
                     await until.wait()
                 finally:
+                    watcher.cancel()
                     # Sessions stop while the pool is still open, so that nothing they do on the
                     # way out (a disconnect seen as a loss) can ask a closed pool for more.
                     await self._stop_sessions()
@@ -187,7 +194,7 @@ class Supervisor:
 
     def _provision_wanted(self) -> None:
         pool = self.pool
-        if pool is None or self._stopping or not self._rows_left():
+        if pool is None or self._stopping or not self._rows_left() or self.saturation.saturated:
             return
         extra = min(self._wanted - (self.live + self._awaited), self.budget.room())
         if extra <= 0:
@@ -209,7 +216,21 @@ class Supervisor:
 
     @property
     def live(self) -> int:
-        return sum(1 for s in self.sessions.values() if not s.lost and not s.closing)
+        return sum(1 for s in self.sessions.values() if not s.lost and not s.closing and not s.retiring)
+
+    def retire_one(self, why: str) -> None:
+        """Saturated: the newest working session finishes its rows, takes no new one and is ended."""
+        working = [s for s in self.sessions.values() if s.state.state == "ready" and not s.retiring]
+        if len(working) <= 1:
+            return
+        session = max(working, key=lambda s: s.state.started)
+        session.retiring = True
+        session.state.error = f"ended early, the orchestrator was {why}"
+        log.info("Retiring session %s: the orchestrator is saturated.", session.name)
+
+    def resume(self) -> None:
+        """No longer saturated: sessions may be added again, up to what the engine wants."""
+        self._provision_wanted()
 
     # ------------------------------------------------------------- provisioning
     def _provision(self, stream: AsyncIterator[Provisioned], count: int) -> None:
@@ -290,7 +311,7 @@ class Supervisor:
         self._spawn(self._run_session(session))
 
     def _replace(self, lost: SessionHandle | ProvisionFailure) -> None:
-        if self._stopping or self.pool is None or not self._rows_left():
+        if self._stopping or self.pool is None or not self._rows_left() or self.saturation.saturated:
             return
         if not self.budget.may_replace(live=self.live, coming=self._awaited):
             log.info("Not replacing a lost session (replacement budget or session target reached).")
@@ -355,6 +376,8 @@ class Supervisor:
         await self._work(session)
         if session.lost:
             await self.lost(session, "scrape", "session_lost", None)
+        elif session.retiring and not self._stopping:
+            await self._close(session, "ended")
 
     async def _setup(self, session: LiveSession) -> None:
         assert self.options.setup is not None

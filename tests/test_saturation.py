@@ -1,0 +1,119 @@
+"""The saturation policy (no I/O), and a run whose scraper saturates its own process."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+import anchorframe as af
+from anchorframe import _saturation, _saturation_watch
+from anchorframe._saturation import Saturation
+from anchorframe.backends.fake import FakeBackend, FakeDocument
+
+
+def feed(
+    policy: Saturation, start: float, seconds: int, *, share: float, lag: float, cpu: float = 0.0
+) -> float:
+    """A sample a second for ``seconds``, python at ``share`` of a core; returns the CPU seconds reached."""
+    for t in range(seconds):
+        cpu += share
+        policy.observe(start + t + 1, {"python": cpu, "driver (pid 7)": 0.1 * (start + t)}, lag)
+    return cpu
+
+
+def test_busy_for_the_window_saturates_and_quiet_for_clear_after_clears():
+    policy = Saturation(window=3, clear_after=4)
+    cpu = feed(policy, 0, 3, share=0.95, lag=0.0)
+    assert not policy.saturated  # hot for 2 s of samples only (the first has nothing to compare)
+    cpu = feed(policy, 3, 2, share=0.95, lag=0.0, cpu=cpu)
+    assert policy.saturated and policy.episodes == 1
+    assert policy.describe() is not None and "python at 95% of a core" in policy.describe()
+    cpu = feed(policy, 5, 3, share=0.1, lag=0.0, cpu=cpu)
+    assert policy.saturated  # not yet quiet for clear_after
+    feed(policy, 8, 3, share=0.1, lag=0.0, cpu=cpu)
+    assert not policy.saturated and policy.describe() is None
+
+
+def test_a_lagging_loop_counts_only_with_our_own_cpu_high():
+    other_load = Saturation(window=2)
+    feed(other_load, 0, 10, share=0.2, lag=1.5)  # the machine is busy, not us
+    assert not other_load.saturated
+    ours = Saturation(window=2)
+    feed(ours, 0, 10, share=0.7, lag=0.5)
+    assert ours.saturated and "0.50 s late" in ours.describe()
+
+
+def test_the_driver_process_saturates_too():
+    policy = Saturation(window=2)
+    for t in range(6):
+        policy.observe(float(t), {"python": 0.2 * t, "driver (pid 9)": 0.97 * t}, 0.0)
+    assert policy.saturated and policy.busiest[0] == "driver (pid 9)"
+
+
+def test_sessions_are_shed_one_at_a_time_and_never_below_the_minimum():
+    policy = Saturation(window=1, shed_every=2, min_sessions=2)
+    assert policy.to_shed(0.0, live=5) == 0  # not saturated
+    feed(policy, 0, 4, share=1.0, lag=0.0)
+    assert [policy.to_shed(t, live=5) for t in (4.0, 5.0, 6.0, 6.5, 8.0)] == [1, 0, 1, 0, 1]
+    assert policy.to_shed(20.0, live=2) == 0 and policy.shed == 3
+
+
+async def burn(page, row):
+    """A scraper that spends its process's CPU: ~40 ms of pure Python per row."""
+    await page.goto(row.url)
+    end = time.perf_counter() + 0.04
+    while time.perf_counter() < end:
+        pass
+    return {"h1": await page.inner_text("h1")}
+
+
+def test_a_saturated_run_adds_no_session_and_retires_some(monkeypatch):
+    # Thresholds a busy-looping scraper reaches within seconds, even with the machine's cores shared.
+    for name, value in (("CPU_HIGH", 0.3), ("CPU_WITH_LAG", 0.2), ("WINDOW", 1.0), ("SHED_EVERY", 0.5)):
+        monkeypatch.setattr(_saturation, name, value)
+    monkeypatch.setattr(_saturation_watch, "SAMPLE_SECONDS", 0.25)
+    seen: list[str] = []
+
+    class Watch:
+        def __call__(self, event, state):  # a progress display, as the panel gets the state
+            if state.saturation:
+                seen.append(state.saturation)
+
+    from anchorframe import _scrape
+
+    monkeypatch.setattr(_scrape, "choose_display", lambda progress: Watch())
+    backend = FakeBackend(lambda url: FakeDocument(texts={"h1": url}))
+    urls = [f"https://shop.test/{n}" for n in range(300)]
+    result = af.scrape(urls, burn, backend=backend, sessions=4, tabs=2, progress=True, retries=0)
+    assert result.counts["ok"] == len(urls)
+    retired = result.sessions[result.sessions["error"].fillna("").str.contains("saturated")]
+    assert len(retired) >= 1 and set(retired["state"]) == {"ended"}
+    assert len(result.sessions) == 4  # none added (or replaced) while saturated
+    assert seen and seen[0].startswith("saturated: python at")
+
+
+@pytest.mark.parametrize("state", [None, "saturated: python at 97% of a core, event loop 0.40 s late"])
+def test_the_panel_line_says_so(state):
+    from anchorframe._events import RunState
+    from anchorframe._panel import provisioning_text
+
+    run = RunState(backend="fake", rows_total=1, urls_total=1, sessions_planned=1, tabs=1, saturation=state)
+    assert ("saturated" in provisioning_text(run)) == (state is not None)
+
+
+def test_shedding_stops_once_a_shed_cost_throughput():
+    policy = Saturation(window=1, shed_every=2)
+    cpu, rows = 0.0, 0
+    for t in range(3):
+        cpu, rows = cpu + 1.0, rows + 50
+        policy.observe(float(t), {"python": cpu}, 0.0, rows=rows)
+    assert policy.saturated and policy.to_shed(2.0, live=6) == 1  # 50 rows/s before the shed
+    for t in range(3, 5):
+        cpu, rows = cpu + 1.0, rows + 50  # no loss: the session was not needed
+        policy.observe(float(t), {"python": cpu}, 0.0, rows=rows)
+    assert policy.rate == 50 and policy.to_shed(4.0, live=5) == 1
+    for t in range(5, 7):
+        cpu, rows = cpu + 1.0, rows + 30  # 30 rows/s: that one was needed
+        policy.observe(float(t), {"python": cpu}, 0.0, rows=rows)
+    assert policy.to_shed(6.0, live=4) == 0 and policy.to_shed(20.0, live=4) == 0 and policy.shed == 2
