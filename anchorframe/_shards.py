@@ -3,8 +3,8 @@
 One Python process with one Playwright driver keeps only so many sessions busy
 (see ``_plan.py``), so a big run is split into *shards*: processes that each run
 the engine (in feed mode) with their own event loop, driver and sessions. This
-module is the caller's side (the spec and the coordinator; ``_shards_run.py`` runs it);
-``_shard.py`` is the shard's.
+module is the caller's side (the coordinator; ``_shard_spec.py`` makes what each shard
+receives, ``_shards_run.py`` runs it); ``_shard.py`` is the shard's.
 
 Exactly once, by construction: the caller holds the queue of rows and hands them
 out on demand in small batches (twice what a shard works on at once). A row
@@ -12,7 +12,10 @@ belongs to the shard it was handed to until that shard reports it resolved; a
 shard that dies (its connection drops) gives its unreported rows back to the
 queue, and another shard finishes them. A row reported ``ok`` is never handed out
 again. Only a row in flight on the dead shard, fetched but not yet reported, can
-be fetched a second time.
+be fetched a second time. With ``out=`` a shard reports its rows with the Parquet
+part that holds them, which the caller accepts only while every row is still that
+shard's (``_out.py``); with a dask input, the rows handed out are partitions
+(``_dask_input.py``).
 
 The caller also writes the checkpoint (one directory, whatever ``workers`` is)
 and feeds the one progress display: each resolved row is an event here, and each
@@ -24,14 +27,11 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import copy
-import dataclasses
 import itertools
 import logging
 import pickle
 import secrets as _random
 import socket
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -42,108 +42,12 @@ from ._dask_input import counts_of
 from ._events import Event, RunState
 from ._frames import InputTable, Work
 from ._ledger import error_record
-from ._options import ScrapeOptions
-from ._plan import MAX_BATCH, Plan
-from ._shard import FromEnv
-from .backends._base import Backend
-from .errors import InputError
+from ._plan import Plan
+from ._shard_spec import check_travels, shard_plans, shard_spec, shard_tag  # re-exported: the spec's home
 
 __all__ = ["Coordinator", "ShardLink", "check_travels", "shard_plans", "shard_spec", "shard_tag"]
 
 log = logging.getLogger("anchorframe")
-
-_KEY_VARIABLES = ("ANCHOR_API_KEY", "ANCHORBROWSER_API_KEY")
-
-
-# ------------------------------------------------------------------- the spec
-def shard_plans(plan: Plan, shards: int) -> list[Plan]:
-    """The plan of each shard: the sessions shared out (each at least one), the same tabs.
-
-    Example:
-        >>> from anchorframe._plan import plan_sessions
-        >>> [p.sessions for p in shard_plans(plan_sessions(1000, kind="cloud", sessions=5), 2)]
-        [3, 2]
-    """
-    plans = []
-    for index in range(shards):
-        count = max(1, plan.sessions // shards + (1 if index < plan.sessions % shards else 0))
-        batches = tuple(min(MAX_BATCH, count - at) for at in range(0, count, MAX_BATCH))
-        plans.append(dataclasses.replace(plan, sessions=count, batches=batches))
-    return plans
-
-
-def shard_tag(run_id: str, serial: int) -> str:
-    """The tag on every cloud session of one shard (besides the run's tags).
-
-    Example:
-        >>> shard_tag("3f2a9c1b7d4e", 1)
-        'anchorframe-shard-3f2a9c1b7d4e-1'
-    """
-    return f"anchorframe-shard-{run_id}-{serial}"
-
-
-def _pickler() -> Any:
-    try:
-        import cloudpickle  # a scraper defined in a notebook or a script travels by value
-
-        return cloudpickle
-    except ImportError:
-        return pickle
-
-
-def check_travels(options: Any) -> None:
-    """Raise InputError now (before anything starts) if the scraper or backend cannot reach a shard."""
-    backend, _ = _without_secrets(options.backend, for_cluster=False)
-    _payload(options.scraper, options.engine, backend)
-
-
-def _payload(scraper: Any, engine: Any, backend: Backend) -> bytes:
-    try:
-        return bytes(_pickler().dumps({"fn": scraper, "options": engine, "backend": backend}))
-    except Exception as exc:
-        name = getattr(scraper, "__name__", "the scraper")
-        raise InputError(
-            f"workers= and cluster= run {name} in other processes, which could not receive it "
-            f"({type(exc).__name__}: {exc}). Define it at the top level of a module (a .py file), "
-            "or pip install cloudpickle to send functions defined in a notebook."
-        ) from None
-
-
-def shard_spec(
-    table: InputTable, options: ScrapeOptions, *, for_cluster: bool, extra: dict[str, Any] | None = None
-) -> tuple[bytes, dict[str, str]]:
-    """What every shard receives (pickled) and the environment that carries the backend's secrets.
-
-    The backend travels with each secret replaced by a :class:`FromEnv` marker: the
-    key is in the child's environment (``workers=``) or the Dask worker's own
-    ``ANCHOR_API_KEY`` (``cluster=``), never in a message.
-    """
-    backend, env = _without_secrets(options.backend, for_cluster=for_cluster)
-    shard_table = dataclasses.replace(table, work=[], _columns={})
-    payload = _payload(options.scraper, options.engine, backend)
-    spec = {"table": shard_table, "payload": payload, "sys_path": list(sys.path), "out": options.out}
-    spec.update(extra or {})
-    return pickle.dumps(spec, protocol=pickle.HIGHEST_PROTOCOL), env
-
-
-def _without_secrets(backend: Backend, *, for_cluster: bool) -> tuple[Backend, dict[str, str]]:
-    secrets = [s for s in backend.secrets() if s]
-    if not secrets:
-        return backend, {}
-    clone = copy.copy(backend)
-    env: dict[str, str] = {}
-    for name, value in list(vars(clone).items()):
-        if isinstance(value, str) and value in secrets:
-            variable = f"ANCHORFRAME_SHARD_SECRET_{len(env)}"
-            env[variable] = value
-            names = _KEY_VARIABLES if for_cluster else (variable,)
-            setattr(clone, name, FromEnv(names))
-    if set(env.values()) != set(secrets):
-        raise InputError(
-            f"{type(backend).__name__} keeps a secret where anchorframe cannot leave it out of the "
-            "messages to other processes; run it without workers= and cluster=."
-        )
-    return clone, env
 
 
 # ------------------------------------------------------------------ the links
