@@ -159,6 +159,13 @@ class ScrapeResult:
             >>> result = af.scrape(df, scraper)  # doctest: +SKIP
             >>> result = result.retry_failed(timeout=60, retries=4)  # doctest: +SKIP
         """
+        if self.out is not None:
+            from .errors import ResultsOnDiskError
+
+            raise ResultsOnDiskError(
+                f"This run's rows are in the Parquet dataset {self.out} (out=), not here. Read its "
+                "failed rows (af_status 'failed') and scrape them to another out= directory."
+            )
         if self._rerun is None:
             raise RuntimeError(
                 "This result cannot be retried: it was not produced by scrape() or load_checkpoint() "

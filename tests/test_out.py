@@ -47,6 +47,8 @@ def test_two_workers_write_every_row_once_with_its_index_label(tmp_path):
     with pytest.raises(ResultsOnDiskError, match=r"pd\.read_parquet\(result\.out\)"):
         result.results  # noqa: B018
     assert "rows" in repr(result) and str(out) in result._repr_html_()
+    with pytest.raises(ResultsOnDiskError, match="another out= directory"):
+        result.retry_failed()
     data = pd.read_parquet(out)
     assert sorted(data.index) == sorted(frame.index)  # every input row once, with its label
     data = data.loc[frame.index]
