@@ -74,8 +74,12 @@ class TqdmDisplay(_Throttled):
         )
         self._sessions.refresh()
         self._rows.n = state.rows_done
+        now = time.monotonic()
+        paused = sum(1 for until in state.paused_sites.values() if until > now)
         self._rows.set_postfix_str(
-            f"ok={state.rows_ok} failed={state.rows_failed} retrying={state.retrying}", refresh=False
+            f"ok={state.rows_ok} failed={state.rows_failed} retrying={state.retrying}"
+            + (f" paused_sites={paused}" if paused else ""),
+            refresh=False,
         )
         self._rows.refresh()
 
@@ -97,6 +101,9 @@ class LogDisplay(_Throttled):
     def __call__(self, event: Event, state: RunState) -> None:
         if event.name in (ev.SESSION_FAILED,):
             log.info("session %s failed: %s", event.session, event.detail)
+        elif event.name == ev.SITE_PAUSED:
+            pause = event.detail
+            log.info("site %s paused for %.0f s (%s)", pause.site, pause.seconds, pause.reason)
         now = time.monotonic()
         if now - self._last_line >= self._every:
             self._last_line = now

@@ -9,9 +9,11 @@ Three parts, each knowing one thing:
 * a :class:`~anchorframe._tabs.Tab` makes the browser calls for one row.
 
 The engine wires them: each ready session starts its tabs, every tab takes the
-next row from the shared queue, and does what the ledger says with the outcome
-(a retry after a delay, a move to another session, or nothing more). It knows
-nothing of widgets: it updates a RunState and tells its observer.
+next row its site lets start from the run's per-site queue (:mod:`anchorframe._manners`:
+per-site limits, pauses after 429/503, robots.txt, blocked pages), and does what
+the ledger says with the outcome (a retry after a delay, a move to another
+session, or nothing more). It knows nothing of widgets: it updates a RunState
+and tells its observer.
 """
 
 from __future__ import annotations
@@ -26,11 +28,12 @@ from . import _events as ev
 from ._events import Event, Observer, RunState
 from ._frames import InputTable, Work
 from ._http_stage import HttpStage
-from ._ledger import Ledger, RetryPolicy
+from ._ledger import Attempt, Ledger, RetryPolicy
+from ._manners import Manners
 from ._options import EngineOptions
 from ._plan import Plan
 from ._supervisor import LiveSession, Supervisor
-from ._tabs import Escalated, ScrapeFn, Tab
+from ._tabs import Escalated, ScrapeFn, Signals, Tab
 from .backends._base import Backend
 
 __all__ = ["Engine"]
@@ -39,6 +42,10 @@ log = logging.getLogger("anchorframe")
 
 #: Rows whose way (HTTP or browser) must be known before sessions are sized by the browser's share.
 SHARE_SAMPLE = 20
+#: Seconds a tab waits after leaving a row to another session (it saw that row's page blocked).
+AVOID_WAIT = 0.1
+#: Seconds a tab beyond what free memory allows waits before it looks again.
+MEMORY_WAIT = 1.0
 
 
 class Engine:
@@ -64,6 +71,7 @@ class Engine:
         secrets: tuple[str, ...] = (),
         feed: bool = False,
     ) -> None:
+        secrets = (*secrets, *options.identity.secrets())  # header values never shown
         self.table = table
         self.fn = fn
         self.plan = plan
@@ -104,7 +112,14 @@ class Engine:
         )
         #: An exception that ends the run (re-raised by run() after everything is released).
         self.fatal: BaseException | None = None
-        self._queue: asyncio.Queue[Work] = asyncio.Queue()
+        #: The per-site queue of rows (two lanes: browser tabs and HTTP fetchers) and its decisions.
+        self.manners = Manners(self.ledger, options, self._emit, web=getattr(backend, "web", True))
+        #: Local Chromium only: fewer tabs when the machine's free memory runs low.
+        self.memory: Any = None
+        if getattr(backend, "name", "") == "local":
+            from ._memory import MemoryWatch
+
+            self.memory = MemoryWatch(wanted=plan.tabs)
         #: Feed mode (see feed()): rows arrive while the run goes, until close_feed().
         self._feeding = self._fed = feed
         self._done = asyncio.Event()
@@ -126,6 +141,8 @@ class Engine:
                 timeout=options.timeout,
                 to_browser=self._to_browser,
                 retry_later=self._retry_later,
+                manners=self.manners,
+                identity=options.identity,
             )
 
     @property
@@ -140,7 +157,7 @@ class Engine:
         for item in () if self._fed else self.table.work:  # fed rows were queued by feed()
             if item.status is None:
                 if http is None:
-                    self._queue.put_nowait(item)
+                    self.manners.put(item, "browser")
                 else:
                     http.route(item)
         try:
@@ -152,6 +169,8 @@ class Engine:
         finally:
             if http is not None:
                 await http.aclose()
+            self.manners.drain()
+            await self.manners.aclose()
             for timer in self._timers:
                 timer.cancel()
             self._finish()
@@ -185,7 +204,7 @@ class Engine:
         """A row the HTTP path handed over (or a browser-first one): queue it, with sessions to take it."""
         item.render = "browser"
         self._browser_rows += 1
-        self._queue.put_nowait(item)
+        self.manners.put(item, "browser")
         self.supervisor.grow(self._sessions_wanted())
         self._check_starved()
 
@@ -211,7 +230,7 @@ class Engine:
         self.ledger.pending += len(items)
         for item in items:
             if self.http is None:
-                self._queue.put_nowait(item)
+                self.manners.put(item, "browser")
             else:
                 self.http.route(item)
         self._check_starved()  # no session alive or coming: these rows fail at once, as in a plain run
@@ -250,19 +269,41 @@ class Engine:
 
     async def _tab(self, session: LiveSession, index: int) -> None:
         tab = Tab(
-            session.context, session.browser, timeout=self.options.timeout, reuse_page=self._reuse_pages
+            session.context,
+            session.browser,
+            timeout=self.options.timeout,
+            reuse_page=self._reuse_pages,
+            renew=lambda _old: self.supervisor.fresh_context(session),
+            renew_after=self.options.renew_context_after,
+            expect_content=hasattr(self.fn, "af_http_selectors"),
         )
-        ledger = self.ledger
+        ledger, manners, memory = self.ledger, self.manners, self.memory
+        loop = asyncio.get_running_loop()
         name = session.name
-        attempt = None
+        taken: tuple[str, Work] | None = None  # the row this tab holds a place at its site for
+        attempt: Attempt | None = None
         try:
             while True:
-                item = await self._queue.get()
+                if memory is not None and index > 0 and index >= memory.tabs(loop.time()):
+                    await asyncio.sleep(MEMORY_WAIT)  # free memory is low: this tab sits out
+                    continue
+                taken = site, item = await manners.get("browser")
                 if session.lost or session.retiring:  # retiring: the orchestrator is saturated
-                    self._queue.put_nowait(item)
+                    taken = None
+                    self._give_back(site, item)
                     return
+                if manners.avoids(item, name, self.supervisor.live_names()):
+                    taken = None
+                    self._give_back(site, item)  # another session takes it: this one saw it blocked
+                    await asyncio.sleep(AVOID_WAIT)
+                    continue
+                if not await manners.admit(site, item):
+                    taken = None  # robots.txt disallows it: resolved skipped, never fetched
+                    continue
                 attempt = ledger.start(item, name, index)
                 if attempt is None:
+                    taken = None
+                    manners.finished(site, "moved")
                     continue
                 try:
                     value = await tab.run(self.fn, self.table.row(item.positions[0], item.url))
@@ -271,34 +312,62 @@ class Engine:
                 except Escalated as escalated:
                     # Not a row failure: stop the run, release everything, re-raise to the caller.
                     ledger.cancelled(attempt)
-                    attempt = None
+                    manners.finished(site, "moved")
+                    attempt = taken = None
                     self._fail(escalated.original)
                     return
                 except Exception as exc:
-                    current, attempt = attempt, None
+                    current, attempt, taken = attempt, None, None
                     if await tab.browser_gone(exc, lambda: session.lost):
-                        self._move(current)
+                        self._move(current, site)
                         session.mark_lost()
                         return
-                    delay = ledger.failed(current, exc)
-                    if delay is not None:
-                        self._retry_later(item, delay)
+                    self._ended(site, current, tab.signals, exc)
                     continue
-                current, attempt = attempt, None
-                ledger.succeeded(current, value)
+                current, attempt, taken = attempt, None, None
+                self._ended(site, current, tab.signals, None, value)
         except asyncio.CancelledError:
-            if attempt is not None:
+            if attempt is not None and taken is not None:
                 if session.lost:
-                    self._move(attempt)
+                    self._move(attempt, taken[0])
                 else:
                     ledger.cancelled(attempt)  # the run was stopped: the row comes back "skipped"
+                    manners.finished(taken[0], "moved")
+            elif taken is not None:  # taken, not started (robots.txt was being read)
+                self._give_back(*taken)
             raise
         finally:
-            await tab.close()
+            await tab.aclose()
 
-    def _move(self, attempt: Any) -> None:
+    def _ended(
+        self, site: str, attempt: Attempt, signals: Signals, exc: Exception | None, value: Any = None
+    ) -> None:
+        """What an attempt's end means: for its site first (throttled, blocked), then for the row."""
+        manners, ledger = self.manners, self.ledger
+        if signals.throttle is not None:
+            delay = manners.throttled(site, attempt, signals.throttle.status, signals.throttle.retry_after)
+        elif signals.blocked is not None:
+            delay = manners.blocked(site, attempt, signals.blocked)
+        elif exc is not None:
+            manners.finished(site, "failed")
+            delay = ledger.failed(attempt, exc)
+        else:
+            manners.finished(site, "ok")
+            ledger.succeeded(attempt, value)
+            return
+        if delay is not None:
+            self._retry_later(attempt.work, delay)
+
+    def _give_back(self, site: str, item: Work) -> None:
+        """A row taken but not attempted goes back to the front of its site's queue."""
+        self.manners.finished(site, "moved")
+        if item.status is None and not self._done.is_set():
+            self.manners.put(item, "browser", front=True)
+
+    def _move(self, attempt: Attempt, site: str) -> None:
+        self.manners.finished(site, "moved")
         if self.ledger.moved(attempt) and not self._done.is_set():
-            self._queue.put_nowait(attempt.work)
+            self.manners.put(attempt.work, "browser", front=True)
 
     def _retry_later(self, item: Work, delay: float) -> None:
         def due() -> None:
@@ -307,7 +376,7 @@ class Engine:
                 if item.render == "http" and self.http is not None:
                     self.http.put(item)
                 else:
-                    self._queue.put_nowait(item)
+                    self.manners.put(item, "browser")
 
         timer = asyncio.get_running_loop().call_later(delay, due)
         self._timers.add(timer)

@@ -26,6 +26,7 @@ SESSION_FAILED = "session_failed"  # provisioning, connect or setup failed, or t
 SESSION_ENDED = "session_ended"
 ROW_RETRYING = "row_retrying"
 ROW_DONE = "row_done"
+SITE_PAUSED = "site_paused"  # a site answered 429/503: its rows wait (detail: the Pause)
 RUN_FINISHED = "run_finished"
 
 
@@ -63,6 +64,10 @@ class RunState:
     rows_failed: int = 0
     rows_invalid: int = 0
     rows_skipped: int = 0
+    #: Rows robots.txt disallows (resolved ``skipped``, reason ``robots_txt``; never fetched).
+    rows_disallowed: int = 0
+    #: Sites paused now: site -> loop time it reopens (the progress display shows them).
+    paused_sites: dict[str, float] = field(default_factory=dict)
     retrying: int = 0
     sessions_requested: int = 0
     sessions_ready: int = 0
@@ -76,7 +81,7 @@ class RunState:
 
     @property
     def rows_done(self) -> int:
-        return self.rows_ok + self.rows_failed + self.rows_invalid + self.rows_skipped
+        return self.rows_ok + self.rows_failed + self.rows_invalid + self.rows_skipped + self.rows_disallowed
 
     @property
     def elapsed(self) -> float:

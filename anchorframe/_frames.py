@@ -67,6 +67,7 @@ ERROR_COLUMNS: tuple[str, ...] = (
     "message",
     "time",
     "render",
+    "site",
 )
 SESSION_COLUMNS: tuple[str, ...] = (
     "session",

@@ -14,19 +14,28 @@ fetched with one shared ``httpx.AsyncClient`` and extracted from the HTML
 A :class:`~anchorframe._render_policy.RenderPolicy` learns per host and path
 pattern: once a pattern's rows keep needing the browser, its rows go straight
 there, with an occasional HTTP probe to notice a change.
+
+Rows wait in the run's per-site queue (:class:`~anchorframe._manners.Manners`,
+the "http" lane), so the HTTP path keeps to the same per-site limits, pauses
+and robots.txt as the browser tabs: a 429 or 503 pauses the site for both.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from ._frames import InputTable, Work
+from ._identity import Identity
 from ._ledger import Ledger
+from ._manners import Manners
+from ._page_signals import THROTTLE_STATUSES
 from ._render_policy import RenderPolicy
 from ._retry import Failure
+from ._sites import parse_retry_after
 
 __all__ = ["HTTP_CONCURRENCY", "HttpStage"]
 
@@ -53,6 +62,8 @@ class HttpStage:
         timeout: float,
         to_browser: Callable[[Work], None],
         retry_later: Callable[[Work, float], None],
+        manners: Manners,
+        identity: Identity | None = None,
         concurrency: int = HTTP_CONCURRENCY,
         policy: RenderPolicy | None = None,
     ) -> None:
@@ -65,7 +76,8 @@ class HttpStage:
         self.policy = policy or RenderPolicy()
         self._to_browser = to_browser
         self._retry_later = retry_later
-        self._queue: asyncio.Queue[Work] = asyncio.Queue()
+        self.manners = manners
+        self.identity = identity or Identity()
         self._tasks: list[asyncio.Task[None]] = []
         self._client: Any = None
         #: Rows done over HTTP, and rows the HTTP path handed to the browser.
@@ -79,14 +91,18 @@ class HttpStage:
             return
         self.put(item)
 
-    def put(self, item: Work) -> None:
+    def put(self, item: Work, *, front: bool = False) -> None:
         item.render = "http"
-        self._queue.put_nowait(item)
+        self.manners.put(item, "http", front=front)
 
     async def start(self) -> None:
-        from ._http import make_client
+        from ._http import DEFAULT_USER_AGENT, make_client
 
-        self._client = make_client(max_connections=self.concurrency)
+        self._client = make_client(
+            max_connections=self.concurrency,
+            user_agent=self.identity.user_agent or DEFAULT_USER_AGENT,
+            headers=self.identity.headers,
+        )
         self._tasks = [asyncio.ensure_future(self._fetcher(index)) for index in range(self.concurrency)]
 
     async def aclose(self) -> None:
@@ -100,30 +116,47 @@ class HttpStage:
     async def _fetcher(self, index: int) -> None:
         from ._http import fetch_extract
 
-        ledger = self.ledger
+        ledger, manners = self.ledger, self.manners
         while True:
-            item = await self._queue.get()
+            site, item = await manners.get("http")
+            try:
+                admitted = await manners.admit(site, item)
+            except asyncio.CancelledError:
+                manners.finished(site, "moved")
+                raise
+            if not admitted:
+                continue  # robots.txt disallows it: resolved skipped, never fetched
             attempt = ledger.start(item, "http", index, render="http")
             if attempt is None:
+                manners.finished(site, "moved")
                 continue
             try:
                 outcome = await fetch_extract(self._client, item.url, self.selectors, timeout=self.timeout)
             except asyncio.CancelledError:
                 ledger.cancelled(attempt)
+                manners.finished(site, "moved")
                 raise
             except Exception as exc:  # a bug of the HTTP path must not lose the row: the browser takes it
                 outcome = None
                 reason = f"the HTTP path failed ({type(exc).__name__}: {exc})"
-            if outcome is not None and outcome.done:
+            if outcome is not None and outcome.status in THROTTLE_STATUSES and outcome.challenge is None:
+                retry_after = parse_retry_after(outcome.headers.get("retry-after"), time.time())
+                delay = manners.throttled(site, attempt, outcome.status, retry_after)
+                if delay is not None:
+                    self._retry_later(item, delay)
+            elif outcome is not None and outcome.done:
+                manners.finished(site, "ok")
                 self.policy.record(item.url, outcome)
                 self.done_over_http += 1
                 ledger.succeeded(attempt, outcome.values)
             elif outcome is not None and outcome.failed:
                 assert outcome.failure is not None
+                manners.finished(site, "failed")
                 delay = ledger.failed(attempt, outcome.failure)
                 if delay is not None:
                     self._retry_later(item, delay)
             else:
+                manners.finished(site, "moved")
                 if outcome is not None:
                     self.policy.record(item.url, outcome)
                     reason = outcome.reason or "the page needs a browser"

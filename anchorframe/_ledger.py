@@ -34,6 +34,7 @@ from ._events import ROW_DONE, ROW_RETRYING, RunState
 from ._frames import InputTable, Work
 from ._retry import Failure, backoff_delay, classify_failure
 from ._secrets import redact
+from ._sites import site_key
 
 __all__ = ["Attempt", "Ledger", "RetryPolicy"]
 
@@ -155,6 +156,7 @@ class Ledger:
                 error_type=failure.error_type,
                 message=message,
                 render=attempt.render,
+                site=site_key(item.url),
             )
         )
         if item.status is None and failure.retryable and attempt.number <= self.policy.retries:
@@ -182,6 +184,13 @@ class Ledger:
             self._retry_waiting.discard(item.key)
             self.state.retrying -= 1
         return item.status is None
+
+    def skip(self, item: Work, reason: str, message: str) -> None:
+        """Resolve a row ``skipped`` without an attempt (robots.txt disallows it: never fetched)."""
+        if item.status is not None:
+            return
+        self.state.rows_disallowed += len(item.positions)
+        self._resolve(item, "skipped", reason=reason, message=message)
 
     def cancelled(self, attempt: Attempt) -> None:
         """The run was stopped mid-attempt: the row stays unresolved and comes back ``skipped``."""
@@ -222,6 +231,20 @@ class Ledger:
             reason=reason,
             error_type=error_type,
             message=redact(message or reason, *self._secrets),
+        )
+        self.error_records.append(record)
+        return record
+
+    def site_error(self, site: str, reason: str, error_type: str, message: str) -> dict[str, Any]:
+        """Record what happened at a whole site (a pause after 429/503); returns the record."""
+        record = error_record(
+            scope="site",
+            session=None,
+            stage="scrape",
+            reason=reason,
+            error_type=error_type,
+            message=redact(message, *self._secrets),
+            site=site,
         )
         self.error_records.append(record)
         return record
@@ -272,7 +295,7 @@ class Ledger:
             live = state.sessions.get(session) if session is not None else None
             if live is not None:
                 live.pages_ok += 1
-        else:
+        elif status == "failed":
             state.rows_failed += rows
         if state.first_result_s is None:
             state.first_result_s = self._clock() - state.started
@@ -292,6 +315,7 @@ def error_record(
     url: str | None = None,
     attempt: int | None = None,
     render: str | None = None,
+    site: str | None = None,
 ) -> dict[str, Any]:
     """One row of ``result.errors``."""
     return {
@@ -306,6 +330,7 @@ def error_record(
         "message": message or "",
         "time": datetime.now(timezone.utc),
         "render": render,
+        "site": site,
     }
 
 

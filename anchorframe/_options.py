@@ -15,11 +15,14 @@ import inspect
 import math
 import os
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from ._frames import DEFAULT_SCHEMES
+from ._identity import Identity, check_identity
+from ._memory import CONTEXT_RENEW_ROWS
+from ._sites import DEFAULT_PER_SITE
 from .errors import InputError, InputTypeError
 
 if TYPE_CHECKING:
@@ -74,6 +77,15 @@ def scrape_signature(
     max_sessions: int | None = None,
     max_session_minutes: float | None = None,
     render: str | None = None,
+    # Good manners at each site (``_manners.py``): limits, robots.txt, identity, long runs.
+    per_site: int = DEFAULT_PER_SITE,
+    min_delay: Seconds = 0.0,
+    robots: bool = True,
+    user_agent: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    locale: str | None = None,
+    timezone: str | None = None,
+    renew_context_after: int | None = CONTEXT_RENEW_ROWS,
     # Scale out (``_shards.py``, ``_dask.py``): driver processes here, or a Dask cluster.
     workers: int = 1,
     cluster: Any = None,
@@ -114,6 +126,12 @@ class EngineOptions:
     connect_timeout: float = 30.0
     #: "browser", "http" or "auto" (see ``scrape(render=...)``).
     render: str = "browser"
+    per_site: int = DEFAULT_PER_SITE
+    min_delay: float = 0.0
+    robots: bool = True
+    identity: Identity = field(default_factory=Identity)
+    #: Rows a tab runs on one browser context before it opens a fresh one (None: never).
+    renew_context_after: int | None = CONTEXT_RENEW_ROWS
 
 
 @dataclass(frozen=True)
@@ -173,6 +191,9 @@ def check_options(arguments: Mapping[str, Any]) -> ScrapeOptions:
     max_replacements = a["max_replacements"]
     if max_replacements is not None:
         max_replacements = number("max_replacements", max_replacements, minimum=0, integer=True)
+    renew = a["renew_context_after"]
+    if renew is not None:
+        renew = number("renew_context_after", renew, minimum=1, integer=True)
     engine = EngineOptions(
         timeout=float(number("timeout", a["timeout"], minimum=0.001)),
         retries=number("retries", a["retries"], minimum=0, integer=True),
@@ -183,6 +204,13 @@ def check_options(arguments: Mapping[str, Any]) -> ScrapeOptions:
         reuse_pages=flag("reuse_pages", a["reuse_pages"], allow_none=True),
         connect_timeout=float(number("connect_timeout", a["connect_timeout"], minimum=0.001)),
         render=check_render(a["render"], scraper),
+        per_site=number("per_site", a["per_site"], minimum=1, integer=True),
+        min_delay=float(number("min_delay", a["min_delay"], minimum=0)),
+        robots=bool(flag("robots", a["robots"])),
+        identity=check_identity(
+            user_agent=a["user_agent"], headers=a["headers"], locale=a["locale"], timezone=a["timezone"]
+        ),
+        renew_context_after=renew,
     )
     checkpoint = a["checkpoint"]
     if checkpoint is not None and not isinstance(checkpoint, (str, os.PathLike)):
@@ -210,6 +238,12 @@ def check_options(arguments: Mapping[str, Any]) -> ScrapeOptions:
         cluster=cluster,
         out=out,
     )
+    if (workers > 1 or cluster is not None or out is not None) and engine.identity.secrets():
+        raise InputError(
+            "headers= holds a credential (an Authorization, Cookie or API-key header), which "
+            "workers= and cluster= would have to send to other processes; run it without them, "
+            "or log in with setup= instead."
+        )
     if workers > 1 or cluster is not None or out is not None:
         from ._shards import check_travels  # the scraper must reach other processes
 

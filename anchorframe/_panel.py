@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
+import math
 import time
 from typing import Any
 
@@ -97,10 +98,13 @@ def rows_text(state: RunState) -> str:
         parts.append(f"{state.rows_invalid} invalid")
     if state.rows_skipped:
         parts.append(f"{state.rows_skipped} skipped")
+    if state.rows_disallowed:
+        parts.append(f"{state.rows_disallowed} robots.txt")
     text = " · ".join(parts) + f" / {state.rows_total}"
     text += f" · {state.rate:.1f} rows/s · {_clock(state.elapsed)} elapsed"
     if state.finished is None:
         text += f" · ETA {_clock(state.eta)}"
+        text += paused_text(state)
     elif state.rows_skipped:
         text += " · stopped early"
     else:
@@ -154,6 +158,17 @@ def _table_rest(state: RunState, shown: int) -> str:
     for session in rest:
         counts[session.state] = counts.get(session.state, 0) + 1
     return f"… and {len(rest)} more: " + ", ".join(f"{n} {s}" for s, n in counts.items())
+
+
+def paused_text(state: RunState, now: float | None = None, limit: int = 3) -> str:
+    """The sites waiting out a 429/503 now, as `` · paused: shop.com 12 s`` ("" if none)."""
+    now = time.monotonic() if now is None else now
+    waiting = sorted((until - now, site) for site, until in state.paused_sites.items() if until > now)
+    if not waiting:
+        return ""
+    shown = ", ".join(f"{site} {math.ceil(left)} s" for left, site in waiting[:limit])
+    more = f" (+{len(waiting) - limit})" if len(waiting) > limit else ""
+    return f" · paused: {shown}{more}"
 
 
 def sessions_text(state: RunState, limit: int = TABLE_ROWS) -> str:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from ._frames import ATTEMPTS, STATUS, STATUSES
+from ._frames import ATTEMPTS, REASON, STATUS, STATUSES
 from ._plan import Plan
 from ._timeline_data import attempts_frame, run_usage, session_usage
 from .errors import InputError
@@ -84,7 +84,8 @@ class ScrapeResult:
             if column is not None and len(column)
         ]
         ends = [end for end in ends if not pd.isna(end)]
-        return max(ends).to_pydatetime() if ends else datetime.now(timezone.utc)
+        # Microseconds are what a datetime holds: drop the nanoseconds first (to_pydatetime warns).
+        return max(ends).floor("us").to_pydatetime() if ends else datetime.now(timezone.utc)
 
     # ------------------------------------------------------------------ views
     @property
@@ -263,12 +264,33 @@ class ScrapeResult:
                 f", first result after {self.first_result_s:.2f} s" if self.first_result_s is not None else ""
             ),
         ]
+        manners = self._manners_text()
+        if manners:
+            lines.append(f"  sites: {manners}")
         common = self.common_errors(3)
         if len(common):
             lines.append("  most common errors:")
             for row in common.itertuples(index=False):
                 lines.append(f"    {row.count} x {row.stage}/{row.reason}: {str(row.example)[:100]}")
         return "\n".join(lines)
+
+    def _manners_text(self) -> str:
+        """What sites pushed back with: robots.txt, pauses after 429/503, block pages ("" if none)."""
+        parts = []
+        reasons = self.results.get(REASON)
+        disallowed = int((reasons == "robots_txt").sum()) if reasons is not None else 0
+        if disallowed:
+            parts.append(f"{disallowed} row(s) skipped: robots.txt disallows them")
+        errors = self.errors
+        if len(errors) and {"site", "scope", "reason"} <= set(errors.columns):
+            pauses = errors[errors["scope"] == "site"]
+            if len(pauses):
+                sites = pauses["site"].nunique()
+                parts.append(f"{len(pauses)} pause(s) at {sites} site(s) that answered 429/503")
+            blocked = errors[errors["reason"] == "blocked"]
+            if len(blocked):
+                parts.append(f"{len(blocked)} blocked page(s) at {blocked['site'].nunique()} site(s)")
+        return "; ".join(parts)
 
     def __repr__(self) -> str:
         counts = self.counts

@@ -11,7 +11,13 @@ What an answer means (RFC 9309 §2.3.1):
 * **3xx**: followed, up to five hops (§2.3.1.2).
 * **4xx** ("unavailable", §2.3.1.3): no rules; everything is allowed. 429 is
   the exception: it is the server saying "slow down", so it counts as below.
-* **5xx, 429, a timeout or no connection** ("unreachable", §2.3.1.4): the
+* **No connection at all** (the name does not resolve, the port is closed):
+  the page itself cannot be fetched either, so the row is let through to fail
+  with that cause (``navigation``, retried as any row), and robots.txt is asked
+  again for the next row; nothing is cached. Were it read as a disallow, an
+  unreachable host's rows would come back ``skipped`` for a reason that hides
+  the real one.
+* **5xx, 429 or a timeout** ("unreachable", §2.3.1.4): the
   RFC says the crawler MUST assume a complete disallow. We do, after one
   second try, for the rest of the run: a row is never fetched against a site's
   wishes because its robots.txt was briefly down; the rows come back
@@ -76,6 +82,8 @@ class _Rules:
     parser: Any  # a protego.Protego, or None: no rules (allow all)
     disallow_all: bool
     why: str  # for an unreachable robots.txt: what happened
+    #: No connection could be made: allow this row, cache nothing (see the module docstring).
+    no_connection: bool = False
 
 
 def origin_of(url: str) -> str:
@@ -152,6 +160,10 @@ class RobotsCache:
         if future is None:
             future = self._rules[origin] = asyncio.ensure_future(self._load(origin))
         rules = await asyncio.shield(future)
+        if rules.no_connection:
+            if self._rules.get(origin) is future:
+                del self._rules[origin]  # ask again for the next row of this origin
+            return RobotsVerdict(True, None)
         return self._verdict(rules, url, origin)
 
     async def allowed(self, url: str) -> bool:
@@ -190,7 +202,8 @@ class RobotsCache:
     async def _load(self, origin: str) -> _Rules:
         self.fetched.append(origin)
         rules = await self._fetch(origin)
-        if rules.disallow_all:  # one more try: a blip should not cost a whole site
+        # One more try: a blip should not cost a whole site.
+        if rules.disallow_all and not rules.no_connection:
             await asyncio.sleep(self.retry_delay)
             rules = await self._fetch(origin)
         return rules
@@ -209,6 +222,8 @@ class RobotsCache:
                 break
             else:
                 return _Rules(None, False, "")  # too many redirects: RFC 9309 §2.3.1.2, unavailable
+        except (httpx.ConnectError, ConnectionRefusedError) as exc:
+            return _Rules(None, True, type(exc).__name__, no_connection=True)
         except (httpx.HTTPError, OSError, asyncio.TimeoutError) as exc:
             timed_out = isinstance(exc, (asyncio.TimeoutError, httpx.TimeoutException))
             what = "no answer in time" if timed_out else type(exc).__name__

@@ -26,7 +26,7 @@ from ._portal import await_in_portal, run_in_portal
 from ._progress import choose_display
 from ._result import ScrapeResult
 from .backends._base import Backend
-from .errors import RunInterrupted
+from .errors import InputError, RunInterrupted
 
 if TYPE_CHECKING:
     from ._checkpoint import CheckpointWriter
@@ -141,6 +141,22 @@ def scrape(*args: Any, **kwargs: Any) -> ScrapeResult:
             or "auto" (HTTP first; a browser, started only then, for the rows that need one).
             ``result.results["af_render"]`` says which path fetched each row. A callable always
             runs in a browser.
+        per_site: rows in flight at once per site (registered domain), across every session,
+            tab and render path (default 8, as Scrapy's per-domain default). A 429 or 503
+            pauses the site for its ``Retry-After`` (or an adaptive backoff) and lowers its
+            limit for a while; rows waiting for a site keep their retries, and tabs take other
+            sites' rows meanwhile. Each pause is a row of ``.errors`` with scope ``site``.
+        min_delay: seconds between two starts at one site (a robots.txt ``Crawl-delay``, when
+            longer, wins).
+        robots: read each site's robots.txt once and skip the rows it disallows (status
+            ``skipped``, reason ``robots_txt``; they are never fetched). False: do not ask.
+        user_agent, headers: the User-Agent and extra request headers of every page request,
+            on both render paths (header values are never shown in logs, errors or reprs).
+        locale, timezone: e.g. ``"de-DE"``, ``"Europe/Berlin"``, for browsers this run makes
+            (a cloud session's own context keeps its settings; headers still apply).
+        renew_context_after: rows a tab runs in one browser context before it moves to a
+            fresh one (``setup`` runs again there), so that a long run's memory stays flat
+            (Playwright frees a context's objects only when it closes). None: never.
         workers: driver processes on this machine, each with its own event loop, Playwright
             driver and share of the sessions (one process keeps about
             ``anchorframe._plan.PROCESS_PAGES_PER_SECOND`` pages/s going; ``af.plan`` says
@@ -173,11 +189,15 @@ def scrape(*args: Any, **kwargs: Any) -> ScrapeResult:
         ...     return {"title": await page.title()}
         >>> af.scrape(df, title).results  # doctest: +SKIP
     """
-    table, options = _check(args, kwargs)
+    # In a notebook, the traceback of a stopped run or a refused option is the user's cell and
+    # the message, not anchorframe's frames: IPython hides frames that set __tracebackhide__,
+    # and the exceptions below are raised afresh here (their inner frames dropped).
+    __tracebackhide__ = True
     try:
+        table, options = _check(args, kwargs)
         return run_in_portal(_run(table, options))
-    except RunInterrupted:
-        raise
+    except (RunInterrupted, InputError) as error:
+        raise error.with_traceback(None) from error.__cause__
     except KeyboardInterrupt:
         partial = last_result()
         raise RunInterrupted(_interrupted_message(partial), partial) from None
@@ -190,7 +210,11 @@ async def ascrape(*args: Any, **kwargs: Any) -> ScrapeResult:
     Example:
         >>> result = await af.ascrape(df, extract={"title": "h1"})  # doctest: +SKIP
     """
-    table, options = _check(args, kwargs)
+    __tracebackhide__ = True  # see scrape()
+    try:
+        table, options = _check(args, kwargs)
+    except InputError as error:
+        raise error.with_traceback(None) from error.__cause__
     try:
         return await await_in_portal(_run(table, options))
     except asyncio.CancelledError as cancelled:

@@ -60,6 +60,7 @@ from urllib.parse import urlsplit
 
 __all__ = [
     "DEFAULT_PER_SITE",
+    "LANE",
     "OUTCOMES",
     "Pause",
     "SiteGate",
@@ -72,6 +73,9 @@ T = TypeVar("T")
 
 #: Scrapy's default for concurrent requests per domain (``CONCURRENT_REQUESTS_PER_DOMAIN``).
 DEFAULT_PER_SITE = 8
+#: The lane of a row when none is named. Rows of different lanes (the engine's browser tabs and
+#: its HTTP fetchers) wait apart but share each site's cap, delay and pauses.
+LANE = "rows"
 #: Successes in a row after which a throttled site's ceiling is raised by one.
 PROBE_AFTER = 50
 #: How a row's attempt ended, as the gate needs to know it.
@@ -179,6 +183,13 @@ class SiteStats:
 
 
 @dataclass(eq=False)
+class _Lane(Generic[T]):
+    waiting: deque[T] = field(default_factory=deque)
+    # Where the site is scheduled in this lane: "" (nowhere), "ready" (round robin) or "timed" (heap).
+    slot: str = ""
+
+
+@dataclass(eq=False)
 class _Site(Generic[T]):
     name: str
     limit: int
@@ -191,9 +202,7 @@ class _Site(Generic[T]):
     successes: int = 0
     ceiling: int = 0  # set to per_site when made; lowered by throttles
     ok_in_a_row: int = 0
-    waiting: deque[T] = field(default_factory=deque)
-    # Where the site is scheduled: "" (nowhere), "ready" (round robin) or "timed" (heap).
-    slot: str = ""
+    lanes: dict[str, _Lane[T]] = field(default_factory=dict)
     stats: SiteStats = field(default_factory=SiteStats)
 
 
@@ -236,9 +245,28 @@ class SiteGate(Generic[T]):
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self._sites: dict[str, _Site[T]] = {}
-        self._ready: deque[str] = deque()
-        self._timed: list[tuple[float, str]] = []  # (when it may start, site); stale entries skipped
-        self.waiting = 0
+        # Per lane: sites that may start (round robin), sites waiting on a clock (a heap of
+        # (when it may start, site); stale entries skipped), and how many rows wait.
+        self._ready: dict[str, deque[str]] = {}
+        self._timed: dict[str, list[tuple[float, str]]] = {}
+        self._waiting: dict[str, int] = {}
+
+    @property
+    def waiting(self) -> int:
+        """Rows waiting, in every lane."""
+        return sum(self._waiting.values())
+
+    def waiting_in(self, lane: str = LANE) -> int:
+        """Rows waiting in ``lane``."""
+        return self._waiting.get(lane, 0)
+
+    def _lane(self, lane: str) -> tuple[deque[str], list[tuple[float, str]]]:
+        ready = self._ready.get(lane)
+        if ready is None:
+            ready = self._ready[lane] = deque()
+            self._timed[lane] = []
+            self._waiting[lane] = 0
+        return ready, self._timed[lane]
 
     # -------------------------------------------------------------- per site
     def _site(self, name: str) -> _Site[T]:
@@ -350,86 +378,95 @@ class SiteGate(Generic[T]):
         return self._site(site).limit
 
     # ---------------------------------------------------------------- queues
-    def push(self, item: T, site: str, *, front: bool = False) -> None:
+    def push(self, item: T, site: str, *, front: bool = False, lane: str = LANE) -> None:
         """Queue ``item`` (a row) for ``site``; ``front=True`` for a row that must go next (a moved one)."""
         state = self._site(site)
+        ready, _ = self._lane(lane)
+        queue = state.lanes.get(lane)
+        if queue is None:
+            queue = state.lanes[lane] = _Lane()
         if front:
-            state.waiting.appendleft(item)
+            queue.waiting.appendleft(item)
         else:
-            state.waiting.append(item)
-        self.waiting += 1
-        if not state.slot:
-            self._ready.append(site)
-            state.slot = "ready"
+            queue.waiting.append(item)
+        self._waiting[lane] += 1
+        if not queue.slot:
+            ready.append(site)
+            queue.slot = "ready"
 
-    def take(self, now: float) -> tuple[str, T] | None:
-        """The next row that may start at ``now``, already counted as started; None if none may.
+    def take(self, now: float, lane: str = LANE) -> tuple[str, T] | None:
+        """The next row of ``lane`` that may start at ``now``, already counted as started; None if none may.
 
         Sites take turns, so one site's long queue never starves the others.
         """
-        timed = self._timed
+        ready, timed = self._lane(lane)
         while timed and timed[0][0] <= now:
             _, name = heapq.heappop(timed)
-            state = self._sites[name]
-            if state.slot != "timed":
+            queue = self._sites[name].lanes[lane]
+            if queue.slot != "timed":
                 continue  # stale: the site moved since
-            opens = self._opens_at(state)
+            opens = self._opens_at(self._sites[name])
             if opens <= now:
-                state.slot = "ready"
-                self._ready.append(name)
+                queue.slot = "ready"
+                ready.append(name)
             else:  # paused again meanwhile: wait for the new time
                 heapq.heappush(timed, (opens, name))
-        ready = self._ready
         while ready:
             name = ready.popleft()
             state = self._sites[name]
-            state.slot = ""
-            if not state.waiting:
+            queue = state.lanes[lane]
+            queue.slot = ""
+            if not queue.waiting:
                 continue
             if not self.can_start(name, now):
                 self._reschedule(state, now)
                 continue
-            item = state.waiting.popleft()
-            self.waiting -= 1
+            item = queue.waiting.popleft()
+            self._waiting[lane] -= 1
             self.started(name, now)
             self._reschedule(state, now)
             return name, item
         return None
 
-    def next_ready(self, now: float) -> float | None:
-        """When the earliest site waiting on a clock may start again (None: none is waiting on one)."""
-        timed = self._timed
+    def next_ready(self, now: float, lane: str = LANE) -> float | None:
+        """When the earliest site of ``lane`` waiting on a clock may start again (None: none waits on one)."""
+        _, timed = self._lane(lane)
         while timed:
             when, name = timed[0]
             state = self._sites[name]
-            if state.slot == "timed" and state.waiting and self._opens_at(state) == when:
+            queue = state.lanes[lane]
+            if queue.slot == "timed" and queue.waiting and self._opens_at(state) == when:
                 return when
             heapq.heappop(timed)  # stale: the site was rescheduled since
-            if state.slot == "timed":
-                state.slot = ""
+            if queue.slot == "timed":
+                queue.slot = ""
                 self._reschedule(state, now)
         return None
 
     def drain(self) -> Iterator[T]:
-        """Remove and yield every waiting row (at the end of a run, or to fail them)."""
+        """Remove and yield every waiting row, of every lane (at the end of a run, or to fail them)."""
         for state in self._sites.values():
-            while state.waiting:
-                self.waiting -= 1
-                yield state.waiting.popleft()
-            state.slot = ""
-        self._ready.clear()
-        self._timed.clear()
+            for name, queue in state.lanes.items():
+                while queue.waiting:
+                    self._waiting[name] -= 1
+                    yield queue.waiting.popleft()
+                queue.slot = ""
+        for ready in self._ready.values():
+            ready.clear()
+        for timed in self._timed.values():
+            timed.clear()
 
     def _reschedule(self, state: _Site[T], now: float) -> None:
-        """Put a site with waiting rows where :meth:`take` will find it when it may start."""
-        if state.slot or not state.waiting:
-            return
+        """Put a site with waiting rows where :meth:`take` will find it when it may start, in each lane."""
         if state.active >= state.limit:
             return  # at its cap: finished() brings it back
         opens = self._opens_at(state)
-        if opens <= now:
-            state.slot = "ready"
-            self._ready.append(state.name)
-        else:
-            state.slot = "timed"
-            heapq.heappush(self._timed, (opens, state.name))
+        for lane, queue in state.lanes.items():
+            if queue.slot or not queue.waiting:
+                continue
+            if opens <= now:
+                queue.slot = "ready"
+                self._ready[lane].append(state.name)
+            else:
+                queue.slot = "timed"
+                heapq.heappush(self._timed[lane], (opens, state.name))

@@ -349,12 +349,18 @@ class Supervisor:
             )
             session.browser.on("disconnected", lambda _browser: session.mark_lost())
             contexts = session.browser.contexts
-            session.context = contexts[0] if contexts else await session.browser.new_context()
-            if self.options.block:
-                await session.context.route("**/*", _blocker(self.options.block))
+            identity = self.options.identity
+            own_settings = identity.context_options().keys() - {"extra_http_headers"}
+            if contexts and (self.backend.kind != "local" or not own_settings):
+                # A cloud session's own context (its profile) stays: headers only there.
+                session.context = contexts[0]
+                if identity.headers or identity.user_agent:
+                    await session.context.set_extra_http_headers(_header_identity(identity))
+            else:
+                session.context = await session.browser.new_context(**identity.context_options())
             if self.options.setup is not None:
                 stage = "setup"
-                await self._setup(session)
+            await self._prepare(session.context)
         except asyncio.CancelledError:
             if not session.lost:
                 raise
@@ -379,9 +385,31 @@ class Supervisor:
         elif session.retiring and not self._stopping:
             await self._close(session, "ended")
 
-    async def _setup(self, session: LiveSession) -> None:
+    async def fresh_context(self, session: LiveSession) -> Any:
+        """A new context in the session's browser, prepared as its first one (for a tab's renewal)."""
+        context = await session.browser.new_context(**self.options.identity.context_options())
+        try:
+            await self._prepare(context)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(context.close(), 5)
+            raise
+        return context
+
+    def live_names(self) -> list[str]:
+        """Names of the sessions live now."""
+        return [s.name for s in self.sessions.values() if not s.lost and not s.closing]
+
+    async def _prepare(self, context: Any) -> None:
+        """Resource blocking, then the user's ``setup`` on a page of ``context``."""
+        if self.options.block:
+            await context.route("**/*", _blocker(self.options.block))
+        if self.options.setup is not None:
+            await self._setup(context)
+
+    async def _setup(self, context: Any) -> None:
         assert self.options.setup is not None
-        page = await open_page(session.context, self.options.timeout)
+        page = await open_page(context, self.options.timeout)
         try:
             await asyncio.wait_for(guarded(self.options.setup, page), self.options.timeout)
         finally:
@@ -450,6 +478,14 @@ class Supervisor:
         if not future.cancelled() and future.exception() is None:
             with contextlib.suppress(Exception):
                 await self._playwright_cm.__aexit__(None, None, None)
+
+
+def _header_identity(identity: Any) -> dict[str, str]:
+    """Headers for a context made elsewhere (a User-Agent can only be sent as a header there)."""
+    headers = dict(identity.headers or {})
+    if identity.user_agent is not None:
+        headers.setdefault("User-Agent", identity.user_agent)
+    return headers
 
 
 def _blocker(block: frozenset[str]) -> Callable[[Any], Awaitable[None]]:

@@ -6,6 +6,12 @@ and closes it afterwards, unless the callable leaves no state behind on a page
 (the built-in extractors, or ``reuse_pages=True``): then the page serves the
 next row too (~1.7x the pages per second, see ``benchmarks/``). A callable
 always gets a real page. Every decision about the outcome is the ledger's.
+
+Before it closes a page, the tab notes what the site said (:class:`Signals`):
+a 429/503 main document (the site asks to slow down) or a block page (a bot
+challenge). After ``renew_after`` rows it moves to a fresh browser context
+(``renew``), because Playwright frees a context's objects only when the context
+closes: a long run's memory stays flat.
 """
 
 from __future__ import annotations
@@ -13,12 +19,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
+from ._blocked import Blocked
+from ._page_signals import MainDocument, Throttle, blocked_of, read_page, throttle_of
 from ._retry import looks_like_lost_browser
 
-__all__ = ["Escalated", "Tab", "guarded", "open_page"]
+__all__ = ["Escalated", "Signals", "Tab", "guarded", "open_page"]
 
 ScrapeFn = Callable[[Any, Any], Awaitable[Any]]
 
@@ -59,28 +69,108 @@ async def close_quietly(page: Any) -> None:
         await _within(5.0, page.close())
 
 
-class Tab:
-    """One tab of a session: runs rows one after another on a page of ``context``."""
+@dataclass(frozen=True)
+class Signals:
+    """What the site said on a row's page, beside the callable's outcome."""
 
-    def __init__(self, context: Any, browser: Any, *, timeout: float, reuse_page: bool) -> None:
+    throttle: Throttle | None = None
+    blocked: Blocked | None = None
+
+
+NO_SIGNALS = Signals()
+Renew = Callable[[Any], Awaitable[Any]]
+
+
+class Tab:
+    """One tab of a session: runs rows one after another on a page of ``context``.
+
+    Args:
+        renew: ``await renew(old_context)`` returns a fresh, prepared context (None: never renew).
+        renew_after: rows on one context before the tab renews it.
+        expect_content: the callable is a built-in extractor: an all-empty value on a
+            near-empty page is taken for a block page.
+    """
+
+    def __init__(
+        self,
+        context: Any,
+        browser: Any,
+        *,
+        timeout: float,
+        reuse_page: bool,
+        renew: Renew | None = None,
+        renew_after: int | None = None,
+        expect_content: bool = False,
+    ) -> None:
         self.context = context
         self.browser = browser
         self.timeout = timeout
         self.reuse_page = reuse_page
+        self.renew = renew
+        self.renew_after = renew_after
+        self.expect_content = expect_content
+        #: What the last row's page said (read before the page was closed).
+        self.signals = NO_SIGNALS
+        #: Fresh contexts this tab moved to (for tests and the soak benchmark).
+        self.renewals = 0
         self._page: Any = None
+        self._doc: MainDocument | None = None
+        self._rows_on_context = 0
+        self._own_context = False
 
     async def run(self, fn: ScrapeFn, row: Any) -> Any:
         """``await fn(page, row)`` under the row's timeout; the page is kept only after a success."""
+        self.signals = NO_SIGNALS
         try:
+            if self.renew is not None and self.renew_after and self._rows_on_context >= self.renew_after:
+                await self._renew()
             if self._page is None or self._page.is_closed():
                 self._page = await open_page(self.context, self.timeout)
+                self._doc = MainDocument.watch(self._page)
+            elif self._doc is not None:
+                self._doc.reset()
+            self._rows_on_context += 1
             value = await _call_with_timeout(fn, self._page, row, self.timeout)
-        except BaseException:
+        except BaseException as exc:
+            if isinstance(exc, Exception):
+                await self._read_signals(failed=True, value=None)
             await self.close()
             raise
+        await self._read_signals(failed=False, value=value)
         if not self.reuse_page:
             await self.close()
         return value
+
+    async def _read_signals(self, *, failed: bool, value: Any) -> None:
+        """Note a throttle or a block page; reads the page (one round trip) only on signs of trouble."""
+        doc, page = self._doc, self._page
+        if doc is None or page is None:
+            return
+        throttle = throttle_of(doc, time.time())
+        if throttle is not None:
+            self.signals = Signals(throttle=throttle)
+            return
+        empty = not failed and self.expect_content and _empty(value)
+        if not (failed or empty or (doc.status or 0) >= 400):
+            return
+        with contextlib.suppress(Exception):
+            text = await read_page(page, timeout=min(5.0, self.timeout))
+            blocked = blocked_of(doc, text, expect_content=empty)
+            if blocked is not None:
+                self.signals = Signals(blocked=blocked)
+
+    async def _renew(self) -> None:
+        """Move to a fresh context; the old one closes (with every object Playwright kept for it)."""
+        assert self.renew is not None
+        await self.close()
+        old, own = self.context, self._own_context
+        self.context = await self.renew(old)
+        self._own_context = True
+        self._rows_on_context = 0
+        self.renewals += 1
+        if own:
+            with contextlib.suppress(Exception):
+                await _within(5.0, old.close())
 
     async def browser_gone(self, exc: BaseException, lost: Callable[[], bool]) -> bool:
         """Whether ``exc`` came from the browser dying rather than from the row."""
@@ -97,7 +187,25 @@ class Tab:
 
     async def close(self) -> None:
         page, self._page = self._page, None
+        self._doc = None
         await close_quietly(page)
+
+    async def aclose(self) -> None:
+        """Close the page, and the context if this tab made it (the session's own stays)."""
+        await self.close()
+        if self._own_context:
+            self._own_context = False
+            with contextlib.suppress(Exception):
+                await _within(5.0, self.context.close())
+
+
+def _empty(value: Any) -> bool:
+    """An extractor's value with nothing in it: every field None or blank."""
+    if value is None:
+        return True
+    if isinstance(value, Mapping):
+        return all(v is None or (isinstance(v, str) and not v.strip()) for v in value.values())
+    return False
 
 
 async def _call_with_timeout(fn: ScrapeFn, page: Any, row: Any, timeout: float) -> Any:

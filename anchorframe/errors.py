@@ -30,6 +30,7 @@ never a secret: no API key, no CDP URL. They survive pickling.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 __all__ = [
@@ -59,7 +60,31 @@ class AnchorframeError(Exception):
     """Base class of every exception anchorframe raises on purpose."""
 
 
-class InputError(AnchorframeError, ValueError):
+#: The package's directory: frames from files under it are anchorframe's own.
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+class _UserFacing:
+    """An error about the user's call: in IPython, its traceback is the user's frames and the message.
+
+    IPython renders an exception through its ``_render_traceback_()`` when it has one; this one
+    leaves out anchorframe's own frames, which say nothing about what to change.
+    """
+
+    def _render_traceback_(self) -> list[str]:
+        import traceback
+
+        assert isinstance(self, BaseException)
+        frames = [
+            frame
+            for frame in traceback.extract_tb(self.__traceback__)
+            if f"{_PACKAGE_DIR}" not in frame.filename
+        ]
+        lines = ["Traceback (most recent call last):\n", *traceback.format_list(frames)]
+        return [line.rstrip("\n") for line in lines] + [f"{type(self).__name__}: {self}"]
+
+
+class InputError(_UserFacing, AnchorframeError, ValueError):
     """The input or an argument cannot be used; the message says how to fix it."""
 
 
@@ -79,7 +104,7 @@ class SessionLaunchError(BackendError):
     """A local Chromium process did not start or did not open its debugging port."""
 
 
-class ResultsOnDiskError(AnchorframeError, LookupError):
+class ResultsOnDiskError(_UserFacing, AnchorframeError, LookupError):
     """A run with ``out=`` wrote its rows to a Parquet dataset and kept none in memory.
 
     Read them with ``pd.read_parquet(result.out)`` (when they fit in memory) or
@@ -87,7 +112,7 @@ class ResultsOnDiskError(AnchorframeError, LookupError):
     """
 
 
-class RunInterrupted(AnchorframeError, KeyboardInterrupt):
+class RunInterrupted(_UserFacing, AnchorframeError, KeyboardInterrupt):
     """A run was interrupted; ``partial`` holds the ScrapeResult of what was done.
 
     It derives from KeyboardInterrupt so that code which stops on Ctrl-C still does.

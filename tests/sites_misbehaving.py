@@ -121,6 +121,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         path = urlsplit(self.path).path
         with site.lock:
             site.requests.append(path)
+            site.headers.append((path, {k.lower(): v for k, v in self.headers.items()}))
         site.answer(self, path)
 
 
@@ -132,6 +133,8 @@ class MisbehavingSite:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.requests: list[str] = []
+        #: (path, lowercase request headers) of every request, in arrival order.
+        self.headers: list[tuple[str, dict[str, str]]] = []
         self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self._server.daemon_threads = True
         self._server.site = self  # type: ignore[attr-defined]

@@ -233,6 +233,10 @@ def test_kernel_interrupt_stops_scrape_within_seconds(kernel, hanging_site):
     _, error, seconds = kernel.run(code, interrupt_when=_mid_run(hanging_site))
     assert error is not None and error["ename"] == "RunInterrupted", error
     assert "af.last_result()" in error["evalue"]
+    # The traceback shows the cell and the message, none of anchorframe's frames.
+    shown = "\n".join(error["traceback"])
+    assert "af.scrape(df" in shown and "RunInterrupted" in shown, shown
+    assert "anchorframe/_" not in shown and "During handling" not in shown, shown
     assert seconds is not None and seconds < 5, f"the cell took {seconds:.1f} s to end"
     assert wait_no_chromium(5) == []
     printed, error, _ = kernel.run("report()")

@@ -212,3 +212,20 @@ def test_broken_frontend_falls_back_to_text_and_never_raises(monkeypatch, caplog
     assert isinstance(panel._fallback, _progress.TqdmDisplay)
     (record,) = caplog.records
     assert "showing text progress instead" in record.getMessage() and "\n" not in record.getMessage()
+
+
+def test_the_rows_line_shows_paused_sites_and_robots_txt_skips():
+    """While a site waits out a 429 the rows line names it with the seconds left; rows robots.txt
+    disallowed are counted apart from rows a stopped run left undone."""
+    from anchorframe._events import RunState
+    from anchorframe._panel import paused_text, rows_text
+
+    state = RunState(backend="local", rows_total=10, urls_total=10, sessions_planned=1, tabs=1)
+    now = time.monotonic()
+    state.paused_sites = {"shop.com": now + 11.5, "old.org": now - 1.0}
+    state.rows_disallowed = 2
+    assert paused_text(state, now=now) == " · paused: shop.com 12 s"
+    line = rows_text(state)
+    assert "paused: shop.com" in line and "2 robots.txt" in line and "old.org" not in line
+    state.finished = now
+    assert "paused" not in rows_text(state) and "stopped early" not in rows_text(state)

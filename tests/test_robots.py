@@ -83,11 +83,21 @@ def test_a_slow_robots_txt_counts_as_unreachable():
     assert elapsed < 0.9  # two 0.2 s tries, not the server's 1 s
 
 
-def test_a_closed_port_counts_as_unreachable():
+def test_a_closed_port_lets_the_row_through_and_is_asked_again():
+    """No connection at all: the row itself will fail with that cause; nothing is cached."""
     with RobotsSite() as site:
         url = site.url("/public/1")
-    (verdict,) = run(_check_all([url], retry_delay=0.0))
-    assert not verdict.allowed and "could not be fetched" in verdict.message
+    robots = RobotsCache(retry_delay=0.0)
+
+    async def main():
+        try:
+            return [await robots.check(url), await robots.check(url)]
+        finally:
+            await robots.aclose()
+
+    verdicts_ = run(main())
+    assert all(v.allowed for v in verdicts_)
+    assert robots.fetched == [origin_of(url)] * 2  # asked once per row: no verdict was cached
 
 
 async def _check_all(urls: list[str], **options) -> list:

@@ -61,6 +61,33 @@ def test_a_finished_row_lets_the_next_row_of_a_full_site_start():
     assert asyncio.run(main()) == ("a.com", 2)
 
 
+def test_two_lanes_wait_apart_but_share_each_sites_cap_and_pauses():
+    """Browser tabs and HTTP fetchers take only their lane's rows; a site's cap counts both."""
+
+    async def main():
+        queue: SiteQueue[str] = SiteQueue(SiteGate(per_site=2))
+        queue.put("h1", "a.com", lane="http")
+        queue.put("h2", "a.com", lane="http")
+        queue.put("b1", "a.com", lane="browser")
+        first = await queue.get("http")
+        second = await queue.get("http")
+        browser = asyncio.ensure_future(queue.get("browser"))
+        await asyncio.sleep(0.02)
+        full = not browser.done()  # a.com has 2 in flight over HTTP: the browser row waits
+        queue.finished("a.com", "ok")  # an HTTP row ends: the browser lane's waiter gets the room
+        got = await asyncio.wait_for(browser, 1.0)
+        queue.finished("a.com", "throttled", retry_after=0.2)  # pauses the site in both lanes
+        queue.finished("a.com", "ok")
+        queue.put("h3", "a.com", lane="http")
+        started = time.monotonic()
+        late = await asyncio.wait_for(queue.get("http"), 2.0)
+        return first, second, full, got, late, time.monotonic() - started
+
+    first, second, full, got, late, waited = asyncio.run(main())
+    assert (first[1], second[1], got[1], late[1]) == ("h1", "h2", "b1", "h3")
+    assert full and 0.18 <= waited < 0.5
+
+
 def test_many_idle_tabs_all_get_rows_when_a_site_reopens():
     """The wake chain: a site reopening with room for 4 wakes 4 tabs, not one."""
 

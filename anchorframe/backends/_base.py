@@ -97,6 +97,9 @@ class Backend(abc.ABC):
 
     name: str = "backend"
     kind: str = "local"
+    #: Whether its sessions browse the real web, whose sites' robots.txt the run asks
+    #: (``scrape(robots=True)``). An in-memory web has none.
+    web: bool = True
 
     @abc.abstractmethod
     def open_pool(self, run_id: str, plan: Plan | None = None) -> SessionPool:

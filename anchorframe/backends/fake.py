@@ -53,6 +53,8 @@ class FakeDocument:
     delay: float = 0.0
     #: Raise this from ``goto`` instead of loading (e.g. ``FakeError("net::ERR_CONNECTION_REFUSED")``).
     error: BaseException | None = None
+    #: Response headers (e.g. ``{"retry-after": "2"}`` with a 429).
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 Documents = Callable[[str], "FakeDocument | Mapping[str, str] | None"]
@@ -73,6 +75,7 @@ class FakeBackend(Backend):
 
     name = "fake"
     kind = "local"
+    web = False  # its pages are in memory: no robots.txt to ask, and no network to ask it on
 
     def __init__(
         self,
@@ -184,7 +187,7 @@ class _FakeBrowser:
     def is_connected(self) -> bool:
         return self.connected
 
-    async def new_context(self) -> _FakeContext:
+    async def new_context(self, **options: Any) -> _FakeContext:
         context = _FakeContext(self)
         self.contexts.append(context)
         return context
@@ -213,11 +216,28 @@ class _FakeContext:
     async def route(self, pattern: str, handler: Any) -> None:
         pass
 
+    async def set_extra_http_headers(self, headers: dict[str, str]) -> None:
+        pass
+
+    async def close(self) -> None:
+        if self in self.browser.contexts:
+            self.browser.contexts.remove(self)
+
+
+@dataclass
+class _FakeRequest:
+    def is_navigation_request(self) -> bool:
+        return True
+
 
 @dataclass
 class _FakeResponse:
     status: int
     status_text: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
+    url: str = ""
+    frame: Any = None
+    request: _FakeRequest = field(default_factory=_FakeRequest)
 
 
 class _FakePage:
@@ -226,12 +246,16 @@ class _FakePage:
         self.url = "about:blank"
         self.document: FakeDocument | None = None
         self.closed = False
+        #: The page's one frame (responses of its navigations name it, as Playwright's do).
+        self.main_frame = object()
+        self._on_response: list[Callable[[Any], Any]] = []
 
     def set_default_timeout(self, milliseconds: float) -> None:
         pass
 
     def on(self, event: str, callback: Callable[[Any], Any]) -> None:
-        pass
+        if event == "response":
+            self._on_response.append(callback)
 
     def is_closed(self) -> bool:
         return self.closed
@@ -258,7 +282,11 @@ class _FakePage:
             raise document.error
         self.url = url
         self.document = document
-        return _FakeResponse(document.status)
+        headers = dict(document.headers)
+        response = _FakeResponse(document.status, headers=headers, url=url, frame=self.main_frame)
+        for callback in self._on_response:
+            callback(response)
+        return response
 
     async def inner_text(self, selector: str, **options: Any) -> str:
         self._check()

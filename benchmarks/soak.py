@@ -1,0 +1,149 @@
+"""Soak: does a long run stay small? ``python -m benchmarks.soak [ROWS] [--renew N|none] [--tabs T]``.
+
+Scrapes ROWS rows (default 20,000) with ``af.scrape`` on one local session,
+a callable that opens a fresh page per row (as a user's callable does), on a
+loopback page with a stylesheet, an image, console output, a fetch and a
+large script array (the page of ``benchmarks/context_growth.py``). A thread
+samples, every second, the RSS of this Python process, of the Playwright
+driver (node) and of the Chromium process tree; the run is cut in thirds by
+rows done, and the median of each third is printed, with the growth from the
+first third to the last (MiB and per 1,000 rows). ``--renew none`` runs the
+same without context renewal, to compare.
+
+Not part of CI (20,000 rows take about 10 minutes on 2 cores). Run it under the
+browser lock::
+
+    flock /tmp/af-browser.lock .venv/bin/python -m benchmarks.soak 20000
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.server
+import json
+import statistics
+import threading
+import time
+from typing import Any
+
+import psutil
+
+import anchorframe as af
+from anchorframe._memory import CONTEXT_RENEW_ROWS
+
+from .context_growth import _Handler, _rss_mb
+
+
+class _Sampler(threading.Thread):
+    """Samples (rows done, python MiB, driver MiB, chromium MiB) once a second."""
+
+    def __init__(self, progress: list[int]) -> None:
+        super().__init__(daemon=True)
+        self.progress = progress
+        self.samples: list[tuple[int, float, float, float]] = []
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        me = psutil.Process()
+        while not self.stop.wait(1.0):
+            children = me.children(recursive=False)
+            driver = next((p for p in children if "node" in _name(p)), None)
+            chromium = [p for p in me.children(recursive=True) if "chrom" in _name(p)]
+            roots = [p for p in chromium if _parent_pid(p) not in {c.pid for c in chromium}]
+            self.samples.append(
+                (
+                    self.progress[0],
+                    _rss_mb(me),
+                    _rss_mb(driver),
+                    sum(_rss_mb(root, tree=True) for root in roots),
+                )
+            )
+
+
+def _name(process: psutil.Process) -> str:
+    try:
+        return process.name()
+    except psutil.Error:
+        return ""
+
+
+def _parent_pid(process: psutil.Process) -> int | None:
+    try:
+        return process.ppid()
+    except psutil.Error:
+        return None
+
+
+def soak(rows: int, *, renew: int | None, tabs: int) -> dict[str, Any]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    server.daemon_threads = True
+    server.handle_error = lambda *a: None  # type: ignore[method-assign]  # a page closed mid-answer
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    progress = [0]
+
+    async def price(page: Any, row: Any) -> dict[str, str]:
+        await page.goto(row.url, wait_until="load")
+        value = await page.inner_text(".price")
+        progress[0] += 1
+        return {"price": value}
+
+    sampler = _Sampler(progress)
+    sampler.start()
+    started = time.monotonic()
+    try:
+        result = af.scrape(
+            [f"{base}/item/{n}" for n in range(rows)],
+            price,
+            backend="local",
+            sessions=1,
+            tabs=tabs,
+            renew_context_after=renew,
+            robots=False,
+            progress=False,
+        )
+    finally:
+        sampler.stop.set()
+        sampler.join()
+        server.shutdown()
+        server.server_close()
+    elapsed = time.monotonic() - started
+    thirds: list[dict[str, float]] = []
+    for third in range(3):
+        low, high = rows * third / 3, rows * (third + 1) / 3
+        part = [s for s in sampler.samples if low <= s[0] < high] or sampler.samples[-1:]
+        thirds.append(
+            {
+                "python_mb": round(statistics.median(s[1] for s in part), 1),
+                "driver_mb": round(statistics.median(s[2] for s in part), 1),
+                "chromium_mb": round(statistics.median(s[3] for s in part), 1),
+            }
+        )
+    growth = {
+        key: round(thirds[2][key] - thirds[0][key], 1) for key in ("python_mb", "driver_mb", "chromium_mb")
+    }
+    return {
+        "rows": rows,
+        "ok": int(result.counts["ok"]),
+        "tabs": tabs,
+        "renew_context_after": renew,
+        "seconds": round(elapsed, 1),
+        "rows_per_second": round(rows / elapsed, 1),
+        "thirds": thirds,
+        "growth_first_to_last_third_mb": growth,
+        "growth_mb_per_1000_rows": {k: round(v * 1500 / rows, 2) for k, v in growth.items()},
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("rows", type=int, nargs="?", default=20_000)
+    parser.add_argument("--renew", default=str(CONTEXT_RENEW_ROWS), help="rows per context, or none")
+    parser.add_argument("--tabs", type=int, default=4)
+    args = parser.parse_args()
+    renew = None if args.renew == "none" else int(args.renew)
+    print(json.dumps(soak(args.rows, renew=renew, tabs=args.tabs)), flush=True)
+
+
+if __name__ == "__main__":
+    main()
