@@ -8,8 +8,9 @@ module decides from the samples:
 
 * **saturated** once the busiest driver process has used at least ``CPU_HIGH`` of a
   core (or ``CPU_WITH_LAG`` while the loop lags ``LAG_HIGH`` seconds or more) for
-  ``WINDOW`` seconds in a row. Lag alone (the machine busy with others) is not ours
-  and does not count.
+  ``WINDOW`` seconds in a row, or while the loop lags ``LAG_ALONE`` seconds whatever
+  the cause (a loop a second late drives no more sessions). Moderate lag with our own
+  CPU low is other load on the machine, not ours, and does not count.
 * while saturated the run asks for no new session (nor a replacement) and retires
   one session every ``SHED_EVERY`` seconds, never below ``MIN_SESSIONS``; a retired
   session finishes the rows in its tabs, takes no new one, and is ended. Shedding
@@ -33,6 +34,7 @@ _ROWS = "\0rows"  # the rows resolved, kept with the CPU samples
 CPU_HIGH = 0.9
 CPU_WITH_LAG = 0.6
 LAG_HIGH = 0.25
+LAG_ALONE = 1.0
 WINDOW = 5.0
 CLEAR_AFTER = 10.0
 SHED_EVERY = 5.0
@@ -67,6 +69,7 @@ class Saturation:
         self.cpu_high = CPU_HIGH if cpu_high is None else cpu_high
         self.cpu_with_lag = CPU_WITH_LAG if cpu_with_lag is None else cpu_with_lag
         self.lag_high = LAG_HIGH if lag_high is None else lag_high
+        self.lag_alone = LAG_ALONE
         self.window = WINDOW if window is None else window
         self.clear_after = CLEAR_AFTER if clear_after is None else clear_after
         self.shed_every = SHED_EVERY if shed_every is None else shed_every
@@ -111,7 +114,11 @@ class Saturation:
         self.busiest = max(shares.items(), key=lambda kv: kv[1], default=("python", 0.0))
         self.lag = 0.5 * self.lag + 0.5 * max(0.0, lag)  # smoothed: one late tick is not a trend
         share = self.busiest[1]
-        hot = share >= self.cpu_high or (share >= self.cpu_with_lag and self.lag >= self.lag_high)
+        hot = (
+            share >= self.cpu_high
+            or (share >= self.cpu_with_lag and self.lag >= self.lag_high)
+            or self.lag >= self.lag_alone
+        )
         if hot:
             self._cool_since = None
             self._hot_since = at if self._hot_since is None else self._hot_since

@@ -37,11 +37,14 @@ def test_busy_for_the_window_saturates_and_quiet_for_clear_after_clears():
 
 def test_a_lagging_loop_counts_only_with_our_own_cpu_high():
     other_load = Saturation(window=2)
-    feed(other_load, 0, 10, share=0.2, lag=1.5)  # the machine is busy, not us
+    feed(other_load, 0, 10, share=0.2, lag=0.6)  # the machine is busy, not us
     assert not other_load.saturated
     ours = Saturation(window=2)
     feed(ours, 0, 10, share=0.7, lag=0.5)
     assert ours.saturated and "0.50 s late" in ours.describe()
+    stalled = Saturation(window=2)
+    feed(stalled, 0, 10, share=0.2, lag=1.5)  # a loop 1.5 s late drives no more sessions, whoever is to blame
+    assert stalled.saturated
 
 
 def test_the_driver_process_saturates_too():
