@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import subprocess
@@ -119,7 +120,15 @@ async def run_sharded(table: InputTable, options: ScrapeOptions, shards: Any = N
             # The plan sizes the sessions for the shards there are (a Dask cluster has its own count).
             run_plan = _plan_for(todo, backend, **sizing)
         plans = shard_plans(run_plan, shards.count)
-        spec, env = shard_spec(todo, options, for_cluster=not isinstance(shards, LocalShards), extra=extra)
+        # per_site holds for the whole run: each shard keeps to its share of it (at least 1).
+        engine = options.engine
+        shared = dataclasses.replace(engine, per_site=max(1, engine.per_site // shards.count))
+        spec, env = shard_spec(
+            todo,
+            dataclasses.replace(options, engine=shared),
+            for_cluster=not isinstance(shards, LocalShards),
+            extra=extra,
+        )
         display = choose_display(options.progress) if rows_total and todo.work else None
         state = RunState(
             backend=backend.describe(),

@@ -46,18 +46,19 @@ class _Sampler(threading.Thread):
     def run(self) -> None:
         me = psutil.Process()
         while not self.stop.wait(1.0):
-            children = me.children(recursive=False)
-            driver = next((p for p in children if "node" in _name(p)), None)
-            chromium = [p for p in me.children(recursive=True) if "chrom" in _name(p)]
-            roots = [p for p in chromium if _parent_pid(p) not in {c.pid for c in chromium}]
-            self.samples.append(
-                (
+            try:
+                children = me.children(recursive=False)
+                driver = next((p for p in children if "node" in _name(p)), None)
+                chromium = [p for p in me.children(recursive=True) if "chrom" in _name(p)]
+                sample = (
                     self.progress[0],
                     _rss_mb(me),
                     _rss_mb(driver),
-                    sum(_rss_mb(root, tree=True) for root in roots),
+                    sum(_rss_mb(p) for p in chromium),  # every Chromium process: renderers come and go
                 )
-            )
+            except psutil.Error:  # a renderer ended while it was read: take the next sample
+                continue
+            self.samples.append(sample)
 
 
 def _name(process: psutil.Process) -> str:
@@ -65,13 +66,6 @@ def _name(process: psutil.Process) -> str:
         return process.name()
     except psutil.Error:
         return ""
-
-
-def _parent_pid(process: psutil.Process) -> int | None:
-    try:
-        return process.ppid()
-    except psutil.Error:
-        return None
 
 
 def soak(rows: int, *, renew: int | None, tabs: int) -> dict[str, Any]:

@@ -404,3 +404,38 @@ def test_a_shard_without_sessions_stops_taking_rows_and_the_other_finishes_them(
     # process); every other row was done by shard 1.
     assert counts["ok"] >= len(URLS) - 8 and 1 <= counts.get("failed", 0) <= 8
     assert len(recorder.loads()) == counts["ok"]
+
+
+class Intervals:
+    """FakeBackend documents that log when each load starts (each takes ``delay`` s)."""
+
+    def __init__(self, path: Path, delay: float) -> None:
+        self.path = str(path)
+        self.delay = delay
+
+    def __call__(self, url: str) -> FakeDocument:
+        with open(self.path, "a") as log:
+            log.write(f"{time.time()}\n")
+        return FakeDocument(texts={"h1": url}, delay=self.delay)
+
+    def most_at_once(self) -> int:
+        with open(self.path) as log:
+            starts = sorted(float(line) for line in log if line.strip())
+        events = sorted([(t, 1) for t in starts] + [(t + self.delay * 0.95, -1) for t in starts])
+        most = now = 0
+        for _, step in events:
+            now += step
+            most = max(most, now)
+        return most
+
+
+def test_per_site_holds_for_the_whole_run_across_shards(tmp_path):
+    """per_site=2 with 2 shards of 1 session x 2 tabs: each shard keeps to 1, so the site never has
+    more than 2 rows in flight (4 tabs could take 4)."""
+    documents = Intervals(tmp_path / "starts.log", delay=0.05)
+    urls = [f"https://one-site.test/item/{n}" for n in range(40)]
+    result = af.scrape(
+        urls, heading, backend=FakeBackend(documents), workers=2, sessions=2, tabs=2, per_site=2, **QUIET
+    )
+    assert set(result.results["af_status"]) == {"ok"}
+    assert documents.most_at_once() <= 2
