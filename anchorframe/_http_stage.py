@@ -103,6 +103,11 @@ class HttpStage:
         ledger = self.ledger
         while True:
             item = await self._queue.get()
+            if self.mode == "auto" and item.attempts == 0 and self.policy.choose(item.url) == "browser":
+                # Every row is routed when the run starts, before anything is learnt: ask again
+                # now, so that once a pattern proved browser-first its queued rows skip HTTP.
+                self._to_browser(item)
+                continue
             attempt = ledger.start(item, "http", index, render="http")
             if attempt is None:
                 continue
