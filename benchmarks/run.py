@@ -47,7 +47,7 @@ SCALES: dict[str, dict[str, Any]] = {
         "options_variants": None,
         "scale_pages": 300,
         "render_pages": {"static": 300, "js": 120, "mixed": 300},
-        "render_reps": 2,
+        "render_reps": 3,
     },
     # ~2 minutes: every section, one round, smaller samples.
     "quick": {
