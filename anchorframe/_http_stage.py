@@ -119,6 +119,12 @@ class HttpStage:
         ledger, manners = self.ledger, self.manners
         while True:
             site, item = await manners.get("http")
+            if self.mode == "auto" and item.attempts == 0 and self.policy.choose(item.url) == "browser":
+                # Every row is routed when the run starts, before anything is learnt: ask again
+                # now, so that once a pattern proved browser-first its queued rows skip HTTP.
+                manners.finished(site, "moved")
+                self._to_browser(item)
+                continue
             try:
                 admitted = await manners.admit(site, item)
             except asyncio.CancelledError:

@@ -97,6 +97,8 @@ class Plan:
     reasons: tuple[str, ...] = field(default=())
     #: Driver processes (``workers=``): each runs its own event loop, driver and share of the sessions.
     workers: int = 1
+    #: The share of rows an ``af.plan(probe=N)`` sample found needing a browser (None: not probed).
+    browser_share: float | None = None
 
     @property
     def concurrency(self) -> int:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from ._frames import ATTEMPTS, REASON, STATUS, STATUSES
+from ._frames import ATTEMPTS, REASON, RENDER, STATUS, STATUSES
 from ._plan import Plan
 from ._timeline_data import attempts_frame, run_usage, session_usage
 from .errors import InputError
@@ -84,7 +84,8 @@ class ScrapeResult:
             if column is not None and len(column)
         ]
         ends = [end for end in ends if not pd.isna(end)]
-        # Microseconds are what a datetime holds: drop the nanoseconds first (to_pydatetime warns).
+        # Attempt ends can carry nanoseconds (an HTTP-only run has no session end to round them):
+        # floor to microseconds, which is what a datetime holds, instead of a UserWarning.
         return max(ends).floor("us").to_pydatetime() if ends else datetime.now(timezone.utc)
 
     # ------------------------------------------------------------------ views
@@ -264,6 +265,9 @@ class ScrapeResult:
                 f", first result after {self.first_result_s:.2f} s" if self.first_result_s is not None else ""
             ),
         ]
+        fetched = _fetched_text(self.results)
+        if fetched:
+            lines.append(f"  fetched: {fetched}")
         manners = self._manners_text()
         if manners:
             lines.append(f"  sites: {manners}")
@@ -328,6 +332,9 @@ class ScrapeResult:
             ("session time", html.escape(_usage_text(run_usage(self.sessions)))),
             ("throughput", f"{self.pages_per_second:.1f} pages/s · {self.elapsed:.1f} s{first}"),
         ]
+        fetched = _fetched_text(self.results)
+        if fetched:
+            facts.append(("fetched", html.escape(fetched)))
         rows = "".join(
             f'<tr><th style="text-align:left;padding:1px 12px 1px 0;font-weight:600">{name}</th>'
             f'<td style="text-align:left;padding:1px 0">{value}</td></tr>'
@@ -442,3 +449,19 @@ def _thumbnail(value: Any) -> str:
     kind = "png" if bytes(value[:8]) == b"\x89PNG\r\n\x1a\n" else "jpeg"
     data = base64.b64encode(bytes(value)).decode("ascii")
     return f'<img src="data:image/{kind};base64,{data}" style="max-width:160px;max-height:120px">'
+
+
+def _fetched_text(results: pd.DataFrame) -> str:
+    """How rows were fetched ("12 over HTTP, 3 in a browser"); empty when no row went over HTTP.
+
+    Example:
+        >>> _fetched_text(pd.DataFrame({"af_render": ["http", "browser", "http", None]}))
+        '2 over HTTP, 1 in a browser'
+    """
+    if RENDER not in results.columns:
+        return ""
+    counts = results[RENDER].value_counts()
+    http = int(counts.get("http", 0))
+    if not http:
+        return ""  # a browser-only run: nothing to tell apart
+    return f"{http} over HTTP, {int(counts.get('browser', 0))} in a browser"

@@ -12,7 +12,7 @@ import dataclasses
 import logging
 import os
 import uuid
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ._assemble import build_result, rerun_for, session_records
@@ -63,12 +63,19 @@ def plan(
     dedupe: bool = True,
     schemes: Iterable[str] = DEFAULT_SCHEMES,
     workers: int | None = None,
+    extract: Mapping[str, str] | None = None,
+    probe: int = 0,
 ) -> Plan:
     """Check the input and size the run without starting any browser.
 
     ``workers`` is the number of driver processes (``scrape(..., workers=)``); None
     plans as many as the cloud sessions need (one process keeps only so many busy,
     see ``anchorframe._plan``), at most one per core of this machine.
+
+    ``probe=N`` (opt-in: it makes N requests) fetches N of the URLs over plain HTTP, reads
+    ``extract`` (or the page summary) from them, and says in ``explain()`` which share
+    of rows would need a browser under ``render="auto"`` and what that costs
+    (``plan.browser_share``).
 
     Example:
         >>> import anchorframe as af
@@ -80,7 +87,7 @@ def plan(
     """
     table = prepare_input(data, url, schemes=schemes, dedupe=dedupe)
     chosen = resolve_backend(backend)
-    return _plan_for(
+    sized = _plan_for(
         table,
         chosen,
         sessions=sessions,
@@ -91,6 +98,11 @@ def plan(
         max_session_minutes=max_session_minutes,
         workers=workers,
     )
+    if not probe:
+        return sized
+    from ._plan_probe import probe_plan
+
+    return probe_plan(sized, table, probe, extract)
 
 
 def _plan_for(table: InputTable, backend: Backend, **sizing: Any) -> Plan:

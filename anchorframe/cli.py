@@ -147,6 +147,13 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tabs", type=int, default=None, help="tabs per session (default: planned)")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per attempt at a row")
     parser.add_argument("--retries", type=int, default=2, help="retries after a failure")
+    parser.add_argument(
+        "--render",
+        default=None,
+        choices=["browser", "http", "auto"],
+        help="how --extract / demo pages are fetched: a browser, plain HTTP, or HTTP first and a "
+        "browser only where needed (default: the library's)",
+    )
     parser.add_argument("--chromium", default=None, help="the Chromium executable for the local backend")
     progress = parser.add_mutually_exclusive_group()
     progress.add_argument(
@@ -261,7 +268,9 @@ def _demo(args: argparse.Namespace) -> int:
         if args.rows is not None:
             frame = frame.head(args.rows)
         print(
-            f"Scraping the demo shop at {site.base_url} ({len(frame)} rows) with {args.backend} browsers...",
+            f"Scraping the demo shop at {site.base_url} ({len(frame)} rows) with {args.backend} browsers"
+            + (f" (render={args.render})" if args.render else "")
+            + "...",
             file=sys.stderr,
         )
         result = af.scrape(
@@ -273,6 +282,7 @@ def _demo(args: argparse.Namespace) -> int:
             timeout=args.timeout,
             retries=args.retries,
             progress=args.progress,
+            render=args.render,
         )
     print(result.summary())
     print()
@@ -316,6 +326,7 @@ def _scrape(args: argparse.Namespace) -> int:
             retries=args.retries,
             progress=args.progress,
             checkpoint=args.checkpoint,
+            render=args.render,
             **extra,
         )
     except af.RunInterrupted as exc:

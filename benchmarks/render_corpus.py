@@ -346,8 +346,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--parsers", action="store_true", help="only compare the HTML parsers")
     args = parser.parse_args(argv)
     if args.parsers:
-        for name, rate in measure_parsers().items():
-            print(f"{name:45s} {rate:10.0f} pages/s")
+        for name, parsed in measure_parsers().items():
+            print(f"{name:45s} {parsed:10.0f} pages/s")
         return 0
     report = measure(args.pages, args.concurrency)
     for path in ("http", "browser"):

@@ -25,7 +25,7 @@ from anchorframe._portal import run_in_portal
 
 from . import suites
 
-SECTIONS = ("throughput", "options", "overhead", "memory", "provisioning", "scale")
+SECTIONS = ("throughput", "options", "overhead", "memory", "provisioning", "scale", "render")
 
 SCALES: dict[str, dict[str, Any]] = {
     # ~6-8 minutes on 2 shared cores.
@@ -46,6 +46,8 @@ SCALES: dict[str, dict[str, Any]] = {
         "warm_up": True,
         "options_variants": None,
         "scale_pages": 300,
+        "render_pages": {"static": 300, "js": 120, "mixed": 300},
+        "render_reps": 3,
     },
     # ~2 minutes: every section, one round, smaller samples.
     "quick": {
@@ -65,6 +67,8 @@ SCALES: dict[str, dict[str, Any]] = {
         "warm_up": True,
         "options_variants": None,
         "scale_pages": 100,
+        "render_pages": {"static": 150, "js": 60, "mixed": 150},
+        "render_reps": 1,
     },
     # Seconds: the harness itself, for tests/test_benchmarks_smoke.py. Figures mean nothing.
     "smoke": {
@@ -84,6 +88,8 @@ SCALES: dict[str, dict[str, Any]] = {
         "warm_up": False,
         "options_variants": 1,
         "scale_pages": 8,
+        "render_pages": {"static": 6, "js": 3, "mixed": 6},
+        "render_reps": 1,
     },
 }
 
@@ -143,7 +149,12 @@ def run(scale_name: str, sections: set[str], log: Any = print) -> dict[str, Any]
     if "scale" in sections:
         from .scale import run_scale  # section 6: benchmarks/scale.py
 
-        out["scale"] = run_scale(scale, log)
+        # Not "scale": that key names the scale (full, quick, smoke) the figures were run at.
+        out["scale_out"] = run_scale(scale, log)
+    if "render" in sections:
+        from .render import run_render  # section 7: benchmarks/render.py
+
+        out["render"] = run_render(scale, log)
     log("done")
     out["machine"]["load_average_end"] = os.getloadavg()
     out["seconds"] = time.perf_counter() - started
@@ -301,10 +312,14 @@ def report(data: dict[str, Any]) -> str:
             else:
                 lines.append(f"| {name} | {_f(p['first_s'])} | {_f(p['last_s'])} |")
         lines.append("")
-    if "scale" in data:
+    if "scale_out" in data:
         from .scale import scale_report
 
-        lines += scale_report(data["scale"])
+        lines += scale_report(data["scale_out"])
+    if "render" in data:
+        from .render import render_report
+
+        lines += render_report(data["render"])
     return "\n".join(lines)
 
 

@@ -22,6 +22,7 @@ import argparse
 import http.server
 import json
 import statistics
+import sys
 import threading
 import time
 from typing import Any
@@ -32,6 +33,26 @@ import anchorframe as af
 from anchorframe._memory import CONTEXT_RENEW_ROWS
 
 from .context_growth import _Handler, _rss_mb
+
+#: ``--page light``: a product page with a stylesheet, an image and a console line, ~1 kB
+#: (the heavy page of ``context_growth`` also writes 200 paragraphs and a 20,000-item array).
+_LIGHT = (
+    "<html><head><title>Item {n}</title><link rel=stylesheet href=/style.css></head><body>"
+    "<h1>Item {n}</h1><p class=price>{n}.00</p><img src=/pixel.png>"
+    "<script>console.log('row {n}')</script></body></html>"
+)
+
+
+class _LightHandler(_Handler):
+    def do_GET(self) -> None:
+        if not self.path.startswith("/item/"):
+            return super().do_GET()
+        body = _LIGHT.replace("{n}", self.path.rsplit("/", 1)[-1]).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
 
 class _Sampler(threading.Thread):
@@ -59,6 +80,14 @@ class _Sampler(threading.Thread):
             except psutil.Error:  # a renderer ended while it was read: take the next sample
                 continue
             self.samples.append(sample)
+            if len(self.samples) % 30 == 0:  # a line every ~30 s: a long run shows how it goes
+                rows, python_mb, driver_mb, chromium_mb = sample
+                print(
+                    f"soak: {rows} rows, python {python_mb:.0f} MiB, driver {driver_mb:.0f} MiB, "
+                    f"chromium {chromium_mb:.0f} MiB",
+                    file=sys.stderr,
+                    flush=True,
+                )
 
 
 def _name(process: psutil.Process) -> str:
@@ -68,8 +97,9 @@ def _name(process: psutil.Process) -> str:
         return ""
 
 
-def soak(rows: int, *, renew: int | None, tabs: int) -> dict[str, Any]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+def soak(rows: int, *, renew: int | None, tabs: int, page: str = "heavy") -> dict[str, Any]:
+    handler = _LightHandler if page == "light" else _Handler
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
     server.handle_error = lambda *a: None  # type: ignore[method-assign]  # a page closed mid-answer
     threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
@@ -120,6 +150,7 @@ def soak(rows: int, *, renew: int | None, tabs: int) -> dict[str, Any]:
         "rows": rows,
         "ok": int(result.counts["ok"]),
         "tabs": tabs,
+        "page": page,
         "renew_context_after": renew,
         "seconds": round(elapsed, 1),
         "rows_per_second": round(rows / elapsed, 1),
@@ -134,9 +165,10 @@ def main() -> None:
     parser.add_argument("rows", type=int, nargs="?", default=20_000)
     parser.add_argument("--renew", default=str(CONTEXT_RENEW_ROWS), help="rows per context, or none")
     parser.add_argument("--tabs", type=int, default=4)
+    parser.add_argument("--page", choices=("heavy", "light"), default="heavy")
     args = parser.parse_args()
     renew = None if args.renew == "none" else int(args.renew)
-    print(json.dumps(soak(args.rows, renew=renew, tabs=args.tabs)), flush=True)
+    print(json.dumps(soak(args.rows, renew=renew, tabs=args.tabs, page=args.page)), flush=True)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,16 @@ def test_every_benchmark_section_runs_and_scrapes_correctly(tmp_path, capsys):
     assert data["overhead"]["rows"] == 200 and data["overhead"]["seconds"] > 0
     assert data["memory"]["200"]["peak_mb"] > 0
     assert data["provisioning"]["local"]["last_s"] > 0
+    for kind, corpus in data["render"]["corpora"].items():
+        for mode, summary in corpus["modes"].items():
+            assert summary["correct"] == summary["pages"] > 0, (kind, mode)
+        assert (
+            corpus["modes"]["auto"]["http_rows"] + corpus["modes"]["auto"]["browser_rows"] == corpus["pages"]
+        )
+    static = data["render"]["corpora"]["static"]["modes"]
+    assert static["auto"]["sessions"] == static["http"]["sessions"] == 0 < static["browser"]["sessions"]
+    assert data["render"]["corpora"]["js"]["modes"]["auto"]["browser_rows"] == 3
     markdown = (tmp_path / "results.md").read_text()
     assert "## 1-2. Throughput" in markdown and "## 3. Engine overhead" in markdown
+    assert '## 7. render="browser"' in markdown
     assert markdown in capsys.readouterr().out

@@ -1,0 +1,51 @@
+"""render="auto" end to end with local Chromium: the demo shop, and learning which pages need a browser."""
+
+from __future__ import annotations
+
+import pytest
+
+import anchorframe as af
+from anchorframe.demo import DemoSite, product
+from benchmarks.render_corpus import SELECTORS, serve_corpus
+
+pytestmark = pytest.mark.usefixtures("no_chromium_left")
+FIELDS = {"name": "h1", "price": ".price", "stock": ".stock"}
+
+
+def test_the_demo_shop_says_which_rows_went_over_http_and_which_needed_the_browser():
+    """Static products over HTTP, JavaScript-rendered pages in the browser (all correct), 404s failed."""
+    with DemoSite(products=16, rendered=5, missing=2, render_delay_ms=100) as site:
+        frame = site.frame(extras=False)
+        frame = frame[frame["kind"] != "slow"]  # /slow only waits: nothing to learn here
+        result = af.scrape(frame, extract=FIELDS, render="auto", backend="local", progress=False, retries=0)
+    rows = result.results
+    by_kind = {kind: rows[rows["kind"] == kind] for kind in ("products", "rendered", "missing")}
+    assert set(by_kind["products"]["af_render"]) == {"http"}
+    assert set(by_kind["products"]["af_status"]) == {"ok"}
+    rendered = by_kind["rendered"]
+    assert set(rendered["af_render"]) == {"browser"} and set(rendered["af_status"]) == {"ok"}
+    for n, row in enumerate(rendered.itertuples()):
+        item = product(16 + n)
+        assert (row.name, row.price, row.stock) == (item["name"], item["price"], item["stock"])
+    assert set(by_kind["missing"]["af_status"]) == {"failed"}
+    over_http = int((rows["af_render"] == "http").sum())
+    assert over_http == 18  # 16 products and the 2 pages answered 404 (no browser needed to know)
+    summary = result.summary()
+    assert f"fetched: {over_http} over HTTP, 5 in a browser" in summary, summary
+    assert "fetched" in result._repr_html_() and len(result.sessions) == 1
+
+
+def test_once_a_path_pattern_keeps_needing_the_browser_its_queued_rows_skip_http():
+    """Mixed corpus (a third rendered by JavaScript under /app/): every row right, few wasted HTTP tries."""
+    with serve_corpus("mixed", 90) as (server, pages):
+        urls = [server.url(p.path) for p in pages]
+        result = af.scrape(urls, extract=SELECTORS, render="auto", backend="local", progress=False)
+    rows = result.results
+    assert rows[list(SELECTORS)].to_dict("records") == [p.expected for p in pages]
+    kinds = [p.kind for p in pages]
+    assert rows["af_render"].tolist() == ["http" if k == "static" else "browser" for k in kinds]
+    attempts = result.attempts
+    js_over_http = attempts[(attempts["render"] == "http") & attempts["url"].str.contains("/app/")]
+    # 16 fetchers take the first rows at once; after 4 rendered pages /app/* goes straight to the
+    # browser (plus ~5 % probes). Without the learning all 30 would be tried over HTTP first.
+    assert len(js_over_http) <= 12, len(js_over_http)
