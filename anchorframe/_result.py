@@ -265,7 +265,7 @@ class ScrapeResult:
                 f", first result after {self.first_result_s:.2f} s" if self.first_result_s is not None else ""
             ),
         ]
-        fetched = _fetched_text(self.results)
+        fetched = _fetched_text(self.results) if self.out is None else ""  # out=: rows on disk
         if fetched:
             lines.append(f"  fetched: {fetched}")
         manners = self._manners_text()
@@ -281,7 +281,7 @@ class ScrapeResult:
     def _manners_text(self) -> str:
         """What sites pushed back with: robots.txt, pauses after 429/503, block pages ("" if none)."""
         parts = []
-        reasons = self.results.get(REASON)
+        reasons = self.results.get(REASON) if self.out is None else None  # out=: the rows are on disk
         disallowed = int((reasons == "robots_txt").sum()) if reasons is not None else 0
         if disallowed:
             parts.append(f"{disallowed} row(s) skipped: robots.txt disallows them")
@@ -332,7 +332,7 @@ class ScrapeResult:
             ("session time", html.escape(_usage_text(run_usage(self.sessions)))),
             ("throughput", f"{self.pages_per_second:.1f} pages/s · {self.elapsed:.1f} s{first}"),
         ]
-        fetched = _fetched_text(self.results)
+        fetched = _fetched_text(self.results) if self.out is None else ""  # out=: rows on disk
         if fetched:
             facts.append(("fetched", html.escape(fetched)))
         rows = "".join(
