@@ -132,7 +132,9 @@ class Tab:
             self._rows_on_context += 1
             value = await _call_with_timeout(fn, self._page, row, self.timeout)
         except BaseException as exc:
-            if isinstance(exc, Exception):
+            # A row that timed out is still loading: there is no block page to read yet, and
+            # reading would only keep the row (and its tab) waiting longer.
+            if isinstance(exc, Exception) and not _timed_out(exc):
                 await self._read_signals(failed=True, value=None)
             await self.close()
             raise
@@ -154,7 +156,7 @@ class Tab:
         if not (failed or empty or (doc.status or 0) >= 400):
             return
         with contextlib.suppress(Exception):
-            text = await read_page(page, timeout=min(5.0, self.timeout))
+            text = await read_page(page, timeout=min(1.0, self.timeout))  # a loaded page answers in ms
             blocked = blocked_of(doc, text, expect_content=empty)
             if blocked is not None:
                 self.signals = Signals(blocked=blocked)
@@ -197,6 +199,11 @@ class Tab:
             self._own_context = False
             with contextlib.suppress(Exception):
                 await _within(5.0, self.context.close())
+
+
+def _timed_out(exc: BaseException) -> bool:
+    """The row's timeout, or Playwright's (its TimeoutError is a class of its own)."""
+    return isinstance(exc, (TimeoutError, asyncio.TimeoutError)) or type(exc).__name__ == "TimeoutError"
 
 
 def _empty(value: Any) -> bool:
