@@ -114,9 +114,9 @@ class Engine:
         self.fatal: BaseException | None = None
         #: The per-site queue of rows (two lanes: browser tabs and HTTP fetchers) and its decisions.
         self.manners = Manners(self.ledger, options, self._emit, web=getattr(backend, "web", True))
-        #: Local Chromium only: fewer tabs when the machine's free memory runs low.
+        #: Browsers on this machine only: fewer tabs when its free memory runs low.
         self.memory: Any = None
-        if getattr(backend, "name", "") == "local":
+        if getattr(backend, "browsers_here", False):
             from ._memory import MemoryWatch
 
             self.memory = MemoryWatch(wanted=plan.tabs)

@@ -263,6 +263,20 @@ class Identity:
             options["timezone_id"] = self.timezone
         return options
 
+    def request_headers(self) -> dict[str, str]:
+        """The headers of every request, for a context made elsewhere (a cloud session's own).
+
+        There a User-Agent can only be sent as a header; locale and timezone do not apply.
+
+        Example:
+            >>> Identity(user_agent="bot/1", headers=Headers({"X-Team": "data"})).request_headers()
+            {'X-Team': 'data', 'User-Agent': 'bot/1'}
+        """
+        headers = dict(self.headers or {})
+        if self.user_agent is not None:
+            headers.setdefault("User-Agent", self.user_agent)
+        return headers
+
     def secrets(self) -> tuple[str, ...]:
         """Values to redact from any text shown (sensitive header values)."""
         return self.headers.secrets() if self.headers else ()

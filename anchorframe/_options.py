@@ -188,6 +188,7 @@ def check_options(arguments: Mapping[str, Any]) -> ScrapeOptions:
         raise InputTypeError("setup must be an async function: async def setup(page): ...")
     # The sizing rule checks its own inputs (``plan_sessions``); scrape() runs it before anything starts.
     sizing = {name: a[name] for name in SIZING if a[name] is not None}
+    backend = resolve_backend(a["backend"])
     max_replacements = a["max_replacements"]
     if max_replacements is not None:
         max_replacements = number("max_replacements", max_replacements, minimum=0, integer=True)
@@ -203,7 +204,7 @@ def check_options(arguments: Mapping[str, Any]) -> ScrapeOptions:
         block=block_set(a["block"]),
         reuse_pages=flag("reuse_pages", a["reuse_pages"], allow_none=True),
         connect_timeout=float(number("connect_timeout", a["connect_timeout"], minimum=0.001)),
-        render=check_render(a["render"], scraper),
+        render=check_render(a["render"], scraper, backend=backend, setup=setup),
         per_site=number("per_site", a["per_site"], minimum=1, integer=True),
         min_delay=float(number("min_delay", a["min_delay"], minimum=0)),
         robots=bool(flag("robots", a["robots"])),
@@ -218,7 +219,6 @@ def check_options(arguments: Mapping[str, Any]) -> ScrapeOptions:
             f"checkpoint must be a path (a str or pathlib.Path), not {type(checkpoint).__name__}: "
             "e.g. checkpoint='run.parquet'."
         )
-    backend = resolve_backend(a["backend"])
     workers, cluster, out = check_scale_out(a["workers"], a["cluster"], a["out"])
     call = {k: v for k, v in a.items() if k not in ("data", "checkpoint", "checkpoint_overwrite", "extract")}
     call.update(fn=scraper, backend=backend)
@@ -297,17 +297,29 @@ def flag(name: str, value: Any, *, allow_none: bool = False) -> bool | None:
 
 
 RENDERS = ("browser", "http", "auto")
-#: What render=None means for the built-in extractors (a user's callable always gets a browser).
-DEFAULT_RENDER = "browser"
 
 
-def check_render(render: Any, scraper: Any) -> str:
-    """The path rows take: "browser", "http" (no browser at all) or "auto" (HTTP first)."""
+def check_render(render: Any, scraper: Any, *, backend: Any = None, setup: Any = None) -> str:
+    """The path rows take: "browser", "http" (no browser at all) or "auto" (HTTP first).
+
+    ``render=None`` means "auto" for the built-in extractors (``extract=``, the page
+    summary), unless the browser would see other pages than plain HTTP from this
+    machine: a ``setup=`` (it logs the browser in), or a backend whose
+    ``render_default`` is "browser" (an in-memory web, a cloud session behind a proxy).
+    A user's callable always gets a browser.
+
+    Example:
+        >>> from anchorframe.extract import page_summary
+        >>> check_render(None, page_summary), check_render(None, page_summary, setup=print)
+        ('auto', 'browser')
+    """
     if render is not None and render not in RENDERS:
         raise InputError(f"render must be one of {list(RENDERS)} (or None for the default), not {render!r}.")
     builtin = hasattr(scraper, "af_http_selectors")
     if render is None:
-        return DEFAULT_RENDER if builtin else "browser"
+        if not builtin or setup is not None:
+            return "browser"
+        return str(getattr(backend, "render_default", "auto"))
     if render != "browser" and not builtin:
         raise InputError(
             f"render={render!r} works with the built-in extractors (extract={{...}} or the page summary), "

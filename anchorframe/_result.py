@@ -245,6 +245,13 @@ class ScrapeResult:
             .reset_index()
         )
 
+    @property
+    def _over_http(self) -> bool:
+        """Whether any row of this run was fetched over plain HTTP (render="http"/"auto")."""
+        if self.out is not None or RENDER not in self.results.columns:
+            return False  # out=: the rows are on disk
+        return bool((self.results[RENDER] == "http").any())
+
     def summary(self) -> str:
         """A few lines of text: rows by status, sessions, throughput, session-minutes, top errors."""
         counts = self.counts
@@ -258,8 +265,10 @@ class ScrapeResult:
             f"{total} rows in {self.elapsed:.1f} s",
             "  rows: " + ", ".join(f"{counts[s]} {s}" for s in STATUSES),
             f"  sessions: {sessions} ({failed_sessions} failed or lost), {self.plan.tabs} tab(s) each; "
-            f"{self.session_minutes:.2f} session-minutes",
-            f"  session time: {_usage_text(run_usage(self.sessions))}",
+            f"{self.session_minutes:.2f} session-minutes"
+            if sessions or not self._over_http
+            else "  sessions: none (no row needed a browser)",
+            *([f"  session time: {_usage_text(run_usage(self.sessions))}"] if sessions else []),
             f"  throughput: {self.pages_per_second:.1f} pages/s, {attempts} attempts"
             + (
                 f", first result after {self.first_result_s:.2f} s" if self.first_result_s is not None else ""
@@ -327,9 +336,11 @@ class ScrapeResult:
             (
                 "sessions",
                 f"{sessions} ({lost} failed or lost) x {self.plan.tabs} tabs · "
-                f"{self.session_minutes:.2f} session-minutes",
+                f"{self.session_minutes:.2f} session-minutes"
+                if sessions or not self._over_http
+                else "none (no row needed a browser)",
             ),
-            ("session time", html.escape(_usage_text(run_usage(self.sessions)))),
+            *([("session time", html.escape(_usage_text(run_usage(self.sessions))))] if sessions else []),
             ("throughput", f"{self.pages_per_second:.1f} pages/s · {self.elapsed:.1f} s{first}"),
         ]
         fetched = _fetched_text(self.results) if self.out is None else ""  # out=: rows on disk

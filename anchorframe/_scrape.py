@@ -148,11 +148,14 @@ def scrape(*args: Any, **kwargs: Any) -> ScrapeResult:
         connect_timeout: seconds to connect to a session once it is provisioned.
         seconds_per_url, target_seconds, max_sessions, max_session_minutes: inputs of the
             sizing rule (see ``af.plan``).
-        render: how the built-in extractors fetch pages: "browser", "http" (plain HTTP and an
-            HTML parser, no browser at all; rows that need JavaScript fail as ``needs_browser``)
-            or "auto" (HTTP first; a browser, started only then, for the rows that need one).
-            ``result.results["af_render"]`` says which path fetched each row. A callable always
-            runs in a browser.
+        render: how the built-in extractors fetch pages: "auto" (HTTP first; a browser,
+            started only then, for the rows that need one), "browser", or "http" (plain HTTP
+            and an HTML parser, no browser at all; rows that need JavaScript fail as
+            ``needs_browser``). ``result.results["af_render"]`` says which path fetched each
+            row. Default (None): "auto", except with ``setup=`` (it logs the browser in) or a
+            backend whose pages differ from this machine's (``backend.render_default``: a
+            cloud session behind a proxy or with a profile), which keep "browser". A callable
+            always runs in a browser.
         per_site: rows in flight at once per site (registered domain), across every session,
             tab and render path (default 8, as Scrapy's per-domain default). A 429 or 503
             pauses the site for its ``Retry-After`` (or an adaptive backoff) and lowers its

@@ -355,7 +355,7 @@ class Supervisor:
                 # A cloud session's own context (its profile) stays: headers only there.
                 session.context = contexts[0]
                 if identity.headers or identity.user_agent:
-                    await session.context.set_extra_http_headers(_header_identity(identity))
+                    await session.context.set_extra_http_headers(identity.request_headers())
             else:
                 session.context = await session.browser.new_context(**identity.context_options())
             if self.options.setup is not None:
@@ -478,14 +478,6 @@ class Supervisor:
         if not future.cancelled() and future.exception() is None:
             with contextlib.suppress(Exception):
                 await self._playwright_cm.__aexit__(None, None, None)
-
-
-def _header_identity(identity: Any) -> dict[str, str]:
-    """Headers for a context made elsewhere (a User-Agent can only be sent as a header there)."""
-    headers = dict(identity.headers or {})
-    if identity.user_agent is not None:
-        headers.setdefault("User-Agent", identity.user_agent)
-    return headers
 
 
 def _blocker(block: frozenset[str]) -> Callable[[Any], Awaitable[None]]:

@@ -95,7 +95,7 @@ def layout_timeline(
     never_ready = set(sessions.loc[sessions["ready_s"].isna(), "session"]) - set(attempts["session"])
     for name in order:
         own = (
-            [f"{labels[name]} · tab {tab}" for tab in range(max(1, tabs_of.get(name, 1)))]
+            [_lane(labels[name], tab) for tab in range(max(1, tabs_of.get(name, 1)))]
             if by_tab and name not in never_ready
             else [labels[name]]
         )
@@ -105,7 +105,7 @@ def layout_timeline(
     if len(attempts):
         tab = attempts["tab"].fillna(0).astype(int).to_numpy()
         lane = [
-            f"{labels[s]} · tab {t}" if by_tab else labels[s]
+            _lane(labels[s], t) if by_tab else labels[s]
             for s, t in zip(attempts["session"], tab, strict=True)
         ]
     else:
@@ -277,3 +277,8 @@ def _rate(attempts: pd.DataFrame, end: np.ndarray) -> tuple[pd.DataFrame, float]
     counts["t1"] = counts["t0"] + width
     counts["pages_per_s"] = counts["pages"] / width
     return counts[columns].sort_values(["t0", "kind"]).reset_index(drop=True), width
+
+
+def _lane(session: str, tab: int) -> str:
+    """A lane's label: a session's tab, or one of the HTTP fetchers (the attempts of render="http"/"auto")."""
+    return f"HTTP · fetcher {tab}" if session == "http" else f"{session} · tab {tab}"

@@ -15,6 +15,9 @@ EPILOG = """examples:
   anchorframe demo                                  scrape the bundled sample shop with local Chromium
   anchorframe demo --out demo.parquet --rows 50
   anchorframe plan urls.csv                         show the plan without starting a browser
+  anchorframe plan urls.csv --extract name=h1 --probe 20
+                                                    ... and fetch 20 of the URLs over HTTP to estimate
+                                                    how many rows need a browser under --render auto
   anchorframe scrape urls.csv --extract name=h1 --extract price=.price --out prices.parquet
   anchorframe scrape urls.csv --scraper mymodule:product --out products.parquet
 
@@ -50,7 +53,12 @@ def _parser() -> argparse.ArgumentParser:
         default="anchorframe-demo.parquet",
         help="where to save the results (.parquet or .csv; default: %(default)s)",
     )
-    demo.add_argument("--rows", type=int, default=None, help="scrape only the first N rows")
+    demo.add_argument(
+        "--rows",
+        type=int,
+        default=None,
+        help="scrape N of its good pages, static and JavaScript-rendered mixed as in the whole shop",
+    )
     _add_run_options(demo)
     demo.set_defaults(handler=_demo)
 
@@ -62,6 +70,21 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument("--backend", default="auto", choices=["auto", "local", "anchor"])
     plan.add_argument("--sessions", type=int, default=None)
     plan.add_argument("--tabs", type=int, default=None)
+    plan.add_argument(
+        "--extract",
+        action="append",
+        default=None,
+        metavar="NAME=SELECTOR",
+        help="the columns a scrape would read (repeatable); --probe tries them over HTTP",
+    )
+    plan.add_argument(
+        "--probe",
+        type=int,
+        default=0,
+        metavar="N",
+        help="fetch N evenly spread URLs over plain HTTP (N requests, no browser) and estimate "
+        "which share of rows needs a browser under --render auto",
+    )
     plan.set_defaults(handler=_plan)
 
     scrape = commands.add_parser(
@@ -152,7 +175,7 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
         default=None,
         choices=["browser", "http", "auto"],
         help="how --extract / demo pages are fetched: a browser, plain HTTP, or HTTP first and a "
-        "browser only where needed (default: the library's)",
+        "browser only where needed (default: auto, or browser for a --scraper)",
     )
     parser.add_argument("--chromium", default=None, help="the Chromium executable for the local backend")
     progress = parser.add_mutually_exclusive_group()
@@ -266,7 +289,7 @@ def _demo(args: argparse.Namespace) -> int:
     with DemoSite() as site:
         frame = site.frame()
         if args.rows is not None:
-            frame = frame.head(args.rows)
+            frame = _demo_rows(frame, args.rows)
         print(
             f"Scraping the demo shop at {site.base_url} ({len(frame)} rows) with {args.backend} browsers"
             + (f" (render={args.render})" if args.render else "")
@@ -296,11 +319,35 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _demo_rows(frame: Any, rows: int) -> Any:
+    """``rows`` good pages of the demo shop, static and JavaScript-rendered in the shop's proportion.
+
+    So that a short demo still shows both render paths: most rows over HTTP, some in a browser.
+    """
+    products = iter(frame.index[(frame["kind"] == "products") & ~frame["url"].duplicated()])
+    rendered_rows = frame.index[frame["kind"] == "rendered"]
+    share = len(rendered_rows) / max(1, (frame["kind"] == "products").sum() + len(rendered_rows))
+    wanted = min(len(rendered_rows), max(1 if rows >= 2 else 0, round(rows * share)))
+    rendered = iter(rendered_rows[:wanted])
+    # Spread evenly, as a real URL list mixes them: row i is a rendered one when i * share steps up.
+    chosen = [
+        next(rendered) if (i + 1) * wanted // rows > i * wanted // rows else next(products, None)
+        for i in range(rows)
+    ]
+    return frame.loc[[label for label in chosen if label is not None]]
+
+
 def _plan(args: argparse.Namespace) -> int:
     import anchorframe as af
 
     plan = af.plan(
-        read_table(args.input), url=args.url, backend=args.backend, sessions=args.sessions, tabs=args.tabs
+        read_table(args.input),
+        url=args.url,
+        backend=args.backend,
+        sessions=args.sessions,
+        tabs=args.tabs,
+        extract=_extract(args.extract) if args.extract else None,
+        probe=args.probe,
     )
     print(plan.explain())
     return 0

@@ -40,6 +40,11 @@ def test_demo_scrapes_the_sample_site_and_saves_parquet(tmp_path):
         int(statuses.get(status, 0)) for status in ("ok", "failed", "invalid", "skipped")
     ]
     assert f"Saved {len(frame)} rows to {out}" in done.stdout
+    # A short demo still mixes the shop's pages: the static ones over HTTP, the rendered ones
+    # (every fifth row) in local Chromium, each row saying how it was fetched.
+    assert frame["af_render"].value_counts().to_dict() == {"http": 19, "browser": 5}
+    assert (frame.loc[frame["kind"] == "rendered", "af_render"] == "browser").all()
+    assert "fetched: 19 over HTTP, 5 in a browser" in done.stdout, done.stdout
 
 
 def test_scrape_command_with_extract_and_failure_threshold(tmp_path, site):
@@ -73,6 +78,20 @@ def test_plan_command_and_clear_input_errors(tmp_path):
     assert done.returncode == 0 and "2 URLs to scrape" in done.stdout
     bad = run_cli("plan", str(source), "--backend", "local")
     assert bad.returncode == 2 and "Pass url='link'" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_plan_probe_estimates_the_browser_share_over_http(tmp_path):
+    """`anchorframe plan --probe N --extract ...`: N requests over HTTP, no browser, the share said."""
+    from anchorframe.demo import DemoSite
+
+    with DemoSite(products=6, rendered=2, missing=0) as site:
+        urls = [site.url(f"/products/{n}") for n in range(6)] + [site.url(f"/rendered/{n}") for n in range(2)]
+        source = tmp_path / "urls.csv"
+        pd.DataFrame({"url": urls}).to_csv(source, index=False)
+        done = run_cli("plan", str(source), "--backend", "local", "--extract", "name=h1", "--probe", "8")
+    assert done.returncode == 0, done.stderr
+    assert "8 URLs tried over HTTP: 6 read without a browser, 2 need one" in done.stdout, done.stdout
+    assert "about 25% of rows (2) need a browser" in done.stdout
 
 
 def test_help_lists_the_commands_with_examples():

@@ -43,8 +43,8 @@ def test_a_killed_dask_worker_has_its_sessions_ended_by_its_tag(emu, cluster, si
     def run() -> None:
         try:
             outcome["result"] = af.scrape(
-                urls, extract={"h1": "h1"}, backend=backend, cluster=cluster["address"],
-                sessions=2, tabs=2, **QUIET,
+                urls, extract={"h1": "h1"}, render="browser", backend=backend,
+                cluster=cluster["address"], sessions=2, tabs=2, **QUIET,
             )  # fmt: skip
         except BaseException as exc:  # reported by the assertions below
             outcome["error"] = exc

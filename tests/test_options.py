@@ -82,3 +82,41 @@ def test_timedelta_seconds_are_accepted():
 
     result = af.scrape(URLS, heading, backend=FakeBackend(), timeout=timedelta(seconds=5), progress=False)
     assert result.counts["ok"] == 2
+
+
+def _render(**arguments):
+    from anchorframe._options import bind, check_options
+
+    return check_options(bind((["http://127.0.0.1:9/a"],), arguments)).engine.render
+
+
+def test_the_built_in_extractors_go_over_http_first_unless_the_browser_would_see_other_pages():
+    async def setup(page):
+        pass
+
+    async def by_hand(page, row):
+        return None
+
+    assert _render() == "auto"  # the page summary
+    assert _render(extract={"name": "h1"}) == "auto"
+    assert _render(fn=by_hand) == "browser"  # Playwright code
+    assert _render(extract={"name": "h1"}, setup=setup) == "browser"  # setup logs the browser in
+    assert _render(extract={"name": "h1"}, backend=FakeBackend()) == "browser"  # an in-memory web
+    assert _render(extract={"name": "h1"}, render="browser") == "browser"
+    assert _render(extract={"name": "h1"}, setup=setup, render="auto") == "auto"  # asked for
+
+
+def test_a_cloud_session_behind_a_proxy_or_with_a_profile_keeps_the_browser():
+    proxy = {"type": "anchor_proxy", "active": True}
+    cases = {
+        "auto": {},
+        "browser": {"session": {"proxy": proxy}},
+    }
+    for expected, configuration in cases.items():
+        assert af.AnchorBackend("sk-test", configuration=configuration).render_default == expected
+    off = {"session": {"proxy": {**proxy, "active": False}}}
+    assert af.AnchorBackend("sk-test", configuration=off).render_default == "auto"
+    profile = {"browser": {"profile": {"name": "logged-in"}}}
+    backend = af.AnchorBackend("sk-test", configuration=profile)
+    assert backend.render_default == "browser"
+    assert _render(extract={"name": "h1"}, backend=backend) == "browser"

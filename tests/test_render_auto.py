@@ -49,3 +49,21 @@ def test_once_a_path_pattern_keeps_needing_the_browser_its_queued_rows_skip_http
     # 16 fetchers take the first rows at once; after 4 rendered pages /app/* goes straight to the
     # browser (plus ~5 % probes). Without the learning all 30 would be tried over HTTP first.
     assert len(js_over_http) <= 12, len(js_over_http)
+
+
+def test_by_default_a_static_input_is_read_over_http_and_starts_no_browser():
+    """render=None with extract=: "auto"; every row over HTTP, no Chromium, and the summary and
+    the timeline say so (no session line of zeros; the fetchers' lanes are named as such)."""
+    with DemoSite(products=12, rendered=0, missing=0) as site:
+        urls = [site.url(f"/products/{n}") for n in range(12)]
+        result = af.scrape(urls, extract=FIELDS, backend="local", progress=False)
+    assert set(result.results["af_render"]) == {"http"} and set(result.results["af_status"]) == {"ok"}
+    assert result.results["name"].tolist() == [product(n)["name"] for n in range(12)]
+    assert len(result.sessions) == 0
+    summary = result.summary()
+    assert "sessions: none (no row needed a browser)" in summary and "session time" not in summary, summary
+    assert "none (no row needed a browser)" in result._repr_html_()
+    from anchorframe._timeline_layout import layout_timeline
+
+    lanes = layout_timeline(result.attempts, result.sessions).lanes
+    assert lanes and all(lane.startswith("HTTP · fetcher ") for lane in lanes), lanes

@@ -133,7 +133,9 @@ def test_js_and_mixed_corpora_read_correctly_in_the_browser_and_go_there_from_ht
     with serve_corpus("mixed", 6) as (server, rows):
         assert [r.kind for r in rows] == ["static", "static", "js"] * 2
         urls = [server.url(r.path) for r in rows]
-        result = af.scrape(urls, extract=SELECTORS, backend="local", progress=False, retries=0, timeout=20)
+        result = af.scrape(
+            urls, extract=SELECTORS, render="browser", backend="local", progress=False, retries=0, timeout=20
+        )
         browser = [{k: getattr(r, k) for k in SELECTORS} for r in result.results.itertuples()]
         assert browser == [r.expected for r in rows]
         http = _http_values(dict.fromkeys(urls, SELECTORS))

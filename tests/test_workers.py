@@ -236,7 +236,9 @@ def test_two_workers_on_local_chromium_and_a_killed_shard(site, no_chromium_left
     outcome: dict[str, af.ScrapeResult] = {}
     run = threading.Thread(
         target=lambda: outcome.update(
-            result=af.scrape(urls, extract={"h1": "h1"}, backend="local", workers=2, tabs=2, **QUIET)
+            result=af.scrape(
+                urls, extract={"h1": "h1"}, render="browser", backend="local", workers=2, tabs=2, **QUIET
+            )
         )
     )
     seen_chromium: set[int] = set()
@@ -337,7 +339,14 @@ def test_two_workers_on_the_emulator_with_a_killed_shard_leave_no_live_session(s
         run = threading.Thread(
             target=lambda: outcome.update(
                 result=af.scrape(
-                    urls, extract={"h1": "h1"}, backend=backend, workers=2, sessions=2, tabs=2, **QUIET
+                    urls,
+                    extract={"h1": "h1"},
+                    render="browser",
+                    backend=backend,
+                    workers=2,
+                    sessions=2,
+                    tabs=2,
+                    **QUIET,
                 )
             )
         )

@@ -100,6 +100,19 @@ class Backend(abc.ABC):
     #: Whether its sessions browse the real web, whose sites' robots.txt the run asks
     #: (``scrape(robots=True)``). An in-memory web has none.
     web: bool = True
+    #: Whether its browsers run on this machine (they share its memory: the engine uses
+    #: fewer tabs when free memory runs low, ``anchorframe._memory.MemoryWatch``).
+    browsers_here: bool = False
+
+    @property
+    def render_default(self) -> str:
+        """What ``render=None`` means for the built-in extractors on this backend.
+
+        "auto" (plain HTTP first, a browser for the rows that need one) where pages
+        fetched over HTTP from this machine are the pages its browsers would see;
+        "browser" where they are not (an in-memory web; a cloud session behind a proxy).
+        """
+        return "auto" if self.web else "browser"
 
     @abc.abstractmethod
     def open_pool(self, run_id: str, plan: Plan | None = None) -> SessionPool:

@@ -203,6 +203,24 @@ class AnchorBackend(Backend):
     def sync_client(self) -> AnchorClient:
         return AnchorClient(self._api_key, base_url=self.base_url, **self.client_options)
 
+    @property
+    def render_default(self) -> str:
+        """ "browser" when the sessions browse as someone this machine is not: behind a proxy
+        (``session.proxy``) or with a saved profile (``browser.profile``, its logins); else "auto".
+
+        Example:
+            >>> proxy = {"type": "anchor_proxy", "active": True}
+            >>> AnchorBackend("sk-x", configuration={"session": {"proxy": proxy}}).render_default
+            'browser'
+        """
+        session = self.configuration.get("session") or {}
+        browser = self.configuration.get("browser") or {}
+        proxy = session.get("proxy")
+        behind_proxy = isinstance(proxy, Mapping) and proxy.get("active", True) is not False
+        profile = browser.get("profile")
+        with_profile = isinstance(profile, Mapping) and bool(profile.get("name"))
+        return "browser" if behind_proxy or with_profile else "auto"
+
     def batch_configuration(self, run_id: str, plan: Plan | None) -> dict[str, Any]:
         """The configuration sent with each batch: the user's, plus timeouts and the run's tags."""
         configuration = copy.deepcopy(self.configuration)

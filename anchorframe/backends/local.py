@@ -34,6 +34,7 @@ class LocalBackend(Backend):
 
     name = "local"
     kind = "local"
+    browsers_here = True
 
     def __init__(
         self,
