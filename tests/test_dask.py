@@ -7,15 +7,12 @@ fetched again, and nothing the run started is left.
 
 from __future__ import annotations
 
-import collections
 import json
-import os
-import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -23,6 +20,7 @@ import pytest
 import anchorframe as af
 from anchorframe.backends.fake import FakeBackend
 
+from .killing import fetched_twice, loaded_enough, scrape_and_kill
 from .test_workers import QUIET, URLS, Recorder, heading
 
 pytest.importorskip("distributed")
@@ -77,6 +75,11 @@ def cluster(tmp_path):
                 process.wait()
 
 
+def shards_by_worker(cluster: dict[str, Any]) -> dict[subprocess.Popen[bytes], list[int]]:
+    """Each Dask worker of the ``cluster`` fixture and its shard processes (the PIDs that load pages)."""
+    return {worker: _shards_of(worker) for worker in cluster["workers"]}
+
+
 def _shards_of(worker: subprocess.Popen[bytes]) -> list[int]:
     try:
         children = psutil.Process(worker.pid).children(recursive=True)
@@ -88,43 +91,25 @@ def _shards_of(worker: subprocess.Popen[bytes]) -> list[int]:
 @pytest.mark.slow
 def test_a_cluster_run_returns_every_row_once_and_survives_a_killed_worker(cluster, tmp_path):
     recorder = Recorder(tmp_path / "loads.txt", delay=0.05)
-    outcome: dict[str, object] = {}
-
-    def run() -> None:
-        try:
-            outcome["result"] = af.scrape(
-                URLS, heading, backend=FakeBackend(recorder), cluster=cluster["address"],
-                sessions=2, tabs=2, **QUIET,
-            )  # fmt: skip
-        except BaseException as exc:  # reported by the assertions below
-            outcome["error"] = exc
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    victim_worker = victim_shards = None
-    deadline = time.monotonic() + 90
-    while thread.is_alive() and victim_worker is None and time.monotonic() < deadline:
-        by_pid = collections.Counter(pid for pid, _ in recorder.loads())
-        for worker in cluster["workers"]:
-            shards = _shards_of(worker)
-            if shards and sum(by_pid[p] for p in shards) >= 15 and sum(by_pid.values()) < len(URLS) - 30:
-                victim_worker, victim_shards = worker, shards
-                os.kill(worker.pid, signal.SIGKILL)
-                break
-        time.sleep(0.02)
-    thread.join(120)
-    assert "error" not in outcome, outcome.get("error")
-    assert victim_worker is not None, "the run ended before a worker could be killed"
-    result = outcome["result"]
+    choose = loaded_enough(recorder, total=len(URLS), groups=lambda: shards_by_worker(cluster))
+    result, _ = scrape_and_kill(
+        lambda: af.scrape(
+            URLS,
+            heading,
+            backend=FakeBackend(recorder),
+            cluster=cluster["address"],
+            sessions=2,
+            tabs=2,
+            **QUIET,
+        ),
+        choose,
+    )
+    victim_shards = choose.pids
     assert (result.results["af_status"] == "ok").all()
-    loads = recorder.loads()
-    first: dict[str, int] = {}
-    for pid, url in loads:
-        first.setdefault(url, pid)
-    twice = [url for url, n in collections.Counter(url for _, url in loads).items() if n > 1]
+    twice = fetched_twice(recorder)
     # Only the killed shard's rows in flight (1 session x 2 tabs) may have been fetched before.
-    assert len(twice) <= 2 and all(first[url] in victim_shards for url in twice)
-    assert sorted(set(url for _, url in loads)) == sorted(URLS)
+    assert len(twice) <= 2 and all(pid in victim_shards for pid in twice.values())
+    assert sorted(set(url for _, url in recorder.loads())) == sorted(URLS)
     assert "worker_lost" in result.errors["reason"].tolist()
     workers = set(result.sessions["worker"])
     assert len(workers) >= 2 and all(w.startswith("tcp://127.0.0.1:") for w in workers)

@@ -7,10 +7,6 @@ whole to the other, and the dataset still holds every row once.
 
 from __future__ import annotations
 
-import collections
-import os
-import signal
-import threading
 import time
 
 import pandas as pd
@@ -19,7 +15,8 @@ import pytest
 import anchorframe as af
 from anchorframe.backends.fake import FakeBackend
 
-from .test_dask import _shards_of, cluster  # noqa: F401 - the fixture
+from .killing import loaded_enough, scrape_and_kill
+from .test_dask import _shards_of, cluster, shards_by_worker  # noqa: F401 - the fixture
 from .test_workers import QUIET, URLS, Recorder, heading
 
 dd = pytest.importorskip("dask.dataframe")
@@ -36,34 +33,19 @@ def test_a_dask_input_is_read_by_the_workers_and_survives_a_killed_worker(cluste
     frame = _frame()
     data = dd.from_pandas(frame, npartitions=12)
     out = tmp_path / "out"
-    outcome: dict[str, object] = {}
-
-    def run() -> None:
-        try:
-            outcome["result"] = af.scrape(
-                data, heading, backend=FakeBackend(recorder), cluster=cluster["address"], out=out,
-                sessions=2, tabs=2, **QUIET,
-            )  # fmt: skip
-        except BaseException as exc:  # reported by the assertions below
-            outcome["error"] = exc
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    victim = None
-    deadline = time.monotonic() + 90
-    while thread.is_alive() and victim is None and time.monotonic() < deadline:
-        by_pid = collections.Counter(pid for pid, _ in recorder.loads())
-        for worker in cluster["workers"]:
-            shards = _shards_of(worker)
-            if shards and sum(by_pid[p] for p in shards) >= 15 and sum(by_pid.values()) < len(URLS) - 30:
-                victim = worker
-                os.kill(worker.pid, signal.SIGKILL)
-                break
-        time.sleep(0.02)
-    thread.join(120)
-    assert "error" not in outcome, outcome.get("error")
-    assert victim is not None, "the run ended before a worker could be killed"
-    result = outcome["result"]
+    result, _ = scrape_and_kill(
+        lambda: af.scrape(
+            data,
+            heading,
+            backend=FakeBackend(recorder),
+            cluster=cluster["address"],
+            out=out,
+            sessions=2,
+            tabs=2,
+            **QUIET,
+        ),
+        loaded_enough(recorder, total=len(URLS), groups=lambda: shards_by_worker(cluster)),
+    )
     assert isinstance(result, af.ScrapeResult)
     assert result.counts == {"ok": len(URLS), "failed": 0, "invalid": 1, "skipped": 0}
     written = pd.read_parquet(out)

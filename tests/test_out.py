@@ -6,12 +6,6 @@ Recorder (tests/test_workers.py) logs which process fetched what.
 
 from __future__ import annotations
 
-import collections
-import os
-import signal
-import threading
-import time
-
 import pandas as pd
 import pytest
 
@@ -19,6 +13,7 @@ import anchorframe as af
 from anchorframe.backends.fake import FakeBackend
 from anchorframe.errors import InputError, ResultsOnDiskError
 
+from .killing import fetched_twice, loaded_enough, scrape_and_kill
 from .test_workers import QUIET, URLS, Recorder, heading, shard_pids
 
 
@@ -75,37 +70,19 @@ def test_a_fsspec_url_and_one_worker(tmp_path):
 def test_a_killed_shard_leaves_every_row_once_in_the_dataset(tmp_path):
     recorder = Recorder(tmp_path / "loads.txt", delay=0.05)
     out = tmp_path / "out"
-    outcome: dict[str, af.ScrapeResult] = {}
-    run = threading.Thread(
-        target=lambda: outcome.update(
-            result=af.scrape(
-                URLS, heading, backend=FakeBackend(recorder), workers=2, sessions=2, tabs=2, out=out, **QUIET
-            )
-        )
+    result, victim = scrape_and_kill(
+        lambda: af.scrape(
+            URLS, heading, backend=FakeBackend(recorder), workers=2, sessions=2, tabs=2, out=out, **QUIET
+        ),
+        loaded_enough(recorder, total=len(URLS), groups=lambda: {pid: [pid] for pid in shard_pids()}),
+        within=60,
     )
-    run.start()
-    victim = None
-    deadline = time.monotonic() + 60
-    while victim is None and time.monotonic() < deadline:
-        by_pid = collections.Counter(pid for pid, _ in recorder.loads())
-        ready = [pid for pid, count in by_pid.items() if count >= 15]
-        if ready and sum(by_pid.values()) < len(URLS) - 30:
-            victim = ready[0]
-            os.kill(victim, signal.SIGKILL)
-        time.sleep(0.01)
-    run.join(60)
-    assert victim is not None and "result" in outcome
-    assert outcome["result"].counts["ok"] == len(URLS)
+    assert result.counts["ok"] == len(URLS)
     data = pd.read_parquet(out)
     assert sorted(data["url"]) == sorted(URLS) and (data["af_status"] == "ok").all()
-    loads = recorder.loads()
-    first: dict[str, int] = {}
-    for pid, url in loads:
-        first.setdefault(url, pid)
-    twice = [url for url, count in collections.Counter(url for _, url in loads).items() if count > 1]
     # Rows the victim fetched but had not yet reported with a part are fetched again, by the other.
-    assert all(first[url] == victim for url in twice)
-    assert "worker_lost" in outcome["result"].errors["reason"].tolist()
+    assert all(pid == victim for pid in fetched_twice(recorder).values())
+    assert "worker_lost" in result.errors["reason"].tolist()
     assert shard_pids() == []
 
 

@@ -24,8 +24,11 @@ from anchorframe._engine import Engine
 from anchorframe._frames import Work, prepare_input
 from anchorframe._options import EngineOptions
 from anchorframe._plan import plan_sessions
+from anchorframe.backends._chromium import live_chromium_pids
 from anchorframe.backends.fake import FakeBackend, FakeDocument, FakeError
 from anchorframe.errors import InputError
+
+from .killing import scrape_and_kill
 
 URLS = [f"https://shop.test/item/{n}" for n in range(120)]
 QUIET = {"progress": False, "backoff": 0.01}
@@ -233,31 +236,19 @@ def test_feed_mode_runs_rows_as_they_come_and_ends_when_closed_and_drained():
 def test_two_workers_on_local_chromium_and_a_killed_shard(site, no_chromium_left):
     """Real Chromium per shard; one shard SIGKILLed: every row ok, no ok row fetched twice, nothing left."""
     urls = [site.url(f"/slow?s=0.05&n={n}") for n in range(80)]
-    outcome: dict[str, af.ScrapeResult] = {}
-    run = threading.Thread(
-        target=lambda: outcome.update(
-            result=af.scrape(
-                urls, extract={"h1": "h1"}, render="browser", backend="local", workers=2, tabs=2, **QUIET
-            )
-        )
-    )
     seen_chromium: set[int] = set()
-    run.start()
-    victim = None
-    deadline = time.monotonic() + 90
-    while run.is_alive() and time.monotonic() < deadline:
-        from anchorframe.backends._chromium import live_chromium_pids
 
-        seen_chromium.update(live_chromium_pids())
-        if victim is None and site.hits["/slow"] >= 20:
-            pids = shard_pids()
-            if len(pids) == 2:
-                victim = pids[0]
-                os.kill(victim, signal.SIGKILL)
-        time.sleep(0.02)
-    run.join(60)
-    result = outcome["result"]
-    assert victim is not None
+    def choose() -> int | None:
+        pids = shard_pids()
+        return pids[0] if site.hits["/slow"] >= 20 and len(pids) == 2 else None
+
+    result, _ = scrape_and_kill(
+        lambda: af.scrape(
+            urls, extract={"h1": "h1"}, render="browser", backend="local", workers=2, tabs=2, **QUIET
+        ),
+        choose,
+        watch=lambda: seen_chromium.update(live_chromium_pids()),
+    )
     assert (result.results["af_status"] == "ok").all()
     assert site.hits["/slow"] <= len(urls) + 2  # at most the killed shard's 2 rows in flight, again
     assert not [
@@ -335,33 +326,24 @@ def test_two_workers_on_the_emulator_with_a_killed_shard_leave_no_live_session(s
     urls = [site.url(f"/slow?s=0.05&n={n}") for n in range(60)]
     with Emulator(seed=13) as emu:
         backend = af.AnchorBackend(emu.api_key, base_url=emu.base_url)
-        outcome: dict[str, af.ScrapeResult] = {}
-        run = threading.Thread(
-            target=lambda: outcome.update(
-                result=af.scrape(
-                    urls,
-                    extract={"h1": "h1"},
-                    render="browser",
-                    backend=backend,
-                    workers=2,
-                    sessions=2,
-                    tabs=2,
-                    **QUIET,
-                )
-            )
-        )
-        run.start()
-        victim = None
-        deadline = time.monotonic() + 90
-        while run.is_alive() and victim is None and time.monotonic() < deadline:
+
+        def choose() -> int | None:
             pids = shard_pids()
-            if site.hits["/slow"] >= 15 and len(pids) == 2:
-                victim = pids[0]
-                os.kill(victim, signal.SIGKILL)
-            time.sleep(0.02)
-        run.join(90)
-        result = outcome["result"]
-        assert victim is not None
+            return pids[0] if site.hits["/slow"] >= 15 and len(pids) == 2 else None
+
+        result, _ = scrape_and_kill(
+            lambda: af.scrape(
+                urls,
+                extract={"h1": "h1"},
+                render="browser",
+                backend=backend,
+                workers=2,
+                sessions=2,
+                tabs=2,
+                **QUIET,
+            ),
+            choose,
+        )
         assert (result.results["af_status"] == "ok").all()
         assert site.hits["/slow"] <= len(urls) + 2
         assert "worker_lost" in result.errors["reason"].tolist()
