@@ -8,9 +8,9 @@ set up, or that is lost mid-run, is recorded and replaced while the budget
 lasts; every session is ended when the run ends, fails or is cancelled.
 
 The decisions (how many replacements, the learned account capacity) are in
-:class:`SessionBudget`, which does no I/O. Playwright is imported only when a
-pool needs it. (About 440 lines, a little over the ~400 we aim for: provisioning,
-replacement and release share one table of sessions and read best side by side.)
+:class:`~anchorframe._session.SessionBudget`, which does no I/O; what is done
+inside one session's browser (its contexts, blocking, ``setup``) is in
+:mod:`anchorframe._session`. Playwright is imported only when a pool needs it.
 """
 
 from __future__ import annotations
@@ -30,85 +30,14 @@ from ._plan import Plan
 from ._saturation import Saturation
 from ._saturation_watch import watch
 from ._secrets import redact
-from ._tabs import Escalated, guarded, open_page
+from ._session import LiveSession, SessionBudget, first_context, prepare_context
+from ._session import fresh_context as _fresh_context
+from ._tabs import Escalated
 from .backends._base import Backend, Provisioned, ProvisionFailure, SessionHandle, SessionPool
 
-__all__ = ["LiveSession", "SessionBudget", "Supervisor"]
+__all__ = ["LiveSession", "SessionBudget", "Supervisor"]  # the first two from ._session
 
 log = logging.getLogger("anchorframe")
-
-
-class SessionBudget:
-    """How many sessions a run may still ask for. No I/O.
-
-    ``target`` starts at the plan's sessions and drops to what the account can
-    hold when a backend learns its capacity; replacements for lost or failed
-    sessions are limited to ``max_replacements``.
-
-    Example:
-        >>> budget = SessionBudget(planned=4, max_replacements=1)
-        >>> budget.may_replace(live=3, coming=0)
-        True
-        >>> budget.may_replace(live=3, coming=0)   # the one replacement is spent
-        False
-        >>> budget.learn_capacity(2), budget.target
-        (True, 2)
-    """
-
-    def __init__(self, planned: int, max_replacements: int) -> None:
-        self.target = planned
-        self.max_replacements = max_replacements
-        self.replacements = 0
-        #: Sessions asked for so far, replacements included.
-        self.requested = 0
-
-    def room(self) -> int:
-        """Sessions that may still be asked for: the plan's plus the replacements, minus those asked."""
-        return max(0, self.target + self.max_replacements - self.requested)
-
-    def may_replace(self, *, live: int, coming: int) -> bool:
-        """Spend one replacement if the budget allows one and the target is not reached."""
-        if self.replacements >= self.max_replacements or live + coming >= self.target or not self.room():
-            return False
-        self.replacements += 1
-        return True
-
-    def learn_capacity(self, capacity: int) -> bool:
-        """The account holds at most ``capacity`` sessions: lower the target. True if it dropped."""
-        capacity = max(1, capacity)
-        if capacity >= self.target:
-            return False
-        self.target = capacity
-        return True
-
-
-class LiveSession:
-    """One connected browser session and the tabs working in it."""
-
-    def __init__(self, handle: SessionHandle, state: SessionState) -> None:
-        self.handle = handle
-        self.state = state
-        self.browser: Any = None
-        self.context: Any = None
-        self.tabs: list[asyncio.Task[None]] = []
-        self.lost = False
-        self.closing = False
-        #: Retired (the orchestrator saturated): its tabs finish their rows and take no new one.
-        self.retiring = False
-
-    @property
-    def name(self) -> str:
-        return self.handle.session_id
-
-    def mark_lost(self) -> None:
-        """The browser is gone: stop every tab (their rows go back to the queue)."""
-        if self.closing or self.lost:
-            return
-        self.lost = True
-        # Every tab, the one that noticed included: a tab waiting for the queue must not sleep on
-        # a dead browser, and a row in flight there moves to another session (unspent).
-        for tab in self.tabs:
-            tab.cancel()
 
 
 #: The engine's part: run the tabs of a ready session until the work is done or the session is lost.
@@ -348,19 +277,12 @@ class Supervisor:
                 session.handle, playwright, self.options.connect_timeout
             )
             session.browser.on("disconnected", lambda _browser: session.mark_lost())
-            contexts = session.browser.contexts
-            identity = self.options.identity
-            own_settings = identity.context_options().keys() - {"extra_http_headers"}
-            if contexts and (self.backend.kind != "local" or not own_settings):
-                # A cloud session's own context (its profile) stays: headers only there.
-                session.context = contexts[0]
-                if identity.headers or identity.user_agent:
-                    await session.context.set_extra_http_headers(identity.request_headers())
-            else:
-                session.context = await session.browser.new_context(**identity.context_options())
+            session.context = await first_context(
+                session.browser, self.options, cloud=self.backend.kind != "local"
+            )
             if self.options.setup is not None:
                 stage = "setup"
-            await self._prepare(session.context)
+            await prepare_context(session.context, self.options)
         except asyncio.CancelledError:
             if not session.lost:
                 raise
@@ -387,34 +309,11 @@ class Supervisor:
 
     async def fresh_context(self, session: LiveSession) -> Any:
         """A new context in the session's browser, prepared as its first one (for a tab's renewal)."""
-        context = await session.browser.new_context(**self.options.identity.context_options())
-        try:
-            await self._prepare(context)
-        except BaseException:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(context.close(), 5)
-            raise
-        return context
+        return await _fresh_context(session.browser, self.options)
 
     def live_names(self) -> list[str]:
         """Names of the sessions live now."""
         return [s.name for s in self.sessions.values() if not s.lost and not s.closing]
-
-    async def _prepare(self, context: Any) -> None:
-        """Resource blocking, then the user's ``setup`` on a page of ``context``."""
-        if self.options.block:
-            await context.route("**/*", _blocker(self.options.block))
-        if self.options.setup is not None:
-            await self._setup(context)
-
-    async def _setup(self, context: Any) -> None:
-        assert self.options.setup is not None
-        page = await open_page(context, self.options.timeout)
-        try:
-            await asyncio.wait_for(guarded(self.options.setup, page), self.options.timeout)
-        finally:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(page.close(), 5)
 
     async def lost(self, session: LiveSession, stage: str, reason: str, exc: BaseException | None) -> None:
         """Record a session that failed or died, ask for a replacement, and end it."""
@@ -478,16 +377,6 @@ class Supervisor:
         if not future.cancelled() and future.exception() is None:
             with contextlib.suppress(Exception):
                 await self._playwright_cm.__aexit__(None, None, None)
-
-
-def _blocker(block: frozenset[str]) -> Callable[[Any], Awaitable[None]]:
-    async def route(route: Any) -> None:
-        if route.request.resource_type in block:
-            await route.abort()
-        else:
-            await route.continue_()
-
-    return route
 
 
 def _line(exc: BaseException) -> str:

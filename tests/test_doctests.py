@@ -16,6 +16,9 @@ import pytest
         "anchorframe._retry",
         "anchorframe._secrets",
         "anchorframe.backends.anchor",
+        "anchorframe._identity",
+        "anchorframe._options",
+        "anchorframe._session",
     ],
 )
 def test_docstring_examples(name):
