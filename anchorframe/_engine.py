@@ -33,7 +33,7 @@ from ._manners import Manners
 from ._options import EngineOptions
 from ._plan import Plan
 from ._supervisor import LiveSession, Supervisor
-from ._tabs import Escalated, ScrapeFn, Signals, Tab
+from ._tabs import Escalated, ScrapeFn, SharedContext, Signals, Tab
 from .backends._base import Backend
 
 __all__ = ["Engine"]
@@ -120,6 +120,11 @@ class Engine:
             from ._memory import MemoryWatch
 
             self.memory = MemoryWatch(wanted=plan.tabs)
+        #: A cloud session's own context holds its profile: never renewed then.
+        keeps = getattr(backend, "keeps_first_context", False)
+        self._renew_after = None if keeps else options.renew_context_after
+        #: Fresh contexts the sessions moved to (each session's tabs share one; see SharedContext).
+        self.context_renewals = 0
         #: Feed mode (see feed()): rows arrive while the run goes, until close_feed().
         self._feeding = self._fed = feed
         self._done = asyncio.Event()
@@ -252,8 +257,10 @@ class Engine:
     # --------------------------------------------------------------------- tabs
     async def _work(self, session: LiveSession) -> None:
         """Run the session's tabs until the work is done or the session is lost (its tabs are cancelled)."""
+        renew = lambda: self.supervisor.fresh_context(session)  # noqa: E731
+        shared = SharedContext(session.context, renew=renew, renew_after=self._renew_after)
         tabs = session.tabs = [
-            asyncio.ensure_future(self._tab(session, index)) for index in range(self.plan.tabs)
+            asyncio.ensure_future(self._tab(session, shared, index)) for index in range(self.plan.tabs)
         ]
         try:
             # wait(), not gather(): a tab cancelled because its browser died is not an error here.
@@ -263,18 +270,19 @@ class Engine:
                 tab.cancel()
             await asyncio.wait(tabs)
             raise
+        finally:
+            self.context_renewals += shared.renewals
+            await shared.aclose()
         for tab in tabs:
             if not tab.cancelled() and tab.exception() is not None:
                 raise tab.exception()  # type: ignore[misc]  # an engine bug or a BaseException
 
-    async def _tab(self, session: LiveSession, index: int) -> None:
+    async def _tab(self, session: LiveSession, shared: SharedContext, index: int) -> None:
         tab = Tab(
-            session.context,
+            shared,
             session.browser,
             timeout=self.options.timeout,
             reuse_page=self._reuse_pages,
-            renew=lambda _old: self.supervisor.fresh_context(session),
-            renew_after=self.options.renew_context_after,
             expect_content=hasattr(self.fn, "af_http_selectors"),
         )
         ledger, manners, memory = self.ledger, self.manners, self.memory

@@ -169,9 +169,10 @@ def scrape(*args: Any, **kwargs: Any) -> ScrapeResult:
             on both render paths (header values are never shown in logs, errors or reprs).
         locale, timezone: e.g. ``"de-DE"``, ``"Europe/Berlin"``, for browsers this run makes
             (a cloud session's own context keeps its settings; headers still apply).
-        renew_context_after: rows a tab runs in one browser context before it moves to a
-            fresh one (``setup`` runs again there), so that a long run's memory stays flat
-            (Playwright frees a context's objects only when it closes). None: never.
+        renew_context_after: rows a session's tabs run in one browser context before they
+            move to a fresh one (``setup`` runs again there), so that a long run's memory
+            stays flat (Playwright frees a context's objects only when it closes). None:
+            never; a cloud session with a saved profile keeps its own context.
         workers: driver processes on this machine, each with its own event loop, Playwright
             driver and share of the sessions (one process keeps about
             ``anchorframe._plan.PROCESS_PAGES_PER_SECOND`` pages/s going; ``af.plan`` says

@@ -138,6 +138,8 @@ def soak(rows: int, *, renew: int | None, tabs: int, page: str = "heavy") -> dic
         part = [s for s in sampler.samples if low <= s[0] < high] or sampler.samples[-1:]
         thirds.append(
             {
+                # Samples are ~1 s apart: rows in the third over its samples is its pace.
+                "rows_per_second": round((high - low) / max(1, len(part)), 1),
                 "python_mb": round(statistics.median(s[1] for s in part), 1),
                 "driver_mb": round(statistics.median(s[2] for s in part), 1),
                 "chromium_mb": round(statistics.median(s[3] for s in part), 1),

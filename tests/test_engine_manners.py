@@ -16,6 +16,7 @@ import pytest
 
 import anchorframe as af
 from anchorframe._manners import GIVE_UP_AFTER
+from anchorframe._tabs import SharedContext
 from anchorframe.backends.fake import FakeBackend, FakeDocument
 
 FAST = {"progress": False, "backoff": 0.01}
@@ -134,6 +135,79 @@ def test_each_tab_moves_to_a_fresh_context_after_renew_context_after_rows_and_ru
     never = af.scrape(urls, visit, backend=FakeBackend(), sessions=1, tabs=1, setup=setup,
                       renew_context_after=None, **FAST)  # fmt: skip
     assert set(never.results["af_status"]) == {"ok"} and len(setups) == 5
+
+
+async def visit(page, row):
+    await page.goto(row.url)
+    return {"ok": True}
+
+
+def test_a_sessions_tabs_share_one_context_and_move_to_a_fresh_one_together():
+    # A context per tab ran at less than half the pace of one shared (Chromium gives each
+    # context its own processes; see _tabs.py): the session renews, its tabs follow.
+    backend = FakeBackend()
+    urls = [f"https://c.example.com/{n}" for n in range(24)]
+    result = af.scrape(urls, visit, backend=backend, sessions=1, tabs=3, renew_context_after=4, **FAST)
+    assert set(result.results["af_status"]) == {"ok"}
+    # A fresh context after 4 rows and the 2 the other tabs start while it is being made.
+    assert 3 <= backend.contexts_made <= 5, backend.contexts_made
+    # Open at once: the session's first (kept), the one being left and the fresh one; with a
+    # context per tab, the first and 3 more.
+    assert backend.most_contexts <= 3, backend.most_contexts
+
+
+def test_a_context_closes_once_its_last_tab_has_left_never_under_a_tab():
+    class Context:
+        def __init__(self, number):
+            self.number, self.inside, self.closed = number, 0, False
+
+        async def close(self):
+            assert self.inside == 0, f"context {self.number} closed with {self.inside} tab(s) in it"
+            self.closed = True
+
+    made = []
+
+    async def fresh():
+        await asyncio.sleep(0.003)  # a renewal takes a while: the other tabs go on meanwhile
+        made.append(Context(len(made) + 1))
+        return made[-1]
+
+    async def tab(shared, rows):
+        held = None
+        for _ in range(rows):
+            context = await shared.take(held)
+            if context is not held:
+                context.inside += 1
+                if held is not None:
+                    held.inside -= 1
+                    await shared.leave(held)
+                held = context
+            assert not context.closed
+            await asyncio.sleep(0.001)
+        held.inside -= 1
+        await shared.leave(held)
+
+    async def main():
+        first = Context(0)
+        shared = SharedContext(first, renew=fresh, renew_after=10)
+        await asyncio.gather(*(tab(shared, 40) for _ in range(4)))
+        await shared.aclose()
+        return first, shared
+
+    first, shared = asyncio.run(main())
+    # 160 rows, 10 per context and those the other tabs ran while a fresh one was being made.
+    assert 4 <= shared.renewals == len(made) <= 15
+    assert all(context.closed for context in made) and not first.closed  # the first is the browser's
+
+
+def test_a_cloud_session_with_a_saved_profile_keeps_its_own_context():
+    class ProfileBackend(FakeBackend):
+        keeps_first_context = True
+
+    backend = ProfileBackend()
+    urls = [f"https://c.example.com/{n}" for n in range(12)]
+    result = af.scrape(urls, visit, backend=backend, tabs=2, renew_context_after=2, **FAST)
+    assert set(result.results["af_status"]) == {"ok"} and backend.contexts_made == 0
 
 
 def test_header_values_never_show_in_errors():

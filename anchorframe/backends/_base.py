@@ -114,6 +114,16 @@ class Backend(abc.ABC):
         """
         return "auto" if self.web else "browser"
 
+    @property
+    def keeps_first_context(self) -> bool:
+        """Whether a session's own browser context must serve all its rows (never renewed).
+
+        True where that context carries what a new one would not (a cloud session's saved
+        profile: its logins). Elsewhere tabs move to a fresh context every
+        ``renew_context_after`` rows, so that a long run's memory stays flat.
+        """
+        return False
+
     @abc.abstractmethod
     def open_pool(self, run_id: str, plan: Plan | None = None) -> SessionPool:
         """A new pool for the run ``run_id`` (use as ``async with``); ``plan`` sizes timeouts."""

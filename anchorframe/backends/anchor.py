@@ -214,12 +214,21 @@ class AnchorBackend(Backend):
             'browser'
         """
         session = self.configuration.get("session") or {}
-        browser = self.configuration.get("browser") or {}
         proxy = session.get("proxy")
         behind_proxy = isinstance(proxy, Mapping) and proxy.get("active", True) is not False
-        profile = browser.get("profile")
-        with_profile = isinstance(profile, Mapping) and bool(profile.get("name"))
-        return "browser" if behind_proxy or with_profile else "auto"
+        return "browser" if behind_proxy or self.keeps_first_context else "auto"
+
+    @property
+    def keeps_first_context(self) -> bool:
+        """True with a saved profile (``browser.profile``): its logins live in the session's own context.
+
+        Example:
+            >>> shop = {"browser": {"profile": {"name": "shop"}}}
+            >>> AnchorBackend("sk-x", configuration=shop).keeps_first_context
+            True
+        """
+        profile = (self.configuration.get("browser") or {}).get("profile")
+        return isinstance(profile, Mapping) and bool(profile.get("name"))
 
     def batch_configuration(self, run_id: str, plan: Plan | None) -> dict[str, Any]:
         """The configuration sent with each batch: the user's, plus timeouts and the run's tags."""

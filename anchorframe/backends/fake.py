@@ -95,6 +95,9 @@ class FakeBackend(Backend):
         self.hits: Counter[str] = Counter()
         self.sessions_started = 0
         self.live = 0
+        #: Contexts made with new_context(), and the most open at once in one browser.
+        self.contexts_made = 0
+        self.most_contexts = 0
         self._numbers = itertools.count(1)
         self._pools: list[_FakePool] = []
 
@@ -190,6 +193,8 @@ class _FakeBrowser:
     async def new_context(self, **options: Any) -> _FakeContext:
         context = _FakeContext(self)
         self.contexts.append(context)
+        self.backend.contexts_made += 1
+        self.backend.most_contexts = max(self.backend.most_contexts, len(self.contexts))
         return context
 
     async def close(self) -> None:
