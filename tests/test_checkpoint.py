@@ -51,10 +51,11 @@ def test_killed_run_resumes_without_scraping_ok_rows_twice(tmp_path, site):
     urls = [site.url(f"/js/{n}?delay=250") for n in range(40)]
     pd.DataFrame({"url": urls, "n": range(40)}).to_csv(source, index=False)
     checkpoint = tmp_path / "run.parquet"
+    # render browser: a page loads once per attempt, which the hit counts below check.
     command = [
         sys.executable, "-m", "anchorframe", "scrape", str(source), "--extract", "name=h1",
         "--out", str(tmp_path / "never.parquet"), "--checkpoint", str(checkpoint),
-        "--sessions", "1", "--tabs", "2", "--retries", "0", "--no-progress",
+        "--sessions", "1", "--tabs", "2", "--retries", "0", "--no-progress", "--render", "browser",
     ]  # fmt: skip
     child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     descendants: list[psutil.Process] = []
@@ -89,7 +90,8 @@ def test_killed_run_resumes_without_scraping_ok_rows_twice(tmp_path, site):
     hits_before = dict(site.hits)
 
     frame = pd.read_csv(source)
-    result = af.scrape(frame, extract={"name": "h1"}, checkpoint=checkpoint, sessions=1, tabs=2, **FAST)
+    result = af.scrape(frame, extract={"name": "h1"}, checkpoint=checkpoint, sessions=1, tabs=2,
+                       render="browser", **FAST)  # fmt: skip
     out = result.results
     assert list(out.index) == list(frame.index) and list(out["n"]) == list(range(40))
     assert set(out["af_status"]) == {"ok"} and list(out["name"]) == [f"Page {n}" for n in range(40)]
