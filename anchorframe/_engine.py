@@ -42,6 +42,9 @@ log = logging.getLogger("anchorframe")
 
 #: Rows whose way (HTTP or browser) must be known before sessions are sized by the browser's share.
 SHARE_SAMPLE = 20
+#: Seconds the HTTP path gives way to a starting browser (a local one is ready within ~1 s; a
+#: cloud session's minutes of provisioning wait on its API, not on this process).
+BROWSER_START_PRIORITY = 2.0
 #: Seconds a tab waits after leaving a row to another session (it saw that row's page blocked).
 AVOID_WAIT = 0.1
 #: Seconds a tab beyond what free memory allows waits before it looks again.
@@ -148,6 +151,7 @@ class Engine:
                 retry_later=self._retry_later,
                 manners=self.manners,
                 identity=options.identity,
+                browser_starting=self._browser_starting,
             )
 
     @property
@@ -212,6 +216,13 @@ class Engine:
         self.manners.put(item, "browser")
         self.supervisor.grow(self._sessions_wanted())
         self._check_starved()
+
+    def _browser_starting(self) -> bool:
+        """Rows wait for a browser whose start began less than BROWSER_START_PRIORITY s ago."""
+        if self._browser_rows == 0 or self.state.sessions_ready or self._done.is_set():
+            return False
+        began = self.supervisor.started_at
+        return began is not None and asyncio.get_running_loop().time() - began < BROWSER_START_PRIORITY
 
     def _sessions_wanted(self) -> int:
         """Sessions for the rows that need a browser: one at first, then the plan scaled by their share."""

@@ -91,6 +91,8 @@ class Supervisor:
         self._wanted = 0
         #: True once the first session was asked for (a run fetched over HTTP may never ask).
         self.started = False
+        #: When the first session was asked for (loop time), None before.
+        self.started_at: float | None = None
         self._playwright: asyncio.Future[Any] | None = None
         self._playwright_cm: Any = None
         self.saturation = Saturation()
@@ -130,6 +132,7 @@ class Supervisor:
             return
         if not self.started:
             self.started = True
+            self.started_at = asyncio.get_running_loop().time()
             if pool.uses_playwright:
                 # Browsers start while Playwright's driver boots: neither waits for the other.
                 from playwright.async_api import async_playwright

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 import anchorframe as af
@@ -49,6 +50,14 @@ def test_once_a_path_pattern_keeps_needing_the_browser_its_queued_rows_skip_http
     # 16 fetchers take the first rows at once; after 4 rendered pages /app/* goes straight to the
     # browser (plus ~5 % probes). Without the learning all 30 would be tried over HTTP first.
     assert len(js_over_http) <= 12, len(js_over_http)
+    # While the browser starts, one fetcher goes on and the others give way (its start would
+    # otherwise wait behind the HTTP path's callbacks).
+    session = result.sessions.iloc[0]
+    began = session["started"] + pd.Timedelta(seconds=0.05)
+    ready = session["started"] + pd.Timedelta(seconds=float(session["ready_s"]))
+    http = attempts[attempts["render"] == "http"]
+    during = http[(http["start"] > began) & (http["start"] < ready)]
+    assert set(during["tab"]) <= {0}, during[["tab", "start", "url"]].to_string()
 
 
 def test_by_default_a_static_input_is_read_over_http_and_starts_no_browser():
