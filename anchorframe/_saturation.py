@@ -17,7 +17,9 @@ module decides from the samples:
   stops when the last one cost throughput (rows per second fell by more than
   ``RATE_DROP``): the sessions left are the ones the saturated process can keep busy.
 * **clear** after ``CLEAR_AFTER`` seconds below both thresholds: sessions may be
-  added again, up to the plan.
+  added again, up to the plan. Each further episode of the run doubles that wait
+  (at most ``MAX_CLEAR_AFTER``): a process that saturates again as soon as its
+  sessions come back settles on fewer of them instead of cycling every ~20 s.
 
 The thresholds are module constants, read when a :class:`Saturation` is made.
 """
@@ -37,6 +39,7 @@ LAG_HIGH = 0.25
 LAG_ALONE = 1.0
 WINDOW = 5.0
 CLEAR_AFTER = 10.0
+MAX_CLEAR_AFTER = 160.0
 SHED_EVERY = 5.0
 MIN_SESSIONS = 1
 RATE_DROP = 0.1
@@ -72,6 +75,7 @@ class Saturation:
         self.lag_alone = LAG_ALONE
         self.window = WINDOW if window is None else window
         self.clear_after = CLEAR_AFTER if clear_after is None else clear_after
+        self.max_clear_after = max(self.clear_after, MAX_CLEAR_AFTER)
         self.shed_every = SHED_EVERY if shed_every is None else shed_every
         self.min_sessions = MIN_SESSIONS if min_sessions is None else min_sessions
         self.rate_drop = RATE_DROP
@@ -130,8 +134,13 @@ class Saturation:
         else:
             self._hot_since = None
             self._cool_since = at if self._cool_since is None else self._cool_since
-            if self.saturated and at - self._cool_since >= self.clear_after:
+            if self.saturated and at - self._cool_since >= self.clear_wait:
                 self.saturated = False
+
+    @property
+    def clear_wait(self) -> float:
+        """Quiet seconds that end the current episode: ``clear_after``, doubled for each episode before it."""
+        return min(self.max_clear_after, self.clear_after * 2 ** max(0, self.episodes - 1))
 
     def to_shed(self, at: float, live: int) -> int:
         """How many sessions to retire now (0 or 1): one every ``shed_every`` seconds while saturated."""

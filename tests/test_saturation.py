@@ -35,6 +35,22 @@ def test_busy_for_the_window_saturates_and_quiet_for_clear_after_clears():
     assert not policy.saturated and policy.describe() is None
 
 
+def test_each_episode_waits_twice_as_long_to_clear_so_a_run_does_not_cycle():
+    policy = Saturation(window=2, clear_after=4)
+    start, cpu, waits = 0, 0.0, []
+    for _ in range(4):
+        cpu = feed(policy, start, 4, share=0.95, lag=0.0, cpu=cpu)
+        assert policy.saturated
+        start += 4
+        quiet = 0
+        while policy.saturated:
+            cpu = feed(policy, start, 1, share=0.1, lag=0.0, cpu=cpu)
+            start, quiet = start + 1, quiet + 1
+        waits.append(quiet)
+    # Quiet samples until clear: the first only starts the quiet span, then clear_wait seconds.
+    assert waits == [5, 9, 17, 33] and policy.episodes == 4
+
+
 def test_a_lagging_loop_counts_only_with_our_own_cpu_high():
     other_load = Saturation(window=2)
     feed(other_load, 0, 10, share=0.2, lag=0.6)  # the machine is busy, not us
