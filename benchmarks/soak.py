@@ -10,7 +10,7 @@ rows done, and the median of each third is printed, with the growth from the
 first third to the last (MiB and per 1,000 rows). ``--renew none`` runs the
 same without context renewal, to compare.
 
-Not part of CI (20,000 rows take about 10 minutes on 2 cores). Run it under the
+Not part of CI (20,000 rows take about 50 minutes on 2 cores with a fresh page per row). Run it under the
 browser lock::
 
     flock /tmp/af-browser.lock .venv/bin/python -m benchmarks.soak 20000
