@@ -126,8 +126,6 @@ class Engine:
         #: A cloud session's own context holds its profile: never renewed then.
         keeps = getattr(backend, "keeps_first_context", False)
         self._renew_after = None if keeps else options.renew_context_after
-        #: Fresh contexts the sessions moved to (each session's tabs share one; see SharedContext).
-        self.context_renewals = 0
         #: Feed mode (see feed()): rows arrive while the run goes, until close_feed().
         self._feeding = self._fed = feed
         self._done = asyncio.Event()
@@ -282,7 +280,6 @@ class Engine:
             await asyncio.wait(tabs)
             raise
         finally:
-            self.context_renewals += shared.renewals
             await shared.aclose()
         for tab in tabs:
             if not tab.cancelled() and tab.exception() is not None:

@@ -90,7 +90,6 @@ class Supervisor:
         #: Sessions the engine wants live or coming (grow() raises it).
         self._wanted = 0
         #: True once the first session was asked for (a run fetched over HTTP may never ask).
-        self.started = False
         #: When the first session was asked for (loop time), None before.
         self.started_at: float | None = None
         self._playwright: asyncio.Future[Any] | None = None
@@ -131,7 +130,6 @@ class Supervisor:
         if extra <= 0:
             return
         if not self.started:
-            self.started = True
             self.started_at = asyncio.get_running_loop().time()
             if pool.uses_playwright:
                 # Browsers start while Playwright's driver boots: neither waits for the other.
@@ -140,6 +138,11 @@ class Supervisor:
                 self._playwright_cm = async_playwright()
                 self._playwright = asyncio.ensure_future(self._playwright_cm.__aenter__())
         self._provision(pool.provision(extra), extra)
+
+    @property
+    def started(self) -> bool:
+        """Whether a session was asked for yet."""
+        return self.started_at is not None
 
     @property
     def coming(self) -> int:
