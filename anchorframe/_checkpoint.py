@@ -278,9 +278,12 @@ class CheckpointWriter:
         )
         self._write_manifest()
 
-    def describe_run(self, *, run_id: str, backend: str, plan: Plan) -> None:
+    def describe_run(self, *, run_id: str, backend: str, plan: Plan, out: str | None = None) -> None:
+        """Record the run's backend and plan, and ``out=`` (its rows' values are there, not here)."""
         run = self.manifest["runs"][-1]
         run.update(run_id=run_id, backend=backend, plan=_plan_record(plan))
+        if out is not None:
+            run["out"] = _without_password(out)
         self._write_manifest()
 
     def _write_manifest(self) -> None:
@@ -380,3 +383,19 @@ class CheckpointWriter:
             _write_parquet_atomic(self.root / f"_{kind}-{self.run_number:04d}.parquet", table)
         except Exception as exc:
             log.info("The %s of run %d were not stored in the checkpoint: %s", kind, self.run_number, exc)
+
+
+def _without_password(url: str) -> str:
+    """``url`` with a password in it masked (a checkpoint holds no secret).
+
+    Example:
+        >>> _without_password("s3://key:secret@bucket/run/"), _without_password("/data/out")
+        ('s3://key:***@bucket/run/', '/data/out')
+    """
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))

@@ -319,6 +319,8 @@ class CheckpointContents:
     elapsed: float
     interrupted: bool
     call: dict[str, Any]
+    #: The ``out=`` dataset of the last run (its rows' values are there, not in the checkpoint).
+    out: str | None = None
 
 
 def read_checkpoint(path: str | os.PathLike[str]) -> CheckpointContents:
@@ -356,6 +358,7 @@ def read_checkpoint(path: str | os.PathLike[str]) -> CheckpointContents:
         elapsed=sum(float(r.get("elapsed") or 0.0) for r in runs),
         interrupted=bool(last.get("interrupted")) or last.get("ended") is None or unfinished,
         call={"url": url_column, "dedupe": dedupe, "schemes": schemes, "progress": None},
+        out=last.get("out"),
     )
 
 

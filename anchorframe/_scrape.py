@@ -245,7 +245,9 @@ def load_checkpoint(path: str | os.PathLike[str]) -> ScrapeResult:
 
     Rows that no run finished come back ``skipped``. ``errors`` and ``sessions`` hold
     those of the runs that ended (a killed run's are lost). ``retry_failed(scraper)``
-    scrapes its failed and skipped rows again with the scraper you pass.
+    scrapes its failed and skipped rows again with the scraper you pass. The checkpoint
+    of a run with ``out=`` gives what that run gave: counts, errors and sessions, and
+    ``result.out``, the dataset that holds the rows (``pd.read_parquet(result.out)``).
 
     Example:
         >>> import anchorframe as af
@@ -266,7 +268,8 @@ def load_checkpoint(path: str | os.PathLike[str]) -> ScrapeResult:
         first_result_s=None,
         interrupted=contents.interrupted,
         skipped_reason="not finished by any run of the checkpoint",
-        rerun=rerun_for(contents.table, contents.call, scrape),
+        rerun=None if contents.out is not None else rerun_for(contents.table, contents.call, scrape),
+        out=contents.out,
     )
 
 

@@ -143,7 +143,7 @@ async def run_sharded(table: InputTable, options: ScrapeOptions, shards: Any = N
         )
         observer = Broadcast(essential=[writer] if writer else [], displays=[display] if display else [])
         if writer is not None:
-            writer.describe_run(run_id=run_id, backend=backend.describe(), plan=run_plan)
+            writer.describe_run(run_id=run_id, backend=backend.describe(), plan=run_plan, out=out)
     except BaseException:
         if writer is not None:
             writer.close()

@@ -8,7 +8,7 @@ import stat
 
 import pytest
 
-from anchorframe.backends._chromium import find_chromium, launch_chromium, live_chromium_pids
+from anchorframe.backends._chromium import chromium_args, find_chromium, launch_chromium, live_chromium_pids
 from anchorframe.errors import BrowserNotFoundError, SessionLaunchError
 
 pytestmark = pytest.mark.usefixtures("no_chromium_left")
@@ -79,3 +79,40 @@ def test_missing_browser_is_raised_before_any_row(monkeypatch, tmp_path):
         af.scrape(
             ["https://a.test"], backend=af.LocalBackend(executable_path=tmp_path / "missing"), progress=False
         )
+
+
+def test_going_back_loads_the_page_again_instead_of_hanging_on_the_back_forward_cache():
+    """A callable that goes back (to a list page, say) works: with Chromium's back-forward cache on,
+    the page came back from the cache without a load event and page.go_back() waited for one until
+    its timeout. The cache is off, as under Playwright's own launcher (and each left page is gone)."""
+    from playwright.async_api import async_playwright
+
+    from benchmarks.render_corpus import Page, PageServer
+
+    html = "<script>addEventListener('pageshow', e => { window.restored = e.persisted })</script><h1>{}</h1>"
+    pages = {f"/{n}": Page(html.replace("{}", str(n))) for n in (1, 2)}
+
+    async def main(server):
+        process = await launch_chromium()
+        try:
+            async with async_playwright() as playwright:
+                browser = await playwright.chromium.connect_over_cdp(process.cdp_url)
+                page = await browser.contexts[0].new_page()
+                await page.goto(server.url("/1"))
+                await page.goto(server.url("/2"))
+                await page.go_back(timeout=5000)
+                return await page.text_content("h1"), await page.evaluate("window.restored")
+        finally:
+            await process.end()
+
+    with PageServer(pages) as server:
+        assert asyncio.run(main(server)) == ("1", False)
+
+
+def test_a_users_feature_lists_are_merged_into_ours():
+    """Chromium reads only the last --disable-features=: a user's list joins ours instead of replacing it."""
+    args = chromium_args("chromium", "/tmp/p", ("--disable-features=Foo", "--enable-features=Bar", "--x"))
+    disabled = [a for a in args if a.startswith("--disable-features=")]
+    assert len(disabled) == 1 and disabled[0].endswith(",BackForwardCache,Foo"), disabled
+    assert "--enable-features=Bar" in args and args.index("--x") > args.index("--user-data-dir=/tmp/p")
+    assert args[-1] == "about:blank"

@@ -142,3 +142,28 @@ def test_a_bad_out_is_refused_before_anything_starts(tmp_path, prepare, words):
 def test_out_must_be_a_path():
     with pytest.raises(InputError, match="out must be a directory path"):
         af.scrape(URLS[:2], heading, backend=FakeBackend(), out=3, **QUIET)
+
+
+def test_load_checkpoint_of_an_out_run_gives_what_the_run_gave(tmp_path):
+    """Counts, errors and sessions, and .out naming the dataset that holds the rows (not empty values)."""
+    out, checkpoint = tmp_path / "out", tmp_path / "run.parquet"
+    recorder = Recorder(tmp_path / "loads.txt", missing=frozenset(URLS[:3]))
+    ran = af.scrape(
+        URLS[:30],
+        heading,
+        backend=FakeBackend(recorder),
+        workers=2,
+        out=out,
+        checkpoint=checkpoint,
+        retries=0,
+        **QUIET,
+    )
+    loaded = af.load_checkpoint(checkpoint)
+    assert loaded.out == ran.out == str(out)
+    assert loaded.counts == ran.counts == {"ok": 27, "failed": 3, "invalid": 0, "skipped": 0}
+    assert len(loaded.errors) == len(ran.errors) == 3
+    with pytest.raises(ResultsOnDiskError, match=r"pd\.read_parquet\(result\.out\)"):
+        loaded.results  # noqa: B018
+    with pytest.raises(ResultsOnDiskError, match="another out= directory"):
+        loaded.retry_failed()
+    assert str(out) in loaded._repr_html_() and sorted(pd.read_parquet(out)["url"]) == sorted(URLS[:30])
