@@ -22,6 +22,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+from . import _driver
 from . import _events as ev
 from ._events import RunState, SessionState
 from ._ledger import Ledger
@@ -93,7 +94,6 @@ class Supervisor:
         #: When the first session was asked for (loop time), None before.
         self.started_at: float | None = None
         self._playwright: asyncio.Future[Any] | None = None
-        self._playwright_cm: Any = None
         self.saturation = Saturation()
 
     # ------------------------------------------------------------------ running
@@ -132,11 +132,8 @@ class Supervisor:
         if not self.started:
             self.started_at = asyncio.get_running_loop().time()
             if pool.uses_playwright:
-                # Browsers start while Playwright's driver boots: neither waits for the other.
-                from playwright.async_api import async_playwright
-
-                self._playwright_cm = async_playwright()
-                self._playwright = asyncio.ensure_future(self._playwright_cm.__aenter__())
+                # Browsers start while Playwright's driver boots (or is reused: _driver.py).
+                self._playwright = asyncio.ensure_future(_driver.acquire())
         self._provision(pool.provision(extra), extra)
 
     @property
@@ -382,7 +379,7 @@ class Supervisor:
             await future
         if not future.cancelled() and future.exception() is None:
             with contextlib.suppress(Exception):
-                await self._playwright_cm.__aexit__(None, None, None)
+                await _driver.release(future.result())
 
 
 def _line(exc: BaseException) -> str:

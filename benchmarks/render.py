@@ -6,7 +6,8 @@ mixed corpus is two thirds static, one third JavaScript, interleaved) is served 
 127.0.0.1 from a child process and scraped with
 ``af.scrape(urls, extract={"name": "h1", "price": ".price", "stock": ".stock"},
 render=...)``, its defaults otherwise (local Chromium, the plan's sessions and tabs;
-a browser run pays for starting Chromium, as a user's run does), every mode in the
+a browser run pays for starting Chromium, as a user's run does; Playwright's driver is
+the one kept from the warm-up run, as in a notebook's second run), every mode in the
 same run, in rotating order when there are several rounds (ratios taken within each
 round, then the median). ``render="http"`` runs on the static corpus only: it cannot
 read the JavaScript pages, by design.
@@ -115,7 +116,8 @@ def render_report(data: dict[str, Any]) -> list[str]:
         '## 7. render="browser" | "http" | "auto"',
         "",
         "`af.scrape(urls, extract={name: h1, price: .price, stock: .stock}, render=...)`, local "
-        "Chromium with the plan's defaults (Chromium's start included, as in a user's run); corpora "
+        "Chromium with the plan's defaults (Chromium's start included, as in a user's run; Playwright's "
+        "driver kept from the warm-up run, as in a notebook's second run); corpora "
         "served from a child process on 127.0.0.1; "
         f"{data['reps']} round(s), median; ratios against `browser` within each round.",
         "",

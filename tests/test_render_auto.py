@@ -29,10 +29,14 @@ def test_the_demo_shop_says_which_rows_went_over_http_and_which_needed_the_brows
         item = product(16 + n)
         assert (row.name, row.price, row.stock) == (item["name"], item["price"], item["stock"])
     assert set(by_kind["missing"]["af_status"]) == {"failed"}
+    # The 404 pages fail either way. Their pattern (/missing/*) has no history (failures teach
+    # nothing), so it follows the host's last attempts: over HTTP, or in the browser when the
+    # five rendered pages were learnt first (the fetchers give way while the browser starts).
+    assert set(by_kind["missing"]["af_reason"]) == {"http_error"}
     over_http = int((rows["af_render"] == "http").sum())
-    assert over_http == 18  # 16 products and the 2 pages answered 404 (no browser needed to know)
+    assert 16 <= over_http <= 18, over_http
     summary = result.summary()
-    assert f"fetched: {over_http} over HTTP, 5 in a browser" in summary, summary
+    assert f"fetched: {over_http} over HTTP, {23 - over_http} in a browser" in summary, summary
     assert "fetched" in result._repr_html_() and len(result.sessions) == 1
 
 
