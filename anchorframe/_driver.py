@@ -112,6 +112,9 @@ async def acquire() -> Any:
     loop = asyncio.get_running_loop()
     if _keeps_warm(loop):
         driver = _warm
+        if driver is not None and driver.loop is not loop:
+            _warm = None  # the portal's loop was started again: that driver went with the old one
+            driver = None
         if driver is None or not driver.alive():
             if driver is not None:
                 log.info("Playwright's driver is gone; starting it again.")

@@ -270,8 +270,11 @@ def find_batch_by_token(
                 if tagged.sessions:
                     return _created_from(summary)
                 # Only sessions the listing shows can be told by their tags: a batch none of
-                # whose sessions is listed yet (still provisioning) cannot be told apart.
+                # whose sessions is listed yet (still provisioning) cannot be told apart. A
+                # session may have appeared since the tagged query: its tags decide here too.
                 listed = yield from list_sessions(config, batch_id=summary.batch_id, limit=10)
+                if any(tag in session.tags for session in listed.sessions):
+                    return _created_from(summary)
                 if not listed.sessions:
                     undecided.append(summary.batch_id)
             if not listing.has_next:

@@ -85,3 +85,25 @@ def test_create_with_unknown_outcome_looks_before_sending_again():
         assert stop.value.batch_id == "b9" and stop.value.extra["reconciled"]
     else:
         raise AssertionError("the flow should have returned the found batch")
+
+
+def test_a_session_listed_between_the_two_queries_is_recognised_by_its_tag():
+    """Reconciliation asks for the batch's sessions with the tag, then without: a session that
+    appeared in between (provisioning finished) carries the tag and decides; it is not a decoy."""
+    token = "t0"
+    tag = f"{REQUEST_TAG_PREFIX}{token}"
+    flow = flows.find_batch_by_token(_config(), token, count=1, wait=0)
+    op = next(flow)
+    assert isinstance(op, flows.Send) and op.request.path == "/v1/batch-sessions"
+    listing = {"batches": [{"batch_id": "b2", "status": "processing", "total_requests": 1}]}
+    op = flow.send(_answer(200, listing))
+    assert isinstance(op, flows.Send) and op.request.params["tags"] == tag
+    op = flow.send(_answer(200, {"sessions": [], "page": 1, "total_pages": 1}))  # not listed yet
+    assert isinstance(op, flows.Send) and "tags" not in {k for k, v in op.request.params.items() if v}
+    appeared = {"sessions": [{"id": "s1", "status": "running", "tags": [tag]}], "page": 1, "total_pages": 1}
+    try:
+        flow.send(_answer(200, appeared))
+    except StopIteration as stop:
+        assert stop.value is not None and stop.value.batch_id == "b2"
+    else:
+        raise AssertionError("the flow went on instead of returning the batch")
