@@ -61,6 +61,7 @@ from ._checkpoint_files import (
 from ._events import Event, RunState
 from ._frames import InputTable, Work
 from ._plan import Plan
+from ._secrets import mask_password
 from .errors import InputError
 
 __all__ = [
@@ -283,7 +284,7 @@ class CheckpointWriter:
         run = self.manifest["runs"][-1]
         run.update(run_id=run_id, backend=backend, plan=_plan_record(plan))
         if out is not None:
-            run["out"] = _without_password(out)
+            run["out"] = mask_password(out)
         self._write_manifest()
 
     def _write_manifest(self) -> None:
@@ -383,19 +384,3 @@ class CheckpointWriter:
             _write_parquet_atomic(self.root / f"_{kind}-{self.run_number:04d}.parquet", table)
         except Exception as exc:
             log.info("The %s of run %d were not stored in the checkpoint: %s", kind, self.run_number, exc)
-
-
-def _without_password(url: str) -> str:
-    """``url`` with a password in it masked (a checkpoint holds no secret).
-
-    Example:
-        >>> _without_password("s3://key:secret@bucket/run/"), _without_password("/data/out")
-        ('s3://key:***@bucket/run/', '/data/out')
-    """
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(url)
-    if not parts.password:
-        return url
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))

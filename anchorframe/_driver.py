@@ -132,11 +132,8 @@ async def acquire() -> Any:
         playwright = await asyncio.shield(driver.started)
     except BaseException:
         driver.users -= 1
-        if driver.users == 0:
-            if driver is _warm and driver.alive():
-                driver.timer = loop.call_later(IDLE_SECONDS, _stop_idle_driver, driver)
-            else:
-                _forget(driver)
+        if driver.users == 0 and not _keep_idle(driver):
+            _forget(driver)
         raise
     if driver.process is None:
         driver.find_process()
@@ -150,13 +147,18 @@ async def release(playwright: Any) -> None:
     if driver is None:
         return
     driver.users = max(0, driver.users - 1)
-    if driver.users:
-        return
-    if driver is _warm and driver.alive():
-        driver.timer = driver.loop.call_later(IDLE_SECONDS, _stop_idle_driver, driver)
+    if driver.users or _keep_idle(driver):
         return
     _by_playwright.pop(id(playwright), None)
     await driver.stop()
+
+
+def _keep_idle(driver: _Driver) -> bool:
+    """No run uses ``driver``: keep it IDLE_SECONDS more if it is the portal's and alive."""
+    if driver is not _warm or not driver.alive():
+        return False
+    driver.timer = driver.loop.call_later(IDLE_SECONDS, _stop_idle_driver, driver)
+    return True
 
 
 def _stop_idle_driver(driver: _Driver) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["redact"]
+__all__ = ["mask_password", "redact"]
 
 _WS_URL = re.compile(r"\b(wss?|https?)://[^\s'\"<>]+", re.IGNORECASE)
 _KEY_PARAM = re.compile(r"(?i)(api[_-]?key|apikey|access[_-]?token)=([^&\s'\"]+)")
@@ -33,3 +33,19 @@ def redact(text: str, *secrets: str | None) -> str:
 
     text = _WS_URL.sub(_url, text)
     return _KEY_PARAM.sub(lambda m: f"{m.group(1)}=<redacted>", text)
+
+
+def mask_password(url: str) -> str:
+    """``url`` with a password in its user part masked (for a URL kept, e.g. in a checkpoint).
+
+    Example:
+        >>> mask_password("s3://key:secret@bucket/run/"), mask_password("/data/out")
+        ('s3://key:***@bucket/run/', '/data/out')
+    """
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))

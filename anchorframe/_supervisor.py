@@ -90,8 +90,8 @@ class Supervisor:
         self._awaited = 0
         #: Sessions the engine wants live or coming (grow() raises it).
         self._wanted = 0
-        #: True once the first session was asked for (a run fetched over HTTP may never ask).
-        #: When the first session was asked for (loop time), None before.
+        #: When the first session was asked for (loop time); None before (a run fetched over
+        #: HTTP may never ask).
         self.started_at: float | None = None
         self._playwright: asyncio.Future[Any] | None = None
         self.saturation = Saturation()
