@@ -8,7 +8,8 @@ on that loop the driver outlives a run: it is stopped :data:`IDLE_SECONDS` after
 last run that used it ended, or with the process (its stdin closes; no browser hangs
 on it: each run ends its own sessions). On any other loop (a shard's ``asyncio.run``)
 a run starts and stops its own driver, as before. Runs at the same time share it.
-A driver that died between runs (killed, crashed) is noticed and started again.
+A driver that died between runs (killed, crashed) is noticed and started again; one
+that dies during a run is noticed by the run (:func:`alive`), which asks for another.
 
 Example:
     >>> playwright = await acquire()  # doctest: +SKIP
@@ -25,7 +26,7 @@ from typing import Any
 
 from . import _portal
 
-__all__ = ["IDLE_SECONDS", "acquire", "release", "stop_idle"]
+__all__ = ["IDLE_SECONDS", "acquire", "alive", "connection_closed", "release", "stop_idle"]
 
 log = logging.getLogger("anchorframe")
 
@@ -78,8 +79,7 @@ class _Driver:
                     return False
             except psutil.Error:
                 return False
-        connection = getattr(getattr(self.started.result(), "_impl_obj", None), "_connection", None)
-        return getattr(connection, "_closed_error", None) is None
+        return not connection_closed(self.started.result())
 
     async def stop(self) -> None:
         self.stopping = True
@@ -139,6 +139,25 @@ async def acquire() -> Any:
         driver.find_process()
     _by_playwright[id(playwright)] = driver
     return playwright
+
+
+def alive(playwright: Any) -> bool:
+    """False once the driver behind ``playwright`` died (killed, crashed) or was stopped."""
+    driver = _by_playwright.get(id(playwright))
+    if driver is not None:
+        return driver.alive()
+    return not connection_closed(playwright)
+
+
+def connection_closed(obj: Any) -> bool:
+    """Whether the driver behind a Playwright object (Playwright, Browser, Page...) is gone.
+
+    Playwright marks its connection closed before it fails the calls in flight, so a call
+    that failed because the driver died can tell; ``Browser.is_connected()`` still says
+    True then, and no "disconnected" event comes.
+    """
+    connection = getattr(getattr(obj, "_impl_obj", None), "_connection", None)
+    return connection is not None and getattr(connection, "_closed_error", None) is not None
 
 
 async def release(playwright: Any) -> None:

@@ -274,11 +274,20 @@ class Supervisor:
     async def _run_session(self, session: LiveSession) -> None:
         stage = "connect"
         try:
-            playwright = await self._playwright if self._playwright is not None else None
+            playwright = await self._live_playwright()
             assert self.pool is not None
-            session.browser = await self.pool.connect(
-                session.handle, playwright, self.options.connect_timeout
-            )
+            try:
+                session.browser = await self.pool.connect(
+                    session.handle, playwright, self.options.connect_timeout
+                )
+            except Exception:
+                if playwright is None or _driver.alive(playwright):
+                    raise
+                # The driver died (killed, crashed), not the browser: connect through another.
+                playwright = await self._live_playwright()
+                session.browser = await self.pool.connect(
+                    session.handle, playwright, self.options.connect_timeout
+                )
             session.browser.on("disconnected", lambda _browser: session.mark_lost())
             session.context = await first_context(
                 session.browser, self.options, cloud=self.backend.kind != "local"
@@ -309,6 +318,22 @@ class Supervisor:
             await self.lost(session, "scrape", "session_lost", None)
         elif session.retiring and not self._stopping:
             await self._close(session, "ended")
+
+    async def _live_playwright(self) -> Any:
+        """The run's Playwright, through a driver started again if the one it had died."""
+        future = self._playwright
+        if future is None:
+            return None
+        playwright = await future
+        if _driver.alive(playwright):
+            return playwright
+        if self._playwright is future:  # the first session to notice starts another, for all
+            log.info("Playwright's driver died during the run; starting another.")
+            self._playwright = asyncio.ensure_future(_driver.acquire())
+            self._spawn(_driver.release(playwright))
+        renewed = self._playwright
+        assert renewed is not None
+        return await renewed
 
     async def fresh_context(self, session: LiveSession) -> Any:
         """A new context in the session's browser, prepared as its first one (for a tab's renewal)."""

@@ -30,6 +30,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from . import _driver
 from ._blocked import Blocked
 from ._page_signals import MainDocument, Throttle, blocked_of, read_page, throttle_of
 from ._retry import looks_like_lost_browser
@@ -257,7 +258,7 @@ class Tab:
 
     async def browser_gone(self, exc: BaseException, lost: Callable[[], bool]) -> bool:
         """Whether ``exc`` came from the browser dying rather than from the row."""
-        if lost():
+        if lost() or _driver.connection_closed(self.browser):  # the browser, or Playwright's driver
             return True
         if not looks_like_lost_browser(exc):
             return False

@@ -64,6 +64,35 @@ def test_launch_gives_a_cdp_url_and_end_removes_everything():
     asyncio.run(main())
 
 
+def test_an_end_cancelled_before_it_ran_still_ends_the_browser():
+    """A run ending while a lost session is being closed cancels that close: the browser still dies.
+
+    The kill runs in the loop's executor; here its only thread is busy, so the kill is still
+    queued when the caller is cancelled (cancelling that queued work used to drop it).
+    """
+    import concurrent.futures
+    import threading
+
+    async def main():
+        process = await launch_chromium()
+        loop = asyncio.get_running_loop()
+        loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(max_workers=1))
+        busy = threading.Event()
+        blocker = loop.run_in_executor(None, busy.wait, 10)
+        ending = asyncio.ensure_future(process.end())
+        await asyncio.sleep(0.1)
+        ending.cancel()
+        await asyncio.sleep(0.1)
+        busy.set()
+        await blocker
+        with pytest.raises(asyncio.CancelledError):
+            await ending
+        assert not process.alive and process.pid not in live_chromium_pids()
+        assert not os.path.exists(process.profile_dir)
+
+    asyncio.run(main())
+
+
 def test_a_browser_that_dies_at_start_is_a_launch_error(tmp_path):
     """A Chromium that exits before opening its port gives its exit code and output."""
     fake = _fake_executable(tmp_path, "broken")

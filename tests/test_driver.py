@@ -82,3 +82,24 @@ def test_an_idle_driver_stops_by_itself(corpus, monkeypatch):
     while pid in _drivers() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert pid not in _drivers()
+
+
+def test_a_driver_killed_mid_run_costs_no_row(corpus):
+    """The driver dies with every tab busy: the sessions it served are lost, their rows move
+    to sessions connected through a new driver, and no row spends a retry or fails."""
+    killed: list[int] = []
+
+    async def slow(page, row):
+        await page.goto(row.url)
+        if not killed:
+            (pid,) = _drivers()
+            killed.append(pid)
+            os.kill(pid, signal.SIGKILL)
+        await asyncio.sleep(0.5)
+        return {"title": await page.title()}
+
+    result = af.scrape(corpus * 3, slow, render="browser", tabs=2, retries=0, progress=False)
+    assert killed and killed[0] not in _drivers()
+    assert result.counts["ok"] == 12, result.errors[["stage", "reason", "message"]].to_string()
+    assert (result.results["af_attempts"] == 1).all()
+    assert "lost" in set(result.sessions["state"])  # moved, not failed where it stood

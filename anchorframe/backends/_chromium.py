@@ -186,11 +186,25 @@ class ChromiumProcess:
         if self._ended:
             return
         self._ended = True
-        await asyncio.get_running_loop().run_in_executor(None, _end_tree, self.pid, self.profile_dir, grace)
-        if self._proc is not None:
+        # Shielded, and awaited to the end even when the caller is cancelled (a run that
+        # ends while a lost session is being closed): cancelling the executor's future
+        # before a thread picked it up would drop the kill, and this browser would outlive
+        # the run with nothing left that knows about it.
+        ending = asyncio.ensure_future(
+            asyncio.get_running_loop().run_in_executor(None, _end_tree, self.pid, self.profile_dir, grace)
+        )
+        cancelled = False
+        while not ending.done():
+            try:
+                await asyncio.shield(ending)
+            except asyncio.CancelledError:
+                cancelled = True
+        _REGISTRY.discard(self)
+        if self._proc is not None and not cancelled:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._proc.wait(), 2.0)
-        _REGISTRY.discard(self)
+        if cancelled:
+            raise asyncio.CancelledError
 
     def end_sync(self, grace: float = 0.0) -> None:
         """Blocking variant of :meth:`end` for atexit and signal handlers."""
