@@ -24,6 +24,7 @@ import math
 import time
 from typing import Any
 
+from . import _driver
 from . import _events as ev
 from ._events import Event, Observer, RunState
 from ._frames import InputTable, Work
@@ -32,6 +33,7 @@ from ._ledger import Attempt, Ledger, RetryPolicy
 from ._manners import Manners
 from ._options import EngineOptions
 from ._plan import Plan
+from ._retry import first_line
 from ._supervisor import LiveSession, Supervisor
 from ._tabs import Escalated, ScrapeFn, SharedContext, Signals, Tab
 from .backends._base import Backend
@@ -267,7 +269,33 @@ class Engine:
     async def _work(self, session: LiveSession) -> None:
         """Run the session's tabs until the work is done or the session is lost (its tabs are cancelled)."""
         renew = lambda: self.supervisor.fresh_context(session)  # noqa: E731
-        shared = SharedContext(session.context, renew=renew, renew_after=self._renew_after)
+
+        def renewal_failed(exc: Exception, gave_up: bool) -> None:
+            if (
+                session.lost
+                or not session.browser.is_connected()
+                or _driver.connection_closed(session.browser)
+            ):
+                return  # the browser (or the driver) died: its tabs see to that
+            then = (
+                "it keeps its context to the end"
+                if gave_up
+                else "it goes on in its context, tries again later"
+            )
+            self.ledger.session_error(
+                session.name,
+                "setup",
+                "renewal_failed",
+                type(exc).__name__,
+                f"A fresh context (renew_context_after) could not be made, {then}: {first_line(exc)}",
+            )
+            log.warning(
+                "Session %s: context renewal failed (%s); %s.", session.name, type(exc).__name__, then
+            )
+
+        shared = SharedContext(
+            session.context, renew=renew, renew_after=self._renew_after, failed=renewal_failed
+        )
         tabs = session.tabs = [
             asyncio.ensure_future(self._tab(session, shared, index)) for index in range(self.plan.tabs)
         ]

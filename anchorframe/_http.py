@@ -36,7 +36,7 @@ import httpx
 from ._challenge import detect_challenge
 from ._charset import decode_html
 from ._html import extract_html
-from ._retry import Failure, classify_failure
+from ._retry import Failure, classify_failure, first_line
 from .errors import RowFailed
 
 __all__ = [
@@ -258,10 +258,10 @@ async def _fetch_extract(
         return HttpOutcome(url, "browser", reason=str(exc), elapsed=_since(started))
     except (httpx.RemoteProtocolError, httpx.DecodingError, httpx.LocalProtocolError) as exc:
         # A browser's network stack copes with some servers httpx rejects: let it try.
-        reason = f"the HTTP client could not read the response ({type(exc).__name__}: {_first_line(exc)})"
+        reason = f"the HTTP client could not read the response ({type(exc).__name__}: {first_line(exc)})"
         return HttpOutcome(url, "browser", reason=reason, elapsed=_since(started))
     except (httpx.TransportError, httpx.TooManyRedirects, httpx.InvalidURL) as exc:
-        message = f"{_first_line(exc) or type(exc).__name__} (navigating to {url})"
+        message = f"{first_line(exc) or type(exc).__name__} (navigating to {url})"
         failure = Failure("navigation", not isinstance(exc, httpx.InvalidURL), type(exc).__name__, message)
         return HttpOutcome(url, "failed", reason=message, failure=failure, elapsed=_since(started))
 
@@ -307,7 +307,7 @@ async def _fetch_extract(
             page.html, selectors, final_url=page.final_url, status=page.status, headers=page.headers
         )
     except Exception as exc:  # a parser bug must cost a browser row, not the run
-        reason = f"the HTML parser failed ({type(exc).__name__}: {_first_line(exc)})"
+        reason = f"the HTML parser failed ({type(exc).__name__}: {first_line(exc)})"
         return HttpOutcome(url, "browser", reason=reason, elapsed=_since(started), **common)
     if result.values is None:
         return HttpOutcome(
@@ -371,8 +371,3 @@ def _final_url(requested: str, final: str) -> str:
 
 def _since(started: float) -> float:
     return time.perf_counter() - started
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:500] if text else ""

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from ._backoff import backoff_delay  # the one backoff of the package
 from .errors import RowFailed
 
-__all__ = ["Failure", "backoff_delay", "classify_failure", "looks_like_lost_browser"]
+__all__ = ["Failure", "backoff_delay", "classify_failure", "first_line", "looks_like_lost_browser"]
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ def classify_failure(exc: BaseException, timeout: float | None = None) -> Failur
         False
     """
     error_type = type(exc).__name__
-    message = _first_line(str(exc)) or error_type
+    message = first_line(exc) or error_type
     if isinstance(exc, RowFailed):
         return Failure(exc.reason, exc.retryable, error_type, message)
     if isinstance(exc, (asyncio.TimeoutError, TimeoutError)) or error_type == "TimeoutError":
@@ -74,6 +74,12 @@ def looks_like_lost_browser(exc: BaseException) -> bool:
     )
 
 
-def _first_line(text: str, limit: int = 500) -> str:
-    line = text.strip().splitlines()[0] if text.strip() else ""
-    return line[:limit]
+def first_line(error: BaseException | str, limit: int = 500) -> str:
+    """The first line of an error's message (or of ``error`` itself), at most ``limit`` characters.
+
+    Example:
+        >>> first_line(ValueError("bad value\\ncall log: ..."))
+        'bad value'
+    """
+    text = str(error).strip()
+    return text.splitlines()[0][:limit] if text else ""

@@ -16,10 +16,12 @@ module decides from the samples:
   session finishes the rows in its tabs, takes no new one, and is ended. Shedding
   stops when the last one cost throughput (rows per second fell by more than
   ``RATE_DROP``): the sessions left are the ones the saturated process can keep busy.
-* **clear** after ``CLEAR_AFTER`` seconds below both thresholds: sessions may be
-  added again, up to the plan. Each further episode of the run doubles that wait
-  (at most ``MAX_CLEAR_AFTER``): a process that saturates again as soon as its
-  sessions come back settles on fewer of them instead of cycling every ~20 s.
+* **clear** after ``CLEAR_AFTER`` seconds below both thresholds: sessions come back
+  one at a time, one every ``ADD_EVERY`` seconds while the run stays clear, up to the
+  plan (all at once, they would start together and saturate the process again before
+  anyone could tell how many it can drive). Each further episode of the run doubles
+  the clearing wait (at most ``MAX_CLEAR_AFTER``): a process that saturates again as
+  its sessions come back settles on fewer of them instead of cycling every ~20 s.
 
 The thresholds are module constants, read when a :class:`Saturation` is made.
 """
@@ -41,6 +43,7 @@ WINDOW = 5.0
 CLEAR_AFTER = 10.0
 MAX_CLEAR_AFTER = 160.0
 SHED_EVERY = 5.0
+ADD_EVERY = 5.0
 MIN_SESSIONS = 1
 RATE_DROP = 0.1
 
@@ -56,6 +59,13 @@ class Saturation:
         (True, 1, 0)
         >>> s.describe()
         'saturated: python at 95% of a core, event loop 0.29 s late; no sessions added, idle ones ended'
+        >>> s = Saturation(window=1, clear_after=2, add_every=3)
+        >>> for t in range(3):  # busy, then quiet until it clears
+        ...     s.observe(float(t), {"python": 0.95 * t}, lag=0.0)
+        >>> for t in range(3, 6):
+        ...     s.observe(float(t), {"python": 1.9 + 0.05 * t}, lag=0.0)
+        >>> s.saturated, [s.to_add(float(t)) for t in range(5, 12)]  # cleared at 5: one now, then every 3 s
+        (False, [1, 0, 0, 1, 0, 0, 1])
     """
 
     def __init__(
@@ -68,6 +78,7 @@ class Saturation:
         clear_after: float | None = None,
         shed_every: float | None = None,
         min_sessions: int | None = None,
+        add_every: float | None = None,
     ) -> None:
         self.cpu_high = CPU_HIGH if cpu_high is None else cpu_high
         self.cpu_with_lag = CPU_WITH_LAG if cpu_with_lag is None else cpu_with_lag
@@ -78,6 +89,7 @@ class Saturation:
         self.max_clear_after = max(self.clear_after, MAX_CLEAR_AFTER)
         self.shed_every = SHED_EVERY if shed_every is None else shed_every
         self.min_sessions = MIN_SESSIONS if min_sessions is None else min_sessions
+        self.add_every = ADD_EVERY if add_every is None else add_every
         self.rate_drop = RATE_DROP
         #: Rows per second over the last sample span (when ``observe`` is given rows).
         self.rate: float | None = None
@@ -93,6 +105,8 @@ class Saturation:
         self._hot_since: float | None = None
         self._cool_since: float | None = None
         self._last_shed: float | None = None
+        self._cleared = False  # an episode ended: sessions come back one by one
+        self._last_add: float | None = None
 
     def observe(
         self, at: float, cpu_seconds: Mapping[str, float], lag: float, rows: int | None = None
@@ -136,6 +150,7 @@ class Saturation:
             self._cool_since = at if self._cool_since is None else self._cool_since
             if self.saturated and at - self._cool_since >= self.clear_wait:
                 self.saturated = False
+                self._cleared, self._last_add = True, None
 
     @property
     def clear_wait(self) -> float:
@@ -155,6 +170,15 @@ class Saturation:
         self._last_shed = at
         self._rate_at_shed = self.rate
         self.shed += 1
+        return 1
+
+    def to_add(self, at: float) -> int:
+        """How many sessions may come back now (0 or 1): after an episode, one every ``add_every`` s."""
+        if self.saturated or not self._cleared:
+            return 0
+        if self._last_add is not None and at - self._last_add < self.add_every:
+            return 0
+        self._last_add = at
         return 1
 
     def describe(self) -> str | None:

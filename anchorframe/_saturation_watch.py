@@ -75,5 +75,6 @@ def _decide(supervisor: Any, policy: Saturation, state: Any, cpu: dict[str, floa
     if policy.to_shed(now, supervisor.live):
         supervisor.retire_one(state.saturation or "saturated")
     if was and not policy.saturated:
-        log.info("The orchestrator is no longer saturated: sessions may be added again.")
-        supervisor.resume()
+        log.info("The orchestrator is no longer saturated: sessions come back one at a time.")
+    if policy.to_add(now):
+        supervisor.restore_one()

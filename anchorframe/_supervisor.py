@@ -28,6 +28,7 @@ from ._events import RunState, SessionState
 from ._ledger import Ledger
 from ._options import EngineOptions
 from ._plan import Plan
+from ._retry import first_line
 from ._saturation import Saturation
 from ._saturation_watch import watch
 from ._secrets import redact
@@ -90,6 +91,8 @@ class Supervisor:
         self._awaited = 0
         #: Sessions the engine wants live or coming (grow() raises it).
         self._wanted = 0
+        #: After a saturation episode, sessions live or coming are held to this (restore_one()).
+        self._ceiling: int | None = None
         #: When the first session was asked for (loop time); None before (a run fetched over
         #: HTTP may never ask).
         self.started_at: float | None = None
@@ -126,7 +129,8 @@ class Supervisor:
         pool = self.pool
         if pool is None or self._stopping or not self._rows_left() or self.saturation.saturated:
             return
-        extra = min(self._wanted - (self.live + self._awaited), self.budget.room())
+        wanted = self._wanted if self._ceiling is None else min(self._wanted, self._ceiling)
+        extra = min(wanted - (self.live + self._awaited), self.budget.room())
         if extra <= 0:
             return
         if not self.started:
@@ -160,8 +164,12 @@ class Supervisor:
         session.state.error = f"ended early, the orchestrator was {why}"
         log.info("Retiring session %s: the orchestrator is saturated.", session.name)
 
-    def resume(self) -> None:
-        """No longer saturated: sessions may be added again, up to what the engine wants."""
+    def restore_one(self) -> None:
+        """After a saturation episode, one session more than there are may come (the watch calls
+        this every ``ADD_EVERY`` seconds), until the engine has all it wants."""
+        self._ceiling = self.live + self._awaited + 1
+        if self._ceiling >= self._wanted:
+            self._ceiling = None
         self._provision_wanted()
 
     # ------------------------------------------------------------- provisioning
@@ -184,7 +192,13 @@ class Supervisor:
                 # session worked: a clear error for the caller, not N failed rows.
                 self._fail_run(exc)
                 return
-            self.ledger.session_error(None, "provision", "provision_failed", type(exc).__name__, _line(exc))
+            self.ledger.session_error(
+                None,
+                "provision",
+                "provision_failed",
+                type(exc).__name__,
+                (first_line(exc) or type(exc).__name__),
+            )
         if not self._stopping:
             self._changed()
 
@@ -358,7 +372,7 @@ class Supervisor:
             "The browser disconnected (it crashed or was ended) while rows were in flight; "
             "they were moved to other sessions."
             if exc is None
-            else _line(exc)
+            else (first_line(exc) or type(exc).__name__)
         )
         error_type = type(exc).__name__ if exc is not None else "SessionLost"
         record = self.ledger.session_error(session.name, stage, reason, error_type, message)
@@ -405,8 +419,3 @@ class Supervisor:
         if not future.cancelled() and future.exception() is None:
             with contextlib.suppress(Exception):
                 await _driver.release(future.result())
-
-
-def _line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

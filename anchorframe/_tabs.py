@@ -91,10 +91,16 @@ Renew = Callable[[], Awaitable[Any]]
 class SharedContext:
     """The browser context a session's tabs share, renewed after ``renew_after`` rows in it.
 
+    A renewal that fails (``setup`` raised there, or timed out) costs no row: the session goes
+    on in the context it has, ``failed(exc, gave_up)`` is told, and the next try comes after
+    ``renew_after`` more rows; after :attr:`GIVE_UP_AFTER` failures in a row the session stops
+    renewing. A KeyboardInterrupt or SystemExit (as :class:`Escalated`) still ends the run.
+
     Args:
         context: the session's first context (kept open: it may be the browser's own).
         renew: ``await renew()`` returns a fresh, prepared context (None: never renew).
         renew_after: rows run in one context before the session moves to a fresh one.
+        failed: called with each failed renewal's exception, and whether it was the last try.
 
     Example:
         >>> import asyncio
@@ -115,12 +121,25 @@ class SharedContext:
         (True, True, False, 1)
     """
 
-    def __init__(self, context: Any, *, renew: Renew | None = None, renew_after: int | None = None) -> None:
+    #: Failed renewals in a row after which a session keeps its context to the end.
+    GIVE_UP_AFTER = 3
+
+    def __init__(
+        self,
+        context: Any,
+        *,
+        renew: Renew | None = None,
+        renew_after: int | None = None,
+        failed: Callable[[Exception, bool], None] | None = None,
+    ) -> None:
         self.current = context
         self.renew = renew if renew_after else None
         self.renew_after = renew_after
+        self.failed = failed
         #: Fresh contexts the session moved to (for tests and the soak benchmark).
         self.renewals = 0
+        #: Renewals that failed since the last one that worked.
+        self.failures = 0
         self._first = context
         self._rows = 0  # rows started in ``current``
         self._tabs: dict[int, int] = {}  # id(context) -> tabs in it
@@ -148,11 +167,24 @@ class SharedContext:
     async def _make(self, renew: Renew) -> None:
         try:
             fresh = await renew()
+        except Escalated:
+            raise
+        except Exception as exc:
+            # Not the row's fault, nor a reason to stop: go on here, try again later.
+            self._rows = 0
+            self.failures += 1
+            gave_up = self.failures >= self.GIVE_UP_AFTER
+            if gave_up:
+                self.renew = None
+            if self.failed is not None:
+                self.failed(exc, gave_up)
+            return
         finally:
             self._making = None
         old, self.current = self.current, fresh
         self._rows = 0
         self.renewals += 1
+        self.failures = 0
         if not self._tabs.get(id(old)):
             await self._close(old)
 

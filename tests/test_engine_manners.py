@@ -137,6 +137,45 @@ def test_each_tab_moves_to_a_fresh_context_after_renew_context_after_rows_and_ru
     assert set(never.results["af_status"]) == {"ok"} and len(setups) == 5
 
 
+def test_a_renewal_whose_setup_fails_costs_no_row_and_is_given_up_after_three():
+    """The session goes on in the context it has; each failed renewal is a session error."""
+    calls = []
+
+    async def failing_after_first(page):
+        calls.append(page)
+        if len(calls) > 1:
+            raise RuntimeError("login form changed")
+
+    async def visit(page, row):
+        await page.goto(row.url)
+        return {"ok": True}
+
+    urls = [f"https://c.example.com/{n}" for n in range(15)]
+    result = af.scrape(urls, visit, backend=FakeBackend(), sessions=1, tabs=1, setup=failing_after_first,
+                       renew_context_after=3, retries=0, **FAST)  # fmt: skip
+    assert set(result.results["af_status"]) == {"ok"} and (result.results["af_attempts"] == 1).all()
+    assert len(calls) == 1 + SharedContext.GIVE_UP_AFTER  # tried at rows 4, 7 and 10; not at 13
+    renewals = result.errors[result.errors["reason"] == "renewal_failed"]
+    assert len(renewals) == 3 and set(renewals["scope"]) == {"session"}
+    assert set(renewals["stage"]) == {"setup"}
+    assert "login form changed" in renewals["message"].iloc[0]
+    assert "keeps its context to the end" in renewals["message"].iloc[-1]
+    assert result.sessions["state"].tolist() == ["ended"]
+
+    calls.clear()
+
+    async def failing_once(page):
+        calls.append(page)
+        if len(calls) == 2:
+            raise RuntimeError("flaky login")
+
+    result = af.scrape(urls, visit, backend=FakeBackend(), sessions=1, tabs=1, setup=failing_once,
+                       renew_context_after=3, retries=0, **FAST)  # fmt: skip
+    assert set(result.results["af_status"]) == {"ok"}
+    assert len(calls) == 5  # the first context, a failed try at row 4, fresh ones at rows 7, 10 and 13
+    assert (result.errors["reason"] == "renewal_failed").sum() == 1
+
+
 async def visit(page, row):
     await page.goto(row.url)
     return {"ok": True}

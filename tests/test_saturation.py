@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
@@ -136,3 +137,38 @@ def test_shedding_stops_once_a_shed_cost_throughput():
         cpu, rows = cpu + 1.0, rows + 30  # 30 rows/s: that one was needed
         policy.observe(float(t), {"python": cpu}, 0.0, rows=rows)
     assert policy.to_shed(6.0, live=4) == 0 and policy.to_shed(20.0, live=4) == 0 and policy.shed == 2
+
+
+def test_after_an_episode_sessions_come_back_one_at_a_time(monkeypatch):
+    """Saturated, then quiet: the sessions retired come back one every ADD_EVERY seconds, not at once."""
+    for name, value in (("CPU_HIGH", 0.3), ("CPU_WITH_LAG", 0.2), ("WINDOW", 0.5), ("SHED_EVERY", 0.3),
+                        ("CLEAR_AFTER", 0.5), ("ADD_EVERY", 0.8)):  # fmt: skip
+        monkeypatch.setattr(_saturation, name, value)
+    monkeypatch.setattr(_saturation_watch, "SAMPLE_SECONDS", 0.1)
+    phase = {"burn_until": None}
+
+    async def burn_then_wait(page, row):
+        await page.goto(row.url)
+        now = time.monotonic()
+        if phase["burn_until"] is None:
+            phase["burn_until"] = now + 5.0
+        if now < phase["burn_until"]:
+            end = time.perf_counter() + 0.04
+            while time.perf_counter() < end:
+                pass
+        else:
+            await asyncio.sleep(0.15)
+        return {"h1": await page.inner_text("h1")}
+
+    backend = FakeBackend(lambda url: FakeDocument(texts={"h1": url}))
+    urls = [f"https://shop.test/{n}" for n in range(400)]
+    result = af.scrape(urls, burn_then_wait, backend=backend, sessions=4, tabs=2,
+                       progress=False, retries=0)  # fmt: skip
+    assert result.counts["ok"] == len(urls)
+    sessions = result.sessions.sort_values("started")
+    retired = sessions["error"].fillna("").str.contains("saturated")
+    assert retired.sum() >= 2, sessions[["session", "state", "error"]]
+    came_back = sessions["started"][sessions["started"] > sessions["ended"][retired].min()]
+    assert len(came_back) >= 2, sessions[["session", "started", "ended", "error"]]
+    gaps = came_back.diff().dropna().dt.total_seconds()
+    assert (gaps >= 0.6).all(), gaps.tolist()  # one at a time, ADD_EVERY apart
