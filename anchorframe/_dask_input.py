@@ -11,7 +11,13 @@ goes whole to another shard: every row once.
 
 A shard works on one partition at a time (and holds the next): its tabs idle for
 the last few rows of each partition, which partitions of a few thousand rows make
-negligible. Resuming a dask input from a checkpoint is not supported.
+negligible.
+
+With ``checkpoint=``, a run that stopped (interrupted, its process killed) goes on
+where it stopped: each part's footer names its partition and the input's token
+(Dask's name for the frame's task graph), and the rerun hands out only the partitions
+the dataset does not hold yet. The unit is the partition: the rows of one written
+with failures stay as written (as a pandas input's rows already in ``out=`` do).
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ import pandas as pd
 from ._frames import InputTable, Work
 from .errors import InputError
 
-__all__ = ["PartitionRunner", "is_dask_frame", "partition_table", "partition_tasks"]
+__all__ = ["PartitionRunner", "input_token", "is_dask_frame", "partition_table", "partition_tasks"]
 
 #: The key, in a partition's reported value, of its rows by status.
 ROWS = "af_partition_rows"
@@ -38,7 +44,7 @@ def is_dask_frame(data: Any) -> bool:
     return type(data).__module__.startswith("dask") and hasattr(data, "to_delayed")
 
 
-def partition_table(data: Any, url: Any, *, cluster: Any, out: Any, checkpoint: Any) -> InputTable:
+def partition_table(data: Any, url: Any, *, cluster: Any, out: Any) -> InputTable:
     """The caller's table of a dask input: one Work per partition, no rows (see the module)."""
     from ._frames import prepare_input
 
@@ -49,15 +55,20 @@ def partition_table(data: Any, url: Any, *, cluster: Any, out: Any, checkpoint: 
             f"and write the results; pass {' and '.join(missing)}: e.g. "
             "af.scrape(ddf, fn, cluster=client, out='s3://bucket/results/')."
         )
-    if checkpoint is not None:
-        raise InputError(
-            "checkpoint= does not take a dask DataFrame input yet; leave it out (out= must then be "
-            "a new or empty directory)."
-        )
     meta = data._meta
     checked = prepare_input(meta, url)  # the URL column is checked now, on the empty frame of its columns
     work = [Work(key=i, url=f"partition {i}", positions=[i]) for i in range(data.npartitions)]
     return InputTable(frame=meta, url_column=checked.url_column, urls=[], invalid={}, work=work)
+
+
+def input_token(data: Any) -> str:
+    """Dask's name for the frame's task graph: the same files and steps give the same name."""
+    name = getattr(data, "_name", None)
+    if isinstance(name, str) and name:
+        return name
+    from dask.base import tokenize
+
+    return str(tokenize(data))
 
 
 def partition_tasks(data: Any) -> list[bytes]:
@@ -90,6 +101,7 @@ class PartitionRunner:
         self.shard = shard
         self.tasks: list[bytes] = spec["partitions"]
         self.check = spec["input_check"]  # prepare_input's url, schemes and dedupe
+        self.token: str = spec["input_token"]
         self.queue: collections.deque[Work] = collections.deque()
         self.current: Work | None = None
         self.table: InputTable | None = None
@@ -156,7 +168,7 @@ class PartitionRunner:
         self.shard._ask()
 
     async def _write(self, partition: Work, table: InputTable, items: list[Work]) -> None:
-        from ._out import part_table, stage
+        from ._out import mark_partition, part_table, stage
 
         positions: list[int] = list(table.invalid)
         outcomes: list[Work | None] = [None] * len(positions)
@@ -167,7 +179,10 @@ class PartitionRunner:
             counts[item.status or "failed"] = counts.get(item.status or "failed", 0) + len(item.positions)
         name = f"p{partition.key:06d}-{self.shard.token}.parquet"
         try:
-            await asyncio.to_thread(stage, self.shard.out, part_table(table, positions, outcomes), name)
+            arrow = mark_partition(
+                part_table(table, positions, outcomes), key=partition.key, token=self.token, counts=counts
+            )
+            await asyncio.to_thread(stage, self.shard.out, arrow, name)
         except Exception as exc:
             self.shard.fail_out(len(positions), exc)
             return

@@ -42,7 +42,9 @@ __all__ = [
     "commit",
     "discard",
     "finish",
+    "mark_partition",
     "part_table",
+    "partitions_in",
     "rows_in",
     "stage",
 ]
@@ -56,6 +58,8 @@ PART_SECONDS = 1.0
 
 STAGING = "_staging"
 ROWS_KEY = b"anchorframe.rows"
+#: A dask input's part: which partition it holds, of which input, and its rows by status.
+PARTITION_KEY = b"anchorframe.partition"
 _TYPES = {"af_attempts": "int64", "af_elapsed": "float64"}  # the other status columns are text
 
 
@@ -147,6 +151,12 @@ def part_table(table: InputTable, positions: Sequence[int], outcomes: Sequence[W
     return arrow.replace_schema_metadata({**(arrow.schema.metadata or {}), ROWS_KEY: json.dumps(rows)})
 
 
+def mark_partition(arrow: Any, *, key: int, token: str, counts: dict[str, int]) -> Any:
+    """``arrow`` with a footer naming the dask input's partition it holds (for resumes)."""
+    mark = json.dumps({"key": key, "input": token, "counts": counts})
+    return arrow.replace_schema_metadata({**(arrow.schema.metadata or {}), PARTITION_KEY: mark})
+
+
 def stage(out: str, arrow: Any, name: str) -> None:
     """Write ``arrow`` as ``_staging/<name>`` (a shard; a killed one leaves at most an orphan there)."""
     import pyarrow.parquet as pq
@@ -191,6 +201,29 @@ def rows_in(out: str) -> dict[int, str]:
     return held
 
 
+def partitions_in(out: str, token: str) -> dict[int, dict[str, int]]:
+    """The dask input's partitions the dataset already holds: key -> rows by status (from footers).
+
+    Raises InputError if it holds parts of another input (or rows of a pandas input's run).
+    """
+    import pyarrow.parquet as pq
+
+    filesystem, path = _filesystem(out)
+    held: dict[int, dict[str, int]] = {}
+    for part in _parts(filesystem, path):
+        with filesystem.open_input_file(part) as source:
+            meta = pq.read_schema(source).metadata or {}
+        mark = json.loads(meta.get(PARTITION_KEY, b"{}"))
+        if mark.get("input") != token:
+            raise InputError(
+                f"out={out!r} holds {part.rsplit('/', 1)[-1]}, which is not of this dask input's run; "
+                "its rows would mix with this run's. Pass the out= that this checkpoint's run wrote, "
+                "or a new checkpoint and a new out=."
+            )
+        held[int(mark["key"])] = {k: int(v) for k, v in mark["counts"].items()}
+    return held
+
+
 def finish(out: str) -> None:
     """One schema for the whole dataset: parts that lack a column or typed it null are rewritten to it.
 
@@ -216,7 +249,7 @@ def finish(out: str) -> None:
     except (pa.ArrowException, TypeError) as exc:
         log.warning("The parts of %s disagree on a column's type (%s); read them one by one.", out, exc)
         return
-    shared = {k: v for k, v in (unified.metadata or {}).items() if k != ROWS_KEY}
+    shared = {k: v for k, v in (unified.metadata or {}).items() if k not in (ROWS_KEY, PARTITION_KEY)}
     unified = unified.with_metadata(shared)
     for part, schema in zip(parts, schemas, strict=True):
         if schema.remove_metadata().equals(unified.remove_metadata()):
@@ -229,7 +262,10 @@ def finish(out: str) -> None:
             else pa.nulls(len(table), f.type)
             for f in unified
         ]
-        own = {**shared, ROWS_KEY: (schema.metadata or {}).get(ROWS_KEY, b"{}")}
+        own = {
+            **shared,
+            **{k: v for k, v in (schema.metadata or {}).items() if k in (ROWS_KEY, PARTITION_KEY)},
+        }
         fixed = pa.Table.from_arrays(columns, schema=unified.with_metadata(own))
         temporary = f"{path}/{STAGING}/{uuid.uuid4().hex}.parquet"
         filesystem.create_dir(f"{path}/{STAGING}", recursive=True)

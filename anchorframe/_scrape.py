@@ -139,7 +139,9 @@ def scrape(*args: Any, **kwargs: Any) -> ScrapeResult:
         checkpoint: a path (e.g. ``"run.parquet"``, created as a directory of Parquet
             parts) where rows are written as they finish. A rerun with the same path
             keeps the rows already ok and scrapes the rest; a different input raises
-            InputError. ``af.load_checkpoint(path)`` reads it back.
+            InputError. ``af.load_checkpoint(path)`` reads it back. With a dask input
+            it holds no rows (they are in ``out=``): a rerun keeps the partitions
+            already written there and scrapes the others.
         checkpoint_overwrite: True starts the checkpoint afresh instead of resuming it.
         reuse_pages: keep one page per tab between rows. Default: only for the built-in
             extractors (they leave no state behind); a fresh page per row for your callable.
@@ -279,9 +281,7 @@ def _check(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[InputTable, S
     options = check_options(arguments)
     data = arguments["data"]
     if is_dask_frame(data):  # its partitions are read by the workers (``_dask_input.py``)
-        table = partition_table(
-            data, options.url, cluster=options.cluster, out=options.out, checkpoint=options.checkpoint
-        )
+        table = partition_table(data, options.url, cluster=options.cluster, out=options.out)
         return table, dataclasses.replace(options, dask_input=data)
     table = prepare_input(data, options.url, schemes=options.schemes, dedupe=options.dedupe)
     _plan_for(table, options.backend, **options.sizing)  # a sizing that cannot work fails here

@@ -20,11 +20,12 @@ import uuid
 from typing import Any
 
 from . import _events as ev
-from ._dask_input import ROWS, counts_of, partition_tasks
+from ._checkpoint import PartitionCheckpoint, open_partition_checkpoint
+from ._dask_input import ROWS, counts_of, input_token, partition_tasks
 from ._events import Broadcast, Event, RunState
 from ._frames import InputTable
 from ._options import ScrapeOptions
-from ._out import check_out, commit, finish, part_table, rows_in, stage
+from ._out import check_out, commit, finish, part_table, partitions_in, rows_in, stage
 from ._plan import plan_sessions
 from ._shards import Coordinator, shard_plans, shard_spec
 from .backends._base import Backend
@@ -97,7 +98,11 @@ async def run_sharded(table: InputTable, options: ScrapeOptions, shards: Any = N
     out = options.out
     if out is not None:  # before anything opens: a bad out= fails with nothing to undo
         out = await asyncio.to_thread(check_out, out, resuming=_resuming(options))
-    if options.checkpoint is not None:
+    partitions: PartitionCheckpoint | None = None  # a dask input's checkpoint: no rows, a lock
+    if options.checkpoint is not None and options.dask_input is not None:
+        assert out is not None
+        partitions, todo = await asyncio.to_thread(_open_partition_checkpoint, options, out, table)
+    elif options.checkpoint is not None:
         writer, todo = await _open_checkpoint(table, options)
     if out is not None and writer is not None:
         todo = await _skip_written(todo, out)
@@ -114,7 +119,7 @@ async def run_sharded(table: InputTable, options: ScrapeOptions, shards: Any = N
         lengths: list[int] = []
         if options.dask_input is not None:  # partitions, counted on the cluster (``_dask_input.py``)
             lengths, extra = await asyncio.to_thread(_partitions, options, shards)
-            rows_total = sum(lengths)
+            rows_total = sum(lengths[item.key] for item in todo.work)
             run_plan = plan_sessions(rows_total, kind=backend.kind, rows=rows_total, **sizing)
         else:
             # The plan sizes the sessions for the shards there are (a Dask cluster has its own count).
@@ -144,9 +149,13 @@ async def run_sharded(table: InputTable, options: ScrapeOptions, shards: Any = N
         observer = Broadcast(essential=[writer] if writer else [], displays=[display] if display else [])
         if writer is not None:
             writer.describe_run(run_id=run_id, backend=backend.describe(), plan=run_plan, out=out)
+        if partitions is not None:
+            partitions.describe_run(run_id=run_id, backend=backend.describe(), out=out)
     except BaseException:
         if writer is not None:
             writer.close()
+        if partitions is not None:
+            partitions.close(interrupted=True, counts={})
         raise
     interrupted = False
     ending: list[asyncio.Future[None]] = []  # ending the sessions of lost shards
@@ -227,6 +236,8 @@ async def run_sharded(table: InputTable, options: ScrapeOptions, shards: Any = N
                 elapsed=result.elapsed,
                 interrupted=interrupted,
             )
+        if partitions is not None:
+            partitions.close(interrupted=interrupted, counts=result.counts)
         _LAST[:] = [result]
     if coordinator.fatal is not None:
         raise coordinator.fatal
@@ -302,6 +313,41 @@ async def _skip_written(todo: InputTable, out: str) -> InputTable:
     return dataclasses.replace(todo, work=left)
 
 
+def _open_partition_checkpoint(
+    options: ScrapeOptions, out: str, todo: InputTable
+) -> tuple[PartitionCheckpoint, InputTable]:
+    """A dask input's checkpoint, and the partitions left: those ``out=`` does not hold yet."""
+    data = options.dask_input
+    token = input_token(data)
+    assert options.checkpoint is not None
+    checkpoint, resuming = open_partition_checkpoint(
+        options.checkpoint,
+        token=token,
+        partitions=int(data.npartitions),
+        columns=[str(c) for c in data.columns],
+        scraper=options.scraper,
+        overwrite=options.checkpoint_overwrite,
+    )
+    try:
+        held = partitions_in(out, token) if resuming else {}
+    except BaseException:
+        checkpoint.close(interrupted=True, counts={})
+        raise
+    if held:
+        log.info("Resuming from the checkpoint %s: %d partition(s) already in out= are kept.",
+                 options.checkpoint, len(held))  # fmt: skip
+    left = []
+    for item in todo.work:
+        counts = held.get(item.key)
+        if counts is None:
+            left.append(item)
+        else:
+            item.value = {ROWS: counts}
+            item.status = "failed" if counts.get("failed") else "ok"
+            item.message = f"written to {out} by an earlier run"
+    return checkpoint, dataclasses.replace(todo, work=left)
+
+
 def _finish_out(out: str, todo: InputTable, written: set[int], partitioned: bool) -> None:
     """Write the rows resolved here (invalid URLs, rows no shard was left for), then one schema."""
     positions: list[int] = []
@@ -330,4 +376,5 @@ def _partitions(options: ScrapeOptions, shards: Any) -> tuple[list[int], dict[st
     data = options.dask_input
     lengths = [int(n) for n in shards.client.compute(data.map_partitions(len)).result()]
     check = {"url": options.url, "schemes": options.schemes, "dedupe": options.dedupe}
-    return lengths, {"partitions": partition_tasks(data), "input_check": check}
+    extra = {"partitions": partition_tasks(data), "input_check": check, "input_token": input_token(data)}
+    return lengths, extra

@@ -7,6 +7,8 @@ whole to the other, and the dataset still holds every row once.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 
 import pandas as pd
@@ -68,6 +70,47 @@ def test_a_pandas_input_with_out_on_a_cluster(cluster, tmp_path):  # noqa: F811
     )
     assert result.counts["ok"] == 30
     assert sorted(pd.read_parquet(out)["h1"]) == sorted(URLS[:30])
+
+
+@pytest.mark.slow
+def test_a_dask_input_run_that_stopped_goes_on_from_its_checkpoint(cluster, tmp_path):  # noqa: F811
+    """Stopped with some partitions written: the rerun scrapes only the others, and out= holds
+    every row once. Another input, or load_checkpoint(), on that checkpoint: a clear error."""
+    recorder = Recorder(tmp_path / "loads.txt", delay=0.05)
+    frame = _frame()
+    data = dd.from_pandas(frame, npartitions=12)
+    out, checkpoint = tmp_path / "out", tmp_path / "run.ckpt"
+    options = {"backend": FakeBackend(recorder), "cluster": cluster["address"], "out": out,
+               "checkpoint": checkpoint, "sessions": 2, "tabs": 2, **QUIET}  # fmt: skip
+
+    async def stopped_midway():
+        run = asyncio.ensure_future(af.ascrape(data, heading, **options))
+        while len(list(out.glob("part-*"))) < 3 and not run.done():
+            await asyncio.sleep(0.02)
+        run.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await run
+
+    asyncio.run(stopped_midway())
+    first = sorted(out.glob("part-*"))
+    assert 3 <= len(first) < 12, first
+    kept = set(pd.concat(pd.read_parquet(p) for p in first)["url"])
+    loads_before = len(recorder.loads())
+
+    result = af.scrape(data, heading, **options)
+    assert result.counts == {"ok": len(URLS), "failed": 0, "invalid": 1, "skipped": 0}
+    written = pd.read_parquet(out)
+    assert sorted(written.index) == sorted(frame.index)  # every row once
+    assert set(first) <= set(out.glob("part-*"))  # the parts of the first run, kept as they were
+    again = {url for _, url in recorder.loads()[loads_before:]}
+    assert again and not again & kept  # no row of a written partition was scraped again
+    assert len(dd.read_parquet(out)) == len(frame)
+
+    other = dd.from_pandas(frame.iloc[:40], npartitions=4)
+    with pytest.raises(af.InputError, match="another input"):
+        af.scrape(other, heading, **options)
+    with pytest.raises(af.InputError, match="dask input"):
+        af.load_checkpoint(checkpoint)
 
 
 def test_a_dask_input_needs_cluster_and_out(tmp_path):
