@@ -153,27 +153,29 @@ class PartitionCheckpoint:
     root: Path
     manifest: dict[str, Any]
     _lock: Any = dataclasses.field(repr=False)
+    _run: dict[str, Any] | None = dataclasses.field(default=None, repr=False)
 
     def describe_run(self, *, run_id: str, backend: str, out: str | None) -> None:
-        self.manifest["runs"].append(
-            {
-                "run_id": run_id,
-                "started": _now(),
-                "backend": backend,
-                "out": mask_password(out) if out else out,
-            }
-        )
+        """Record this run in the manifest (its ``out=`` with any password masked)."""
+        masked = mask_password(out) if out else out
+        self._run = {"run_id": run_id, "started": _now(), "backend": backend, "out": masked}
+        self.manifest["runs"].append(self._run)
         _write_atomic(self.root / MANIFEST, json.dumps(self.manifest, indent=2).encode())
 
     def close(self, *, interrupted: bool, counts: Mapping[str, int]) -> None:
-        """Record how the run ended and release the directory."""
+        """Record how this run ended (if it started) and release the directory. Idempotent."""
         try:
-            if self.manifest["runs"]:
-                run = self.manifest["runs"][-1]
-                run.update(ended=_now(), interrupted=interrupted, counts=dict(counts))
+            if self._run is not None and self._lock is not None:
+                self._run.update(ended=_now(), interrupted=interrupted, counts=dict(counts))
                 _write_atomic(self.root / MANIFEST, json.dumps(self.manifest, indent=2).encode())
         finally:
-            _release_lock(self._lock)
+            self.release()
+
+    def release(self) -> None:
+        """Release the directory (another run may open it). Idempotent."""
+        lock, self._lock = self._lock, None
+        if lock is not None:
+            _release_lock(lock)
 
 
 def open_partition_checkpoint(
@@ -182,6 +184,7 @@ def open_partition_checkpoint(
     token: str,
     partitions: int,
     columns: list[str],
+    settings: Mapping[str, Any],
     scraper: Any,
     overwrite: bool = False,
 ) -> tuple[PartitionCheckpoint, bool]:
@@ -194,7 +197,7 @@ def open_partition_checkpoint(
         >>> import tempfile
         >>> where = tempfile.mkdtemp()
         >>> ckpt, resuming = open_partition_checkpoint(where, token="read-parquet-ab12", partitions=4,
-        ...                                            columns=["url"], scraper=print)
+        ...     columns=["url"], settings={"url": "url"}, scraper=print)
         >>> ckpt.close(interrupted=False, counts={}); resuming
         False
     """
@@ -214,9 +217,18 @@ def open_partition_checkpoint(
             _clear(root)
             manifest = None
         identity = scraper_identity(scraper)
+        settings = json.loads(json.dumps(dict(settings), default=str))  # as the manifest keeps them
         if manifest is not None:
             stored = manifest.get("input", {})
-            if manifest.get("kind") != "dask" or stored.get("token") != token:
+            same = manifest.get("kind") == "dask" and stored.get("token") == token
+            if same and stored.get("settings") != settings:
+                raise InputError(
+                    f"The checkpoint {root} was written for this dask input read with "
+                    f"{stored.get('settings')}; this run reads it with {settings}. Results read two ways "
+                    "are never mixed: pass the same url=, schemes= and dedupe=, or a new checkpoint path "
+                    "(and out=)."
+                )
+            if not same:
                 what = (
                     f"a dask input of {stored.get('partitions')} partitions"
                     if manifest.get("kind") == "dask"
@@ -237,7 +249,7 @@ def open_partition_checkpoint(
             "version": VERSION,
             "kind": "dask",
             "created": _now(),
-            "input": {"token": token, "partitions": partitions, "columns": columns},
+            "input": {"token": token, "partitions": partitions, "columns": columns, "settings": settings},
             "scraper": identity,
             "runs": [],
         }

@@ -33,6 +33,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ._frames import STATUS_COLUMNS, InputTable, Work, results_frame
+from ._secrets import mask_password
 from .errors import InputError
 
 __all__ = [
@@ -216,7 +217,8 @@ def partitions_in(out: str, token: str) -> dict[int, dict[str, int]]:
         mark = json.loads(meta.get(PARTITION_KEY, b"{}"))
         if mark.get("input") != token:
             raise InputError(
-                f"out={out!r} holds {part.rsplit('/', 1)[-1]}, which is not of this dask input's run; "
+                f"out={mask_password(out)!r} holds {part.rsplit('/', 1)[-1]}, which is not of this dask "
+                "input's run; "
                 "its rows would mix with this run's. Pass the out= that this checkpoint's run wrote, "
                 "or a new checkpoint and a new out=."
             )

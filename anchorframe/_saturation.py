@@ -172,8 +172,13 @@ class Saturation:
         self.shed += 1
         return 1
 
+    def restored(self) -> None:
+        """Every session is back: no more to add until the next episode has cleared."""
+        self._cleared = False
+
     def to_add(self, at: float) -> int:
-        """How many sessions may come back now (0 or 1): after an episode, one every ``add_every`` s."""
+        """How many sessions may come back now (0 or 1): after an episode, one every ``add_every`` s,
+        until :meth:`restored`."""
         if self.saturated or not self._cleared:
             return 0
         if self._last_add is not None and at - self._last_add < self.add_every:

@@ -76,5 +76,5 @@ def _decide(supervisor: Any, policy: Saturation, state: Any, cpu: dict[str, floa
         supervisor.retire_one(state.saturation or "saturated")
     if was and not policy.saturated:
         log.info("The orchestrator is no longer saturated: sessions come back one at a time.")
-    if policy.to_add(now):
-        supervisor.restore_one()
+    if policy.to_add(now) and not supervisor.restore_one():
+        policy.restored()

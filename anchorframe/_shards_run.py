@@ -27,6 +27,7 @@ from ._frames import InputTable
 from ._options import ScrapeOptions
 from ._out import check_out, commit, finish, part_table, partitions_in, rows_in, stage
 from ._plan import plan_sessions
+from ._secrets import mask_password
 from ._shards import Coordinator, shard_plans, shard_spec
 from .backends._base import Backend
 
@@ -88,6 +89,17 @@ class LocalShards:
 # ----------------------------------------------------------------- the run
 async def run_sharded(table: InputTable, options: ScrapeOptions, shards: Any = None) -> Any:
     """Run ``table`` over ``options.workers`` shard processes (or the Dask shards given); see the module."""
+    held: list[PartitionCheckpoint] = []
+    try:
+        return await _run_sharded(table, options, shards, held)
+    finally:
+        for checkpoint in held:  # released whatever failed on the way out (idempotent)
+            checkpoint.release()
+
+
+async def _run_sharded(
+    table: InputTable, options: ScrapeOptions, shards: Any, held: list[PartitionCheckpoint]
+) -> Any:
     from ._assemble import build_result, rerun_for, session_records
     from ._progress import choose_display
     from ._scrape import _LAST, _open_checkpoint, _plan_for, scrape
@@ -101,7 +113,9 @@ async def run_sharded(table: InputTable, options: ScrapeOptions, shards: Any = N
     partitions: PartitionCheckpoint | None = None  # a dask input's checkpoint: no rows, a lock
     if options.checkpoint is not None and options.dask_input is not None:
         assert out is not None
-        partitions, todo = await asyncio.to_thread(_open_partition_checkpoint, options, out, table)
+        opened, todo = await asyncio.to_thread(_open_partition_checkpoint, options, out, table)
+        held.append(opened)
+        partitions = opened
     elif options.checkpoint is not None:
         writer, todo = await _open_checkpoint(table, options)
     if out is not None and writer is not None:
@@ -325,6 +339,7 @@ def _open_partition_checkpoint(
         token=token,
         partitions=int(data.npartitions),
         columns=[str(c) for c in data.columns],
+        settings={"url": options.url, "schemes": sorted(options.schemes), "dedupe": options.dedupe},
         scraper=options.scraper,
         overwrite=options.checkpoint_overwrite,
     )
@@ -344,7 +359,7 @@ def _open_partition_checkpoint(
         else:
             item.value = {ROWS: counts}
             item.status = "failed" if counts.get("failed") else "ok"
-            item.message = f"written to {out} by an earlier run"
+            item.message = f"written to {mask_password(out)} by an earlier run"
     return checkpoint, dataclasses.replace(todo, work=left)
 
 

@@ -97,6 +97,8 @@ class Supervisor:
         #: HTTP may never ask).
         self.started_at: float | None = None
         self._playwright: asyncio.Future[Any] | None = None
+        #: Dead drivers being released (awaited when the run ends, not cancelled with the sessions).
+        self._releasing: set[asyncio.Future[None]] = set()
         self.saturation = Saturation()
 
     # ------------------------------------------------------------------ running
@@ -129,7 +131,9 @@ class Supervisor:
         pool = self.pool
         if pool is None or self._stopping or not self._rows_left() or self.saturation.saturated:
             return
-        wanted = self._wanted if self._ceiling is None else min(self._wanted, self._ceiling)
+        wanted = min(self._wanted, self.budget.target)  # the account may hold fewer than planned
+        if self._ceiling is not None:
+            wanted = min(wanted, self._ceiling)
         extra = min(wanted - (self.live + self._awaited), self.budget.room())
         if extra <= 0:
             return
@@ -164,13 +168,15 @@ class Supervisor:
         session.state.error = f"ended early, the orchestrator was {why}"
         log.info("Retiring session %s: the orchestrator is saturated.", session.name)
 
-    def restore_one(self) -> None:
+    def restore_one(self) -> bool:
         """After a saturation episode, one session more than there are may come (the watch calls
-        this every ``ADD_EVERY`` seconds), until the engine has all it wants."""
+        this every ``ADD_EVERY`` seconds); False once the engine has all it wants (or may have)."""
+        wanted = min(self._wanted, self.budget.target)
         self._ceiling = self.live + self._awaited + 1
-        if self._ceiling >= self._wanted:
+        if self._ceiling >= wanted:
             self._ceiling = None
         self._provision_wanted()
+        return self._ceiling is not None
 
     # ------------------------------------------------------------- provisioning
     def _provision(self, stream: AsyncIterator[Provisioned], count: int) -> None:
@@ -334,17 +340,28 @@ class Supervisor:
             await self._close(session, "ended")
 
     async def _live_playwright(self) -> Any:
-        """The run's Playwright, through a driver started again if the one it had died."""
+        """The run's Playwright, through a driver started again if the one it had died.
+
+        A driver that failed to start fails the session that waited for it; the next
+        session (a replacement, within the budget) tries a fresh start.
+        """
         future = self._playwright
         if future is None:
             return None
-        playwright = await future
+        try:
+            playwright = await future
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            if self._playwright is future and not self._stopping:
+                self._playwright = asyncio.ensure_future(_driver.acquire())
+            raise
         if _driver.alive(playwright):
             return playwright
         if self._playwright is future:  # the first session to notice starts another, for all
             log.info("Playwright's driver died during the run; starting another.")
             self._playwright = asyncio.ensure_future(_driver.acquire())
-            self._spawn(_driver.release(playwright))
+            self._releasing.add(asyncio.ensure_future(_driver.release(playwright)))
         renewed = self._playwright
         assert renewed is not None
         return await renewed
@@ -409,6 +426,9 @@ class Supervisor:
             await self._close(session, session.state.state if session.lost else "ended")
 
     async def _stop_playwright(self) -> None:
+        if self._releasing:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.gather(*self._releasing, return_exceptions=True), 5)
         future = self._playwright
         if future is None:
             return

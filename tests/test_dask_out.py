@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 
 import pandas as pd
@@ -109,6 +110,10 @@ def test_a_dask_input_run_that_stopped_goes_on_from_its_checkpoint(cluster, tmp_
     other = dd.from_pandas(frame.iloc[:40], npartitions=4)
     with pytest.raises(af.InputError, match="another input"):
         af.scrape(other, heading, **options)
+    with pytest.raises(af.InputError, match="read two ways"):
+        af.scrape(data, heading, dedupe=False, **options)
+    runs = json.loads((checkpoint / "_manifest.json").read_text())["runs"]
+    assert [r.get("counts", {}).get("ok") for r in runs][-1] == len(URLS) and runs[0]["interrupted"]
     with pytest.raises(af.InputError, match="dask input"):
         af.load_checkpoint(checkpoint)
 
