@@ -45,11 +45,21 @@ class _Driver:
         self.loop = loop
         self.manager = async_playwright()
         self.started: asyncio.Future[Any] = asyncio.ensure_future(self.manager.__aenter__())
+        self.started.add_done_callback(self._read_its_death)
         self.users = 0
         self.timer: asyncio.TimerHandle | None = None
         self.stopping = False
         #: The driver's process, once started (found among this process's children).
         self.process: Any = None
+
+    def _read_its_death(self, started: asyncio.Future[Any]) -> None:
+        """Once started: read the error Playwright sets when the driver dies, which nothing else
+        awaits (asyncio would print "Future exception was never retrieved"; runs notice the death
+        through :meth:`alive`)."""
+        transport = getattr(getattr(self.manager, "_client", None), "_transport", None)
+        died = getattr(transport, "on_error_future", None)
+        if isinstance(died, asyncio.Future):
+            died.add_done_callback(lambda future: future.cancelled() or future.exception())
 
     def find_process(self) -> None:
         """Note which child process is this driver (one no other driver of this process claimed)."""
