@@ -20,7 +20,7 @@ import uuid
 from typing import Any
 
 from . import _events as ev
-from ._checkpoint import PartitionCheckpoint, open_partition_checkpoint
+from ._checkpoint_partitions import PartitionCheckpoint, open_partition_checkpoint
 from ._dask_input import ROWS, counts_of, input_token, partition_tasks
 from ._events import Broadcast, Event, RunState
 from ._frames import InputTable

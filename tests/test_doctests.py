@@ -19,6 +19,9 @@ import pytest
         "anchorframe._identity",
         "anchorframe._options",
         "anchorframe._session",
+        "anchorframe._saturation",
+        "anchorframe._tabs",
+        "anchorframe._checkpoint_partitions",  # in a temporary directory
     ],
 )
 def test_docstring_examples(name):

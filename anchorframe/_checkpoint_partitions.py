@@ -1,0 +1,156 @@
+"""The checkpoint of a run over a dask input: the run's identity and a lock, no rows.
+
+Its rows are in the run's ``out=`` dataset, each part naming the partition it holds
+(``_out.partitions_in``); a rerun with the same ``checkpoint=`` leaves those partitions
+out (``_shards_run``). The directory holds only ``_manifest.json`` (``kind: "dask"``)::
+
+    run.ckpt/
+      _manifest.json   the input's token, partitions, columns and reading settings; each run
+      _lock            held while a run uses it (an advisory lock)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ._checkpoint import _clear, _note_scraper_change, _release_lock, _take_lock
+from ._checkpoint_files import (
+    FORMAT,
+    MANIFEST,
+    VERSION,
+    _now,
+    _ours,
+    _read_manifest,
+    _root,
+    _write_atomic,
+    scraper_identity,
+)
+from ._secrets import mask_password
+from .errors import InputError
+
+__all__ = ["PartitionCheckpoint", "open_partition_checkpoint"]
+
+
+@dataclasses.dataclass
+class PartitionCheckpoint:
+    """The checkpoint of a run over a dask input: its identity and lock, no rows.
+
+    Its rows are in the run's ``out=`` dataset, each part naming the partition it holds
+    (``_out.partitions_in``): a resume leaves out the partitions written there. The
+    manifest records the input's token (Dask's name for its task graph: the same
+    files and steps, the same token), its partition count and columns, and each run.
+    """
+
+    root: Path
+    manifest: dict[str, Any]
+    _lock: Any = dataclasses.field(repr=False)
+    _run: dict[str, Any] | None = dataclasses.field(default=None, repr=False)
+
+    def describe_run(self, *, run_id: str, backend: str, out: str | None) -> None:
+        """Record this run in the manifest (its ``out=`` with any password masked)."""
+        masked = mask_password(out) if out else out
+        self._run = {"run_id": run_id, "started": _now(), "backend": backend, "out": masked}
+        self.manifest["runs"].append(self._run)
+        _write_atomic(self.root / MANIFEST, json.dumps(self.manifest, indent=2).encode())
+
+    def close(self, *, interrupted: bool, counts: Mapping[str, int]) -> None:
+        """Record how this run ended (if it started) and release the directory. Idempotent."""
+        try:
+            if self._run is not None and self._lock is not None:
+                self._run.update(ended=_now(), interrupted=interrupted, counts=dict(counts))
+                _write_atomic(self.root / MANIFEST, json.dumps(self.manifest, indent=2).encode())
+        finally:
+            self.release()
+
+    def release(self) -> None:
+        """Release the directory (another run may open it). Idempotent."""
+        lock, self._lock = self._lock, None
+        if lock is not None:
+            _release_lock(lock)
+
+
+def open_partition_checkpoint(
+    path: str | os.PathLike[str],
+    *,
+    token: str,
+    partitions: int,
+    columns: list[str],
+    settings: Mapping[str, Any],
+    scraper: Any,
+    overwrite: bool = False,
+) -> tuple[PartitionCheckpoint, bool]:
+    """Check (or create) the checkpoint of a dask input's run; returns it and whether it resumes one.
+
+    Raises InputError, before anything starts, when the checkpoint was written for another
+    input (or for a pandas input), or another run holds it.
+
+    Example:
+        >>> import tempfile
+        >>> where = tempfile.mkdtemp()
+        >>> ckpt, resuming = open_partition_checkpoint(where, token="read-parquet-ab12", partitions=4,
+        ...     columns=["url"], settings={"url": "url"}, scraper=print)
+        >>> ckpt.close(interrupted=False, counts={}); resuming
+        False
+    """
+    root = _root(path)
+    root.mkdir(parents=True, exist_ok=True)
+    lock = _take_lock(root)
+    try:
+        manifest = _read_manifest(root)
+        if manifest is None:
+            strangers = [n for n in os.listdir(root) if not _ours(n)]
+            if strangers:
+                raise InputError(
+                    f"The checkpoint directory {root} holds other files ({strangers[:3]}) and no "
+                    f"{MANIFEST}. Pass a new path (it is created for you) or an empty directory."
+                )
+        if manifest is not None and overwrite:
+            _clear(root)
+            manifest = None
+        identity = scraper_identity(scraper)
+        settings = json.loads(json.dumps(dict(settings), default=str))  # as the manifest keeps them
+        if manifest is not None:
+            stored = manifest.get("input", {})
+            same = manifest.get("kind") == "dask" and stored.get("token") == token
+            if same and stored.get("settings") != settings:
+                raise InputError(
+                    f"The checkpoint {root} was written for this dask input read with "
+                    f"{stored.get('settings')}; this run reads it with {settings}. Results read two ways "
+                    "are never mixed: pass the same url=, schemes= and dedupe=, or a new checkpoint path "
+                    "(and out=)."
+                )
+            if not same:
+                what = (
+                    f"a dask input of {stored.get('partitions')} partitions"
+                    if manifest.get("kind") == "dask"
+                    else "a pandas input"
+                )
+                raise InputError(
+                    f"The checkpoint {root} was written for another input ({what}, columns "
+                    f"{stored.get('columns')}); this one is a dask input of {partitions} partitions, "
+                    f"columns {columns}, whose task graph differs. Results of two inputs are never "
+                    "mixed: pass a new checkpoint path (and out=), or checkpoint_overwrite=True to start "
+                    "afresh."
+                )
+            _note_scraper_change(root, manifest, identity)
+            manifest["scraper"] = identity
+            return PartitionCheckpoint(root, manifest, lock), True
+        manifest = {
+            "format": FORMAT,
+            "version": VERSION,
+            "kind": "dask",
+            "created": _now(),
+            "input": {"token": token, "partitions": partitions, "columns": columns, "settings": settings},
+            "scraper": identity,
+            "runs": [],
+        }
+        _write_atomic(root / MANIFEST, json.dumps(manifest, indent=2).encode())
+        return PartitionCheckpoint(root, manifest, lock), False
+    except BaseException:
+        _release_lock(lock)
+        raise
