@@ -178,14 +178,15 @@ def test_writer_keeps_up_with_100k_rows_off_the_event_loop(tmp_path):
     state = RunState(backend="local", rows_total=100_000, urls_total=100_000, sessions_planned=1, tabs=1)
 
     async def feed() -> float:
-        started = time.perf_counter()
+        # The loop thread's own CPU time: what the observer costs it, whatever else the machine runs.
+        started = time.thread_time()
         for item in table.work:
             item.status, item.value, item.attempts = "ok", {"price": item.key}, 1
             writer(Event(ROW_DONE, "s1", item), state)
-        return time.perf_counter() - started
+        return time.thread_time() - started
 
     on_loop = asyncio.run(feed())
     writer.close()
-    assert on_loop < 1.0, f"the observer took {on_loop:.2f} s on the event loop"
+    assert on_loop < 1.0, f"the observer took {on_loop:.2f} s of CPU on the event loop's thread"
     records = _checkpoint.read_records(tmp_path / "ck")
     assert len(records) == 100_000 and records[99_999]["value"] == {"price": 99_999}
