@@ -133,15 +133,15 @@ def test_panel_throttles_a_flood_of_rows(shown):
     panel = _panel.Panel()
     state = _state(rows_total=100_000, urls_total=100_000)
     panel(Event(ev.RUN_STARTED), state)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.thread_time()
     for _ in range(100_000):
         state.rows_ok += 1
         panel(Event(ev.ROW_DONE, "s1"), state)
-    spent = time.perf_counter() - started
+    spent, cpu = time.perf_counter() - started, time.thread_time() - cpu
     state.finished = time.monotonic()
     panel.close(state)
-    assert panel.refreshes <= 3 + 5 * (spent + 1), panel.refreshes
-    assert spent < 2.0, f"the panel took {spent:.2f} s for 100,000 events"
+    assert panel.refreshes <= 3 + 5 * (spent + 1), panel.refreshes  # throttled by the clock
+    assert cpu < 2.0, f"the panel took {cpu:.2f} s of CPU for 100,000 events"  # whatever else runs
     assert panel._rows_bar.value == 100_000 and panel._rows_bar.bar_style == "success"
 
 
