@@ -370,17 +370,24 @@ class CheckpointWriter:
             self._lock = None
 
     def _write_frame(self, kind: str, frame: pd.DataFrame) -> None:
-        import pyarrow as pa
+        write_run_frame(self.root, kind, self.run_number, frame)
 
-        stored = frame.copy()
-        if "stage" in stored:  # input checks are redone on load
-            stored = stored[stored["stage"].astype(str) != "validate"]
-            if not len(stored):
-                return
-        if "row" in stored:
-            stored["row"] = stored["row"].map(lambda v: None if v is None else str(v))
-        try:
-            table = pa.Table.from_pandas(stored, preserve_index=False)
-            _write_parquet_atomic(self.root / f"_{kind}-{self.run_number:04d}.parquet", table)
-        except Exception as exc:
-            log.info("The %s of run %d were not stored in the checkpoint: %s", kind, self.run_number, exc)
+
+def write_run_frame(root: Path, kind: str, run_number: int, frame: pd.DataFrame | None) -> None:
+    """Store a run's ``errors`` or ``sessions`` frame as ``_<kind>-<run>.parquet`` (never raises)."""
+    import pyarrow as pa
+
+    if frame is None or not len(frame):
+        return
+    stored = frame.copy()
+    if "stage" in stored:  # input checks are redone on load
+        stored = stored[stored["stage"].astype(str) != "validate"]
+        if not len(stored):
+            return
+    if "row" in stored:
+        stored["row"] = stored["row"].map(lambda v: None if v is None else str(v))
+    try:
+        table = pa.Table.from_pandas(stored, preserve_index=False)
+        _write_parquet_atomic(root / f"_{kind}-{run_number:04d}.parquet", table)
+    except Exception as exc:
+        log.info("The %s of run %d were not stored in the checkpoint: %s", kind, run_number, exc)

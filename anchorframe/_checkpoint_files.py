@@ -334,14 +334,10 @@ def read_checkpoint(path: str | os.PathLike[str]) -> CheckpointContents:
     if manifest is None:
         raise InputError(f"{root} is not an anchorframe checkpoint: it has no {MANIFEST}.")
     info = manifest.get("input", {})
-    if manifest.get("kind") == "dask":
-        runs = manifest.get("runs") or [{}]
-        out = runs[-1].get("out")
-        raise InputError(
-            f"The checkpoint {root} is of a run over a dask input: its rows are in the run's out= "
-            f"dataset ({out}), read them with pd.read_parquet(out) or dd.read_parquet(out); to go on "
-            "with that run, call scrape() again with the same input, checkpoint= and out=."
-        )
+    if manifest.get("kind") == "dask":  # its rows are in out=, its partitions named in the parts
+        from ._checkpoint_partitions import read_partition_checkpoint
+
+        return read_partition_checkpoint(root, manifest)
     frame = pq.read_table(root / INPUT).to_pandas()
     runs = manifest.get("runs") or [{}]
     last = runs[-1]

@@ -18,22 +18,31 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ._checkpoint import _clear, _note_scraper_change, _release_lock, _take_lock
+import pandas as pd
+
+from ._checkpoint import _clear, _note_scraper_change, _release_lock, _take_lock, write_run_frame
 from ._checkpoint_files import (
     FORMAT,
     MANIFEST,
     VERSION,
+    CheckpointContents,
     _now,
     _ours,
+    _plan_from,
+    _plan_record,
+    _read_frames,
     _read_manifest,
+    _records,
     _root,
     _write_atomic,
     scraper_identity,
 )
+from ._frames import InputTable, Work
+from ._plan import Plan
 from ._secrets import mask_password
 from .errors import InputError
 
-__all__ = ["PartitionCheckpoint", "open_partition_checkpoint"]
+__all__ = ["PartitionCheckpoint", "open_partition_checkpoint", "read_partition_checkpoint"]
 
 
 @dataclasses.dataclass
@@ -51,18 +60,38 @@ class PartitionCheckpoint:
     _lock: Any = dataclasses.field(repr=False)
     _run: dict[str, Any] | None = dataclasses.field(default=None, repr=False)
 
-    def describe_run(self, *, run_id: str, backend: str, out: str | None) -> None:
-        """Record this run in the manifest (its ``out=`` with any password masked)."""
-        masked = mask_password(out) if out else out
-        self._run = {"run_id": run_id, "started": _now(), "backend": backend, "out": masked}
+    def describe_run(self, *, run_id: str, backend: str, out: str, plan: Plan, lengths: list[int]) -> None:
+        """Record this run in the manifest (its ``out=`` with any password masked) and the
+        input's rows per partition (for load_checkpoint)."""
+        masked = mask_password(out)
+        self._run = {
+            "run_id": run_id,
+            "started": _now(),
+            "backend": backend,
+            "out": masked,
+            "plan": _plan_record(plan),
+        }
+        self.manifest["input"]["lengths"] = list(lengths)
         self.manifest["runs"].append(self._run)
         _write_atomic(self.root / MANIFEST, json.dumps(self.manifest, indent=2).encode())
 
-    def close(self, *, interrupted: bool, counts: Mapping[str, int]) -> None:
-        """Record how this run ended (if it started) and release the directory. Idempotent."""
+    def close(
+        self,
+        *,
+        interrupted: bool,
+        counts: Mapping[str, int],
+        errors: pd.DataFrame | None = None,
+        sessions: pd.DataFrame | None = None,
+        elapsed: float | None = None,
+    ) -> None:
+        """Record how this run ended (if it started), its errors and sessions, and release the
+        directory. Idempotent."""
         try:
             if self._run is not None and self._lock is not None:
-                self._run.update(ended=_now(), interrupted=interrupted, counts=dict(counts))
+                number = len(self.manifest["runs"])
+                write_run_frame(self.root, "errors", number, errors)
+                write_run_frame(self.root, "sessions", number, sessions)
+                self._run.update(ended=_now(), interrupted=interrupted, counts=dict(counts), elapsed=elapsed)
                 _write_atomic(self.root / MANIFEST, json.dumps(self.manifest, indent=2).encode())
         finally:
             self.release()
@@ -80,6 +109,7 @@ def open_partition_checkpoint(
     token: str,
     partitions: int,
     columns: list[str],
+    url_column: str,
     settings: Mapping[str, Any],
     scraper: Any,
     overwrite: bool = False,
@@ -93,7 +123,7 @@ def open_partition_checkpoint(
         >>> import tempfile
         >>> where = tempfile.mkdtemp()
         >>> ckpt, resuming = open_partition_checkpoint(where, token="read-parquet-ab12", partitions=4,
-        ...     columns=["url"], settings={"url": "url"}, scraper=print)
+        ...     columns=["url"], url_column="url", settings={"url": "url"}, scraper=print)
         >>> ckpt.close(interrupted=False, counts={}); resuming
         False
     """
@@ -145,7 +175,13 @@ def open_partition_checkpoint(
             "version": VERSION,
             "kind": "dask",
             "created": _now(),
-            "input": {"token": token, "partitions": partitions, "columns": columns, "settings": settings},
+            "input": {
+                "token": token,
+                "partitions": partitions,
+                "columns": columns,
+                "url_column": url_column,
+                "settings": settings,
+            },
             "scraper": identity,
             "runs": [],
         }
@@ -154,3 +190,56 @@ def open_partition_checkpoint(
     except BaseException:
         _release_lock(lock)
         raise
+
+
+def read_partition_checkpoint(root: Path, manifest: Mapping[str, Any]) -> CheckpointContents:
+    """What ``af.load_checkpoint`` gives for a dask input's run: counts per partition, read from
+    the footers of ``out=`` (so also after a killed run), its errors and sessions, and ``out``."""
+    from ._dask_input import ROWS
+    from ._out import partitions_in
+
+    info = manifest.get("input", {})
+    runs = manifest.get("runs") or [{}]
+    last = runs[-1]
+    out, lengths = last.get("out"), info.get("lengths")
+    if not out or lengths is None:
+        raise InputError(
+            f"The checkpoint {root} is of a run over a dask input that never started: nothing to load."
+        )
+    try:
+        held = partitions_in(out, str(info.get("token")))
+    except InputError:
+        raise
+    except Exception as exc:
+        raise InputError(
+            f"The rows of the checkpoint {root} are in out={out!r}, which cannot be read here "
+            f"({type(exc).__name__}: {exc}); read it where it can be, with pd.read_parquet(out)."
+        ) from None
+    work = [Work(key=i, url=f"partition {i}", positions=[i]) for i in range(int(info.get("partitions", 0)))]
+    unfinished = False
+    for item in work:
+        counts = held.get(item.key)
+        if counts is None:
+            item.value = {ROWS: {"skipped": int(lengths[item.key])}}
+            unfinished = True
+        else:
+            item.value = {ROWS: counts}
+            item.status = "failed" if counts.get("failed") else "ok"
+    columns = list(info.get("columns") or [])
+    url_column = str(info.get("url_column") or "url")
+    table = InputTable(
+        frame=pd.DataFrame(columns=columns), url_column=url_column, urls=[], invalid={}, work=work
+    )
+    settings = info.get("settings") or {}
+    return CheckpointContents(
+        table=table,
+        error_records=_records(_read_frames(root, "_errors-")),
+        session_records=_records(_read_frames(root, "_sessions-")),
+        plan=_plan_from(last.get("plan"), table),
+        backend=str(last.get("backend") or "unknown"),
+        run_id=str(last.get("run_id") or f"checkpoint-{len(runs)}"),
+        elapsed=sum(float(r.get("elapsed") or 0.0) for r in runs),
+        interrupted=bool(last.get("interrupted")) or last.get("ended") is None or unfinished,
+        call={"url": url_column, "dedupe": settings.get("dedupe", True), "schemes": settings.get("schemes")},
+        out=out,
+    )

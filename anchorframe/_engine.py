@@ -205,6 +205,11 @@ class Engine:
         supervisor = self.supervisor
         if not supervisor.started or supervisor.coming or supervisor.live:
             return
+        if supervisor.stopping:
+            # The run was stopped: its sessions are being let go, not lost. Rows still waiting
+            # (or fed meanwhile: a shard's next partition) stay unresolved and come back
+            # 'skipped', to be scraped by a resume, not 'failed' without a try.
+            return
         # Rows on their way over HTTP are not starved: they need no session.
         self.ledger.starve(self.state.sessions_failed, waiting=lambda item: item.render != "http")
 

@@ -249,7 +249,8 @@ def load_checkpoint(path: str | os.PathLike[str]) -> ScrapeResult:
     those of the runs that ended (a killed run's are lost). ``retry_failed(scraper)``
     scrapes its failed and skipped rows again with the scraper you pass. The checkpoint
     of a run with ``out=`` gives what that run gave: counts, errors and sessions, and
-    ``result.out``, the dataset that holds the rows (``pd.read_parquet(result.out)``).
+    ``result.out``, the dataset that holds the rows (``pd.read_parquet(result.out)``); that
+    of a dask input's run, its counts per partition as its ``out=`` holds them.
 
     Example:
         >>> import anchorframe as af

@@ -164,7 +164,10 @@ async def _run_sharded(
         if writer is not None:
             writer.describe_run(run_id=run_id, backend=backend.describe(), plan=run_plan, out=out)
         if partitions is not None:
-            partitions.describe_run(run_id=run_id, backend=backend.describe(), out=out)
+            assert out is not None
+            partitions.describe_run(
+                run_id=run_id, backend=backend.describe(), out=out, plan=run_plan, lengths=lengths
+            )
     except BaseException:
         if writer is not None:
             writer.close()
@@ -251,7 +254,13 @@ async def _run_sharded(
                 interrupted=interrupted,
             )
         if partitions is not None:
-            partitions.close(interrupted=interrupted, counts=result.counts)
+            partitions.close(
+                interrupted=interrupted,
+                counts=result.counts,
+                errors=result.errors,
+                sessions=result.sessions,
+                elapsed=result.elapsed,
+            )
         _LAST[:] = [result]
     if coordinator.fatal is not None:
         raise coordinator.fatal
@@ -339,6 +348,7 @@ def _open_partition_checkpoint(
         token=token,
         partitions=int(data.npartitions),
         columns=[str(c) for c in data.columns],
+        url_column=str(todo.url_column),
         settings={"url": options.url, "schemes": sorted(options.schemes), "dedupe": options.dedupe},
         scraper=options.scraper,
         overwrite=options.checkpoint_overwrite,

@@ -145,6 +145,11 @@ class Supervisor:
         self._provision(pool.provision(extra), extra)
 
     @property
+    def stopping(self) -> bool:
+        """The run is letting its sessions go (it ended, or was stopped): none will come."""
+        return self._stopping
+
+    @property
     def started(self) -> bool:
         """Whether a session was asked for yet."""
         return self.started_at is not None

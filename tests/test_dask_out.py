@@ -17,6 +17,7 @@ import pytest
 
 import anchorframe as af
 from anchorframe.backends.fake import FakeBackend
+from anchorframe.errors import ResultsOnDiskError
 
 from .killing import loaded_enough, scrape_and_kill
 from .test_dask import _shards_of, cluster, shards_by_worker  # noqa: F401 - the fixture
@@ -76,7 +77,7 @@ def test_a_pandas_input_with_out_on_a_cluster(cluster, tmp_path):  # noqa: F811
 @pytest.mark.slow
 def test_a_dask_input_run_that_stopped_goes_on_from_its_checkpoint(cluster, tmp_path):  # noqa: F811
     """Stopped with some partitions written: the rerun scrapes only the others, and out= holds
-    every row once. Another input, or load_checkpoint(), on that checkpoint: a clear error."""
+    every row once. load_checkpoint() gives the counts; another input on it is a clear error."""
     recorder = Recorder(tmp_path / "loads.txt", delay=0.05)
     frame = _frame()
     data = dd.from_pandas(frame, npartitions=12)
@@ -95,8 +96,14 @@ def test_a_dask_input_run_that_stopped_goes_on_from_its_checkpoint(cluster, tmp_
     asyncio.run(stopped_midway())
     first = sorted(out.glob("part-*"))
     assert 3 <= len(first) < 12, first
-    kept = set(pd.concat(pd.read_parquet(p) for p in first)["url"])
+    kept_rows = pd.concat(pd.read_parquet(p) for p in first)
+    kept = set(kept_rows["url"])
     loads_before = len(recorder.loads())
+    partial = af.load_checkpoint(checkpoint)  # what the stopped run left, read from out='s parts
+    # Only whole partitions are written, and none failed for the stop (its rows are 'skipped').
+    assert set(kept_rows["af_status"]) <= {"ok", "invalid"}, kept_rows["af_reason"].value_counts()
+    assert partial.counts["ok"] + partial.counts["invalid"] == len(kept_rows), partial.counts
+    assert partial.counts["skipped"] == len(frame) - len(kept_rows) and partial.interrupted
 
     result = af.scrape(data, heading, **options)
     assert result.counts == {"ok": len(URLS), "failed": 0, "invalid": 1, "skipped": 0}
@@ -114,8 +121,11 @@ def test_a_dask_input_run_that_stopped_goes_on_from_its_checkpoint(cluster, tmp_
         af.scrape(data, heading, dedupe=False, **options)
     runs = json.loads((checkpoint / "_manifest.json").read_text())["runs"]
     assert [r.get("counts", {}).get("ok") for r in runs][-1] == len(URLS) and runs[0]["interrupted"]
-    with pytest.raises(af.InputError, match="dask input"):
-        af.load_checkpoint(checkpoint)
+    loaded = af.load_checkpoint(checkpoint)
+    assert loaded.counts == result.counts and not loaded.interrupted and loaded.out == str(out)
+    assert len(loaded.sessions) == len(partial.sessions) + len(result.sessions)  # both runs
+    with pytest.raises(ResultsOnDiskError, match="read_parquet"):
+        _ = loaded.results
 
 
 def test_a_dask_input_needs_cluster_and_out(tmp_path):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import os
 import signal
 import threading
@@ -230,6 +231,39 @@ def test_feed_mode_runs_rows_as_they_come_and_ends_when_closed_and_drained():
     engine = asyncio.run(main())
     assert sorted(done) == sorted(URLS) and sum(backend.hits.values()) == len(URLS)
     assert engine.outstanding == 0 and backend.live == 0
+
+
+def test_rows_fed_to_a_stopped_run_stay_unresolved_not_failed():
+    """A shard stopped mid-run may still be fed (its next partition was being read): those rows were
+    never tried, so they come back 'skipped' for a resume, not failed for want of sessions."""
+    backend = FakeBackend(lambda url: FakeDocument(texts={"h1": url}, delay=0.005))
+    table = prepare_input(URLS, None)
+    all_work, table.work = table.work, []
+    done: list[Work] = []
+
+    def observe(event, state):
+        if event.name == "row_done":
+            done.append(event.detail)
+
+    async def main():
+        engine = Engine(
+            table, heading, backend, plan_sessions(40, sessions=2, tabs=2), EngineOptions(),
+            run_id="feed", observer=observe, feed=True,
+        )  # fmt: skip
+        run = asyncio.ensure_future(engine.run())
+        engine.feed([Work(w.key, w.url, w.positions) for w in all_work[:10]])
+        while len(done) < 10:
+            await asyncio.sleep(0.01)
+        run.cancel()  # the caller's stop
+        with contextlib.suppress(asyncio.CancelledError):
+            await run
+        late = [Work(w.key, w.url, w.positions) for w in all_work[10:20]]
+        engine.feed(late)  # arrives while (after) the sessions are let go
+        return late
+
+    late = asyncio.run(main())
+    assert len(done) == 10 and {w.status for w in done} == {"ok"}
+    assert {w.status for w in late} == {None}  # not 'failed' with reason no_sessions
 
 
 @pytest.mark.slow

@@ -197,6 +197,19 @@ class Emulator:
         return self._call(lambda: len(self._provisioner.live_slots()))
 
     @property
+    def ended_sessions(self) -> dict[str, tuple[str, Any]]:
+        """Sessions that ended: id -> (why: "crashed", "released", "max_duration"..., when, UTC)."""
+
+        def ended() -> dict[str, tuple[str, Any]]:
+            return {
+                sid: (str(slot.end_reason), slot.ended_at)
+                for sid, slot in self._provisioner.sessions.items()
+                if slot.ended_at is not None
+            }
+
+        return self._call(ended)  # type: ignore[no-any-return]
+
+    @property
     def chromium_pids(self) -> list[int]:
         return self._call(self._provisioner.chromium_pids)
 
