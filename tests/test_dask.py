@@ -64,15 +64,18 @@ def cluster(tmp_path):
             client.wait_for_workers(2, timeout=60)
             yield {"address": address, "workers": processes[1:], "log": log}
     finally:
-        for process in reversed(processes):
-            if process.poll() is None:
-                process.terminate()
-        for process in processes:
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        # The workers first, while their scheduler still answers (a worker whose scheduler is
+        # gone waits for it before it exits: 20 s of teardown, sometimes), then the scheduler.
+        for group in (processes[1:], processes[:1]):
+            for process in group:
+                if process.poll() is None:
+                    process.terminate()
+            for process in group:
+                try:
+                    process.wait(20)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
 
 
 def shards_by_worker(cluster: dict[str, Any]) -> dict[subprocess.Popen[bytes], list[int]]:

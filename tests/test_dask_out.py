@@ -126,6 +126,8 @@ def test_a_dask_input_run_that_stopped_goes_on_from_its_checkpoint(cluster, tmp_
     assert len(loaded.sessions) == len(partial.sessions) + len(result.sessions)  # both runs
     with pytest.raises(ResultsOnDiskError, match="read_parquet"):
         _ = loaded.results
+    time.sleep(1)
+    assert not [p for w in cluster["workers"] for p in _shards_of(w)], "a shard process outlived its run"
 
 
 def test_a_dask_input_needs_cluster_and_out(tmp_path):
