@@ -100,18 +100,8 @@ def open_checkpoint(
     Rows recorded ``ok`` are filled in on their Work items and left out of ``Resume.remaining``.
     Raises InputError when the checkpoint was written for a different input.
     """
-    root = _root(path)
-    root.mkdir(parents=True, exist_ok=True)
-    lock = _take_lock(root)
+    root, lock, manifest = open_locked(path)
     try:
-        manifest = _read_manifest(root)
-        if manifest is None:
-            strangers = [n for n in os.listdir(root) if not _ours(n)]
-            if strangers:
-                raise InputError(
-                    f"The checkpoint directory {root} holds other files ({strangers[:3]}) and no "
-                    f"{MANIFEST}. Pass a new path (it is created for you) or an empty directory."
-                )
         fingerprint = input_fingerprint(table.frame, table.url_column)
         identity = scraper_identity(scraper)
         if manifest is not None and overwrite:
@@ -136,6 +126,30 @@ def open_checkpoint(
         _release_lock(lock)
         raise
     return writer, resume
+
+
+def open_locked(path: str | os.PathLike[str]) -> tuple[Path, Any, dict[str, Any] | None]:
+    """The checkpoint directory at ``path`` (created), its lock (taken) and its manifest (None: new).
+
+    Raises InputError, with the lock released, when another run holds it or it holds files
+    that are not a checkpoint's.
+    """
+    root = _root(path)
+    root.mkdir(parents=True, exist_ok=True)
+    lock = _take_lock(root)
+    try:
+        manifest = _read_manifest(root)
+        if manifest is None:
+            strangers = [n for n in os.listdir(root) if not _ours(n)]
+            if strangers:
+                raise InputError(
+                    f"The checkpoint directory {root} holds other files ({strangers[:3]}) and no "
+                    f"{MANIFEST}. Pass a new path (it is created for you) or an empty directory."
+                )
+    except BaseException:
+        _release_lock(lock)
+        raise
+    return root, lock, manifest
 
 
 def _check_same_input(root: Path, manifest: Mapping[str, Any], table: InputTable, fingerprint: str) -> None:

@@ -20,20 +20,17 @@ from typing import Any
 
 import pandas as pd
 
-from ._checkpoint import _clear, _note_scraper_change, _release_lock, _take_lock, write_run_frame
+from ._checkpoint import _clear, _note_scraper_change, _release_lock, open_locked, write_run_frame
 from ._checkpoint_files import (
     FORMAT,
     MANIFEST,
     VERSION,
     CheckpointContents,
     _now,
-    _ours,
     _plan_from,
     _plan_record,
     _read_frames,
-    _read_manifest,
     _records,
-    _root,
     _write_atomic,
     scraper_identity,
 )
@@ -127,18 +124,8 @@ def open_partition_checkpoint(
         >>> ckpt.close(interrupted=False, counts={}); resuming
         False
     """
-    root = _root(path)
-    root.mkdir(parents=True, exist_ok=True)
-    lock = _take_lock(root)
+    root, lock, manifest = open_locked(path)
     try:
-        manifest = _read_manifest(root)
-        if manifest is None:
-            strangers = [n for n in os.listdir(root) if not _ours(n)]
-            if strangers:
-                raise InputError(
-                    f"The checkpoint directory {root} holds other files ({strangers[:3]}) and no "
-                    f"{MANIFEST}. Pass a new path (it is created for you) or an empty directory."
-                )
         if manifest is not None and overwrite:
             _clear(root)
             manifest = None
