@@ -9,10 +9,10 @@ Example:
 from typing import TYPE_CHECKING as _TYPE_CHECKING
 
 from . import extract
-from ._frames import Row
-from ._plan import Plan
-from ._result import ScrapeResult
-from ._scrape import ascrape, last_result, load_checkpoint, plan, scrape
+from ._core.frames import Row
+from ._core.plan import Plan
+from ._run.result import ScrapeResult
+from ._run.scrape import ascrape, last_result, load_checkpoint, plan, scrape
 from .backends import Backend, LocalBackend
 from .errors import (
     AnchorAPIError,
@@ -25,7 +25,8 @@ from .errors import (
 )
 
 if _TYPE_CHECKING:
-    from .backends.anchor import AnchorBackend, reap
+    from .backends._anchor_reap import reap
+    from .backends.anchor import AnchorBackend
     from .client import AnchorClient, AsyncAnchorClient
     from .emulator import Emulator
 
@@ -36,7 +37,7 @@ __version__ = "0.1.0"
 #: server stack. `import anchorframe` (and the engine's deciding modules) load neither.
 _LAZY = {
     "AnchorBackend": ".backends.anchor",
-    "reap": ".backends.anchor",
+    "reap": ".backends._anchor_reap",
     "AnchorClient": ".client",
     "AsyncAnchorClient": ".client",
     "Emulator": ".emulator",

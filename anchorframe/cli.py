@@ -145,7 +145,7 @@ def _parser() -> argparse.ArgumentParser:
     except ImportError:
         pass
     try:
-        from .backends.anchor import add_reap_parser
+        from .backends._anchor_reap import add_reap_parser
 
         add_reap_parser(commands)
     except ImportError:
@@ -236,7 +236,7 @@ def read_table(path: str | Path) -> Any:
 
 def _write_timeline(result: Any, args: argparse.Namespace) -> None:
     if getattr(args, "timeline", None):
-        from ._timeline import write_timeline
+        from ._display.timeline import write_timeline
 
         write_timeline(result, args.timeline)
 

@@ -6,7 +6,7 @@
 Both fail a row whose page answers with an HTTP error (4xx, 5xx): a 5xx or a
 429 is retried, other statuses are not.
 
-Text is read by the rule in :mod:`anchorframe._text` (not ``innerText``): the same
+Text is read by the rule in :mod:`anchorframe._render.text` (not ``innerText``): the same
 rule the HTTP path applies to parsed HTML, so a value does not depend on which
 path fetched the page. In short: script/style/template/noscript and elements
 hidden by their own markup (``hidden``, inline ``display:none``) are left out,
@@ -19,9 +19,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ._frames import Row
-from ._html import split_selectors
-from ._text import TEXT_JS
+from ._core.frames import Row
+from ._render.html import split_selectors
+from ._render.text import TEXT_JS
 from .errors import RowFailed
 
 __all__ = ["css", "page_summary"]
@@ -89,7 +89,7 @@ async def page_summary(page: Any, row: Row) -> dict[str, Any]:
 # These callables only navigate and read, so the engine may keep one page per tab for
 # them (reuse_pages=None): ~1.7x the pages per second of a new page per row (benchmarks/).
 page_summary.af_reuse_page = True  # type: ignore[attr-defined]
-# What the HTTP path needs to compute the same values (anchorframe._http.fetch_extract):
+# What the HTTP path needs to compute the same values (anchorframe._render.http.fetch_extract):
 # None means "the page summary", a dict the css() selectors. User callables have no such attribute.
 page_summary.af_http_selectors = None  # type: ignore[attr-defined]
 

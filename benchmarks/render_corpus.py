@@ -234,7 +234,7 @@ def correct(rows: Iterable[CorpusPage], values: Iterable[Mapping[str, Any] | Non
 
 
 async def _http_run(urls: list[str], concurrency: int) -> tuple[list[Any], float]:
-    from anchorframe._http import fetch_extract, make_client
+    from anchorframe._render.http import fetch_extract, make_client
 
     semaphore = asyncio.Semaphore(concurrency)
     async with make_client(max_connections=concurrency) as client:
@@ -298,7 +298,7 @@ def measure(count: int, concurrency: int, repeat: int = 3) -> dict[str, Any]:
 def _read_selectolax(doc: str) -> list[str]:
     from selectolax.lexbor import LexborHTMLParser
 
-    from anchorframe._text import node_text
+    from anchorframe._render.text import node_text
 
     tree = LexborHTMLParser(doc)
     return [node_text(tree.css_first(s)) for s in SELECTORS.values()]

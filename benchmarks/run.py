@@ -21,7 +21,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from anchorframe._portal import run_in_portal
+from anchorframe._engine.portal import run_in_portal
 
 from . import suites
 

@@ -1,7 +1,7 @@
 """Saturation on and off: a run whose scraper spends 40 ms of this process's CPU per row.
 
 No browser: FakeBackend pages with 0.2 s of latency, 8 sessions x 2 tabs, 500 rows.
-"off" sets every threshold of ``anchorframe._saturation`` out of reach. Prints, per
+"off" sets every threshold of ``anchorframe._engine.saturation`` out of reach. Prints, per
 setting, pages/s, sessions (replacements included), sessions retired as saturated,
 and session-minutes. On a machine whose cores are shared the process may never
 reach its own core (its CPU share stays low while the loop lags): then neither
@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 
 import anchorframe as af
-from anchorframe import _saturation
+from anchorframe._engine.engine import saturation as _saturation
 from anchorframe.backends.fake import FakeBackend, FakeDocument
 
 ROWS = 500

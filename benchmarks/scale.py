@@ -208,7 +208,7 @@ def workers_speedup(site: CorpusServer, pages: int) -> dict[str, Any]:
 
 def run_scale(scale: dict[str, Any], log: Any = print) -> dict[str, Any]:
     """Both measurements; ``scale["scale_pages"]`` pages each."""
-    from anchorframe._portal import run_in_portal
+    from anchorframe._engine.portal import run_in_portal
 
     pages = int(scale.get("scale_pages", 200))
     with CorpusServer() as site:

@@ -30,7 +30,7 @@ from typing import Any
 import psutil
 
 import anchorframe as af
-from anchorframe._memory import CONTEXT_RENEW_ROWS
+from anchorframe._engine.memory import CONTEXT_RENEW_ROWS
 
 from .context_growth import _Handler, _rss_mb
 

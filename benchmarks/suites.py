@@ -252,12 +252,12 @@ async def overhead(browsers: list[Any], scale: dict[str, Any]) -> dict[str, Any]
 
 
 _PHASES = {
-    "input checks (prepare_input)": ("_frames.py", "prepare_input"),
-    "engine run (queue, tabs, sessions)": ("_engine.py", "run"),
-    "tab loops (Engine._tab)": ("_engine.py", "_tab"),
-    "one row on a tab (Tab.run)": ("_tabs.py", "run"),
-    "ledger decisions (start/succeeded)": ("_ledger.py", "succeeded"),
-    "results frame (results_frame)": ("_frames.py", "results_frame"),
+    "input checks (prepare_input)": ("_core/frames.py", "prepare_input"),
+    "engine run (queue, tabs, sessions)": ("_engine/engine.py", "run"),
+    "tab loops (Engine._tab)": ("_engine/engine.py", "_tab"),
+    "one row on a tab (Tab.run)": ("_engine/tabs.py", "run"),
+    "ledger decisions (start/succeeded)": ("_engine/ledger.py", "succeeded"),
+    "results frame (results_frame)": ("_core/frames.py", "results_frame"),
 }
 
 

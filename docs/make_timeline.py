@@ -5,7 +5,7 @@
 
 The real run scrapes the bundled sample shop (product pages, pages written by JavaScript,
 a few 404s and one slow page that times out) on 2 sessions x 3 tabs. ``--synthetic`` draws a
-made-up run instead (``anchorframe._timeline_demo``), for machines without Chromium.
+made-up run instead (``anchorframe.demo.timeline``), for machines without Chromium.
 Either way the PNG, and with ``--html`` an interactive page beside it, are written to docs/.
 """
 
@@ -38,7 +38,7 @@ def real_run() -> af.ScrapeResult:
 
 
 def synthetic() -> af.ScrapeResult:
-    from anchorframe._timeline_demo import synthetic_run
+    from anchorframe.demo.timeline import synthetic_run
 
     return synthetic_run(80, sessions=3, tabs=2)
 

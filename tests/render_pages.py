@@ -1,7 +1,7 @@
 """Pages that render the same with and without JavaScript, for the text rule and the same-values test.
 
 Each entry of :data:`TRICKY` is (path, HTML, selectors, expected values by the rule in
-``anchorframe._text``). Every case is one a naive extractor gets wrong somewhere:
+``anchorframe._render.text``). Every case is one a naive extractor gets wrong somewhere:
 whitespace, non-breaking spaces, hidden elements, nested inline/block, tables, unicode.
 """
 

@@ -8,17 +8,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from anchorframe._frames import sessions_frame
-from anchorframe._plan import plan_sessions
-from anchorframe._result import ScrapeResult
-from anchorframe._timeline_data import (
+from anchorframe._core.frames import sessions_frame
+from anchorframe._core.plan import plan_sessions
+from anchorframe._display.timeline_data import (
     ATTEMPT_COLUMNS,
     USAGE_COLUMNS,
     attempts_frame,
     run_usage,
     session_usage,
 )
-from anchorframe._timeline_demo import synthetic_run
+from anchorframe._run.result import ScrapeResult
+from anchorframe.demo.timeline import synthetic_run
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=timezone.utc)
 DTYPES = {
@@ -198,7 +198,12 @@ def test_old_callers_get_an_empty_attempts_frame():
 
 
 @pytest.mark.parametrize(
-    "name", ["anchorframe._timeline_data", "anchorframe._timeline_layout", "anchorframe._timeline_demo"]
+    "name",
+    [
+        "anchorframe._display.timeline_data",
+        "anchorframe._display.timeline_layout",
+        "anchorframe.demo.timeline",
+    ],
 )
 def test_docstring_examples(name):
     """The runnable examples of the timeline's no-I/O modules give the output they show."""

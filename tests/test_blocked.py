@@ -7,9 +7,9 @@ import re
 
 import pytest
 
-import anchorframe._blocked
-from anchorframe._blocked import blocked_failure, detect_blocked
-from anchorframe._challenge import detect_challenge
+import anchorframe._render.blocked
+from anchorframe._render.blocked import blocked_failure, detect_blocked
+from anchorframe._render.challenge import detect_challenge
 
 from .sites_misbehaving import CHALLENGE_PAGES, page_html
 
@@ -126,7 +126,7 @@ def test_weak_markers_need_a_blocking_status_or_a_short_page():
 
 def test_only_the_start_of_a_huge_page_is_searched():
     html = ARTICLE * 200 + "<div id='px-captcha'></div>"
-    assert len(html) > anchorframe._blocked.SCAN_CHARS
+    assert len(html) > anchorframe._render.blocked.SCAN_CHARS
     assert detect_challenge(html, status=200, text_length=len(html)) is None
 
 
@@ -137,5 +137,5 @@ def test_a_blocked_page_fails_the_row_with_reason_blocked_and_a_retry():
 
 
 def test_docstring_examples():
-    outcome = doctest.testmod(anchorframe._blocked, optionflags=doctest.ELLIPSIS)
+    outcome = doctest.testmod(anchorframe._render.blocked, optionflags=doctest.ELLIPSIS)
     assert outcome.attempted > 0 and outcome.failed == 0

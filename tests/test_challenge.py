@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from anchorframe._challenge import detect_challenge, detect_shell
+from anchorframe._render.challenge import detect_challenge, detect_shell
 
 ARTICLE = "<h1>News</h1>" + "<p>" + "A long paragraph of real article text. " * 60 + "</p>"
 

@@ -14,9 +14,9 @@ import psutil
 import pytest
 
 import anchorframe as af
-from anchorframe import _checkpoint
-from anchorframe._events import ROW_DONE, Event, RunState
-from anchorframe._frames import prepare_input
+from anchorframe._core.events import ROW_DONE, Event, RunState
+from anchorframe._core.frames import prepare_input
+from anchorframe._store import checkpoint as _checkpoint
 from anchorframe.errors import InputError
 from anchorframe.extract import check_response
 

@@ -88,7 +88,7 @@ def _shards_of(worker: subprocess.Popen[bytes]) -> list[int]:
         children = psutil.Process(worker.pid).children(recursive=True)
     except psutil.Error:
         return []
-    return [p.pid for p in children if "anchorframe._shard" in " ".join(p.cmdline() or [])]
+    return [p.pid for p in children if "anchorframe._scale.shard" in " ".join(p.cmdline() or [])]
 
 
 @pytest.mark.slow

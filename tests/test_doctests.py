@@ -11,17 +11,17 @@ import pytest
 @pytest.mark.parametrize(
     "name",
     [
-        "anchorframe._frames",
-        "anchorframe._plan",
-        "anchorframe._retry",
-        "anchorframe._secrets",
+        "anchorframe._core.frames",
+        "anchorframe._core.plan",
+        "anchorframe._core.retry",
+        "anchorframe._core.secrets",
         "anchorframe.backends.anchor",
-        "anchorframe._identity",
-        "anchorframe._options",
-        "anchorframe._session",
-        "anchorframe._saturation",
-        "anchorframe._tabs",
-        "anchorframe._checkpoint_partitions",  # in a temporary directory
+        "anchorframe._manners.identity",
+        "anchorframe._run.options",
+        "anchorframe._engine.session",
+        "anchorframe._engine.saturation",
+        "anchorframe._engine.tabs",
+        "anchorframe._store.checkpoint_partitions",  # in a temporary directory
     ],
 )
 def test_docstring_examples(name):

@@ -15,8 +15,8 @@ from urllib.parse import urlsplit
 import pytest
 
 import anchorframe as af
-from anchorframe._manners import GIVE_UP_AFTER
-from anchorframe._tabs import SharedContext
+from anchorframe._engine.manners import GIVE_UP_AFTER
+from anchorframe._engine.tabs import SharedContext
 from anchorframe.backends.fake import FakeBackend, FakeDocument
 
 FAST = {"progress": False, "backoff": 0.01}
@@ -183,7 +183,7 @@ async def visit(page, row):
 
 def test_a_sessions_tabs_share_one_context_and_move_to_a_fresh_one_together():
     # A context per tab ran at less than half the pace of one shared (Chromium gives each
-    # context its own processes; see _tabs.py): the session renews, its tabs follow.
+    # context its own processes; see _engine/tabs.py): the session renews, its tabs follow.
     backend = FakeBackend()
     urls = [f"https://c.example.com/{n}" for n in range(24)]
     result = af.scrape(urls, visit, backend=backend, sessions=1, tabs=3, renew_context_after=4, **FAST)

@@ -8,9 +8,9 @@ import json
 import pandas as pd
 import pytest
 
-from anchorframe._frames import errors_frame, prepare_input, results_frame, sessions_frame
-from anchorframe._plan import plan_sessions
-from anchorframe._result import ScrapeResult
+from anchorframe._core.frames import errors_frame, prepare_input, results_frame, sessions_frame
+from anchorframe._core.plan import plan_sessions
+from anchorframe._run.result import ScrapeResult
 from anchorframe.errors import InputError
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 8

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from anchorframe._frames import STATUS_COLUMNS, Work, check_url, prepare_input, results_frame
+from anchorframe._core.frames import STATUS_COLUMNS, Work, check_url, prepare_input, results_frame
 from anchorframe.errors import InputError
 
 

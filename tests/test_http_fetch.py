@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from anchorframe._charset import decode_html
-from anchorframe._http import HttpOutcome, fetch_extract, fetch_page, make_client, probe
+from anchorframe._render.charset import decode_html
+from anchorframe._render.http import HttpOutcome, fetch_extract, fetch_page, make_client, probe
 from benchmarks.render_corpus import Page, PageServer
 
 from .render_pages import charset_pages

@@ -7,8 +7,8 @@ import pickle
 
 import pytest
 
-import anchorframe._identity
-from anchorframe._identity import (
+import anchorframe._manners.identity
+from anchorframe._manners.identity import (
     Headers,
     check_headers,
     check_identity,
@@ -138,5 +138,5 @@ def test_context_options_hold_only_what_was_set():
 
 
 def test_docstring_examples():
-    outcome = doctest.testmod(anchorframe._identity, optionflags=doctest.ELLIPSIS)
+    outcome = doctest.testmod(anchorframe._manners.identity, optionflags=doctest.ELLIPSIS)
     assert outcome.attempted > 0 and outcome.failed == 0

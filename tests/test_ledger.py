@@ -8,9 +8,9 @@ import sys
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from anchorframe._events import ROW_DONE, ROW_RETRYING, RunState, SessionState
-from anchorframe._frames import prepare_input
-from anchorframe._ledger import Ledger, RetryPolicy
+from anchorframe._core.events import ROW_DONE, ROW_RETRYING, RunState, SessionState
+from anchorframe._core.frames import prepare_input
+from anchorframe._engine.ledger import Ledger, RetryPolicy
 from anchorframe.errors import RowFailed
 
 
@@ -193,7 +193,7 @@ def test_the_ledger_imports_no_browser_or_network_library():
     import subprocess
 
     code = (
-        "import sys, anchorframe._ledger, anchorframe._options, anchorframe._supervisor; "
+        "import sys, anchorframe._engine.ledger, anchorframe._run.options, anchorframe._engine.supervisor; "
         "print(sorted(m for m in ('playwright', 'httpx') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -8,8 +8,8 @@ from types import SimpleNamespace
 import psutil
 import pytest
 
-import anchorframe._memory
-from anchorframe._memory import (
+import anchorframe._engine.memory
+from anchorframe._engine.memory import (
     CONTEXT_RENEW_ROWS,
     MIN_RESERVE_BYTES,
     TAB_BYTES,
@@ -76,9 +76,9 @@ def test_the_watch_reads_the_real_machine_by_default():
 
 
 def test_contexts_are_renewed_after_a_documented_number_of_rows():
-    assert CONTEXT_RENEW_ROWS == 500 and "(500)" in (anchorframe._memory.__doc__ or "")
+    assert CONTEXT_RENEW_ROWS == 500 and "(500)" in (anchorframe._engine.memory.__doc__ or "")
 
 
 def test_docstring_examples():
-    outcome = doctest.testmod(anchorframe._memory, optionflags=doctest.ELLIPSIS)
+    outcome = doctest.testmod(anchorframe._engine.memory, optionflags=doctest.ELLIPSIS)
     assert outcome.attempted > 0 and outcome.failed == 0

@@ -7,7 +7,7 @@ import inspect
 import pytest
 
 import anchorframe as af
-from anchorframe._options import scrape_signature
+from anchorframe._run.options import scrape_signature
 from anchorframe.backends.fake import FakeBackend
 from anchorframe.errors import InputError
 
@@ -85,7 +85,7 @@ def test_timedelta_seconds_are_accepted():
 
 
 def _render(**arguments):
-    from anchorframe._options import bind, check_options
+    from anchorframe._run.options import bind, check_options
 
     return check_options(bind((["http://127.0.0.1:9/a"],), arguments)).engine.render
 

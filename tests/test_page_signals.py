@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from anchorframe._page_signals import MainDocument, blocked_of, read_page, throttle_of
+from anchorframe._render.page_signals import MainDocument, blocked_of, read_page, throttle_of
 
 from .conftest import wait_no_chromium
 from .sites_misbehaving import CHALLENGE_PAGES, ChallengeSite, RateLimitedSite, RobotsSite

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from anchorframe._plan import MAX_BATCH, plan_sessions
+from anchorframe._core.plan import MAX_BATCH, plan_sessions
 from anchorframe.errors import InputError
 
 
@@ -73,7 +73,7 @@ def test_explain_gives_reasons():
 
 def test_the_cloud_plan_never_has_more_sessions_than_its_driver_processes_keep_busy():
     """100,000 URLs on Anchor: the sessions the target needs, the processes they need, and the arithmetic."""
-    from anchorframe._plan import PROCESS_PAGES_PER_SECOND, sessions_per_process
+    from anchorframe._core.plan import PROCESS_PAGES_PER_SECOND, sessions_per_process
 
     each = sessions_per_process(3.0, 4)
     assert each == int(PROCESS_PAGES_PER_SECOND * 3.0 / 4)
@@ -95,7 +95,7 @@ def test_the_cloud_plan_never_has_more_sessions_than_its_driver_processes_keep_b
 
 def test_sessions_asked_for_are_kept_and_the_plan_says_they_will_wait():
     """sessions= wins, but the estimate follows the driver processes and the plan says so."""
-    from anchorframe._plan import PROCESS_PAGES_PER_SECOND
+    from anchorframe._core.plan import PROCESS_PAGES_PER_SECOND
 
     plan = plan_sessions(100_000, kind="cloud", sessions=200, workers=1)
     assert plan.sessions == 200 and "will wait on the 1 driver process" in plan.explain()

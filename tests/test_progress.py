@@ -9,9 +9,10 @@ import time
 
 import pytest
 
-from anchorframe import _events as ev
-from anchorframe import _panel, _progress
-from anchorframe._events import Event, RunState, SessionState
+from anchorframe._core import events as ev
+from anchorframe._core.events import Event, RunState, SessionState
+from anchorframe._display import panel as _panel
+from anchorframe._display import progress as _progress
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
@@ -217,8 +218,8 @@ def test_broken_frontend_falls_back_to_text_and_never_raises(monkeypatch, caplog
 def test_the_rows_line_shows_paused_sites_and_robots_txt_skips():
     """While a site waits out a 429 the rows line names it with the seconds left; rows robots.txt
     disallowed are counted apart from rows a stopped run left undone."""
-    from anchorframe._events import RunState
-    from anchorframe._panel import paused_text, rows_text
+    from anchorframe._core.events import RunState
+    from anchorframe._display.panel import paused_text, rows_text
 
     state = RunState(backend="local", rows_total=10, urls_total=10, sessions_planned=1, tabs=1)
     now = time.monotonic()

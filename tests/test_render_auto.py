@@ -76,7 +76,7 @@ def test_by_default_a_static_input_is_read_over_http_and_starts_no_browser():
     summary = result.summary()
     assert "sessions: none (no row needed a browser)" in summary and "session time" not in summary, summary
     assert "none (no row needed a browser)" in result._repr_html_()
-    from anchorframe._timeline_layout import layout_timeline
+    from anchorframe._display.timeline_layout import layout_timeline
 
     lanes = layout_timeline(result.attempts, result.sessions).lanes
     assert lanes and all(lane.startswith("HTTP · fetcher ") for lane in lanes), lanes

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import anchorframe._render_policy as module
-from anchorframe._http import HttpOutcome
-from anchorframe._render_policy import RenderPolicy, pattern_key
+import anchorframe._render.policy as module
+from anchorframe._render.http import HttpOutcome
+from anchorframe._render.policy import RenderPolicy, pattern_key
 
 hosts = st.sampled_from(["a.example", "b.example", "c.example:8080"])
 segments = st.sampled_from(["products", "app", "docs", "p1", "p22", ""])

@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 
 import anchorframe as af
-from anchorframe._assemble import merge_results
-from anchorframe._frames import prepare_input, results_frame
-from anchorframe._plan import plan_sessions
-from anchorframe._result import ScrapeResult
+from anchorframe._core.frames import prepare_input, results_frame
+from anchorframe._core.plan import plan_sessions
+from anchorframe._run.assemble import merge_results
+from anchorframe._run.result import ScrapeResult
 from anchorframe.extract import check_response
 
 pytestmark = pytest.mark.usefixtures("no_chromium_left")
@@ -89,7 +89,7 @@ def test_merge_keeps_whole_numbers_whole():
 
 
 def _result(results: pd.DataFrame) -> ScrapeResult:
-    from anchorframe._frames import errors_frame, sessions_frame
+    from anchorframe._core.frames import errors_frame, sessions_frame
 
     return ScrapeResult(
         results=results,

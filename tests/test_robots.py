@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from anchorframe._robots import USER_AGENT, RobotsCache, origin_of
+from anchorframe._manners.robots import USER_AGENT, RobotsCache, origin_of
 
 from .sites_misbehaving import RobotsSite
 
@@ -155,9 +155,9 @@ def test_origin_is_scheme_host_and_non_default_port(url, origin):
 def test_docstring_examples():
     import doctest
 
-    import anchorframe._robots
+    import anchorframe._manners.robots
 
-    outcome = doctest.testmod(anchorframe._robots, optionflags=doctest.ELLIPSIS)
+    outcome = doctest.testmod(anchorframe._manners.robots, optionflags=doctest.ELLIPSIS)
     assert outcome.attempted > 0 and outcome.failed == 0
 
 

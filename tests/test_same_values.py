@@ -17,8 +17,8 @@ import pytest
 from selectolax.lexbor import LexborHTMLParser
 
 import anchorframe as af
-from anchorframe._http import HttpOutcome, fetch_extract, make_client
-from anchorframe._text import TEXT_JS, node_text
+from anchorframe._render.http import HttpOutcome, fetch_extract, make_client
+from anchorframe._render.text import TEXT_JS, node_text
 from anchorframe.demo import DemoSite
 from benchmarks.render_corpus import SELECTORS, Page, PageServer, serve_corpus
 

@@ -9,8 +9,9 @@ import time
 import pytest
 
 import anchorframe as af
-from anchorframe import _saturation, _saturation_watch
-from anchorframe._saturation import Saturation
+from anchorframe._engine.engine import saturation as _saturation
+from anchorframe._engine.engine import saturation_watch as _saturation_watch
+from anchorframe._engine.saturation import Saturation
 from anchorframe.backends.fake import FakeBackend, FakeDocument
 
 
@@ -101,7 +102,7 @@ def test_a_saturated_run_adds_no_session_and_retires_some(monkeypatch):
             if state.saturation:
                 seen.append(state.saturation)
 
-    from anchorframe import _scrape
+    from anchorframe._run import scrape as _scrape
 
     monkeypatch.setattr(_scrape, "choose_display", lambda progress: Watch())
     backend = FakeBackend(lambda url: FakeDocument(texts={"h1": url}))
@@ -116,8 +117,8 @@ def test_a_saturated_run_adds_no_session_and_retires_some(monkeypatch):
 
 @pytest.mark.parametrize("state", [None, "saturated: python at 97% of a core, event loop 0.40 s late"])
 def test_the_panel_line_says_so(state):
-    from anchorframe._events import RunState
-    from anchorframe._panel import provisioning_text
+    from anchorframe._core.events import RunState
+    from anchorframe._display.panel import provisioning_text
 
     run = RunState(backend="fake", rows_total=1, urls_total=1, sessions_planned=1, tabs=1, saturation=state)
     assert ("saturated" in provisioning_text(run)) == (state is not None)

@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-import anchorframe._site_queue
-from anchorframe._site_queue import SiteQueue
-from anchorframe._sites import SiteGate
+import anchorframe._manners.site_queue
+from anchorframe._manners.site_queue import SiteQueue
+from anchorframe._manners.sites import SiteGate
 
 
 def test_a_waiting_tab_wakes_when_a_row_is_queued():
@@ -163,7 +163,7 @@ def test_rate_limited_rows_pass_through_at_the_sites_pace():
 
 
 def test_docstring_examples():
-    outcome = doctest.testmod(anchorframe._site_queue, optionflags=doctest.ELLIPSIS)
+    outcome = doctest.testmod(anchorframe._manners.site_queue, optionflags=doctest.ELLIPSIS)
     assert outcome.attempted > 0 and outcome.failed == 0
 
 
@@ -171,7 +171,7 @@ def test_workers_on_a_rate_limited_site_finish_every_row_and_respect_its_pauses(
     """The engine's loop in small (httpx instead of tabs): 30 rows, 16 workers, a site that allows 3."""
     import httpx
 
-    from anchorframe._sites import parse_retry_after, site_key
+    from anchorframe._manners.sites import parse_retry_after, site_key
 
     from .sites_misbehaving import RateLimitedSite
 

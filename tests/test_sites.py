@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from anchorframe._sites import SiteGate, parse_retry_after, site_key
+from anchorframe._manners.sites import SiteGate, parse_retry_after, site_key
 
 
 @pytest.mark.parametrize(
@@ -32,7 +32,7 @@ def test_site_keys_come_from_the_bundled_list_without_network(monkeypatch):
     """tldextract is told not to fetch; the list's wildcard (*.kawasaki.jp) and exception rules apply."""
     import socket
 
-    import anchorframe._sites as sites
+    import anchorframe._manners.sites as sites
 
     def no_network(*args, **kwargs):
         raise AssertionError("site_key() tried to open a network connection")
@@ -260,7 +260,7 @@ def test_100k_rows_cost_a_few_microseconds_each():
 def test_docstring_examples():
     import doctest
 
-    import anchorframe._sites
+    import anchorframe._manners.sites
 
-    outcome = doctest.testmod(anchorframe._sites, optionflags=doctest.ELLIPSIS)
+    outcome = doctest.testmod(anchorframe._manners.sites, optionflags=doctest.ELLIPSIS)
     assert outcome.attempted > 0 and outcome.failed == 0

@@ -1,4 +1,4 @@
-"""The text rule (anchorframe._text) and the extraction over parsed HTML (anchorframe._html). No browser.
+"""The text rule (anchorframe._render.text) and the extraction over parsed HTML (_render.html). No browser.
 
 The browser side of the same rule is checked against this one in test_same_values.py.
 """
@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from selectolax.lexbor import LexborHTMLParser
 
-from anchorframe._html import extract_html, split_selectors
-from anchorframe._text import BREAK, TEXT_JS, WHITESPACE, finish, hidden_by_markup, node_text, spaces
+from anchorframe._render.html import extract_html, split_selectors
+from anchorframe._render.text import BREAK, TEXT_JS, WHITESPACE, finish, hidden_by_markup, node_text, spaces
 from anchorframe.errors import InputError
 
 from .render_pages import TRICKY_EXPECTED, TRICKY_HTML, TRICKY_SELECTORS
@@ -23,11 +23,11 @@ from .render_pages import TRICKY_EXPECTED, TRICKY_HTML, TRICKY_SELECTORS
 @pytest.mark.parametrize(
     "name",
     [
-        "anchorframe._text",
-        "anchorframe._html",
-        "anchorframe._challenge",
-        "anchorframe._http",
-        "anchorframe._charset",
+        "anchorframe._render.text",
+        "anchorframe._render.html",
+        "anchorframe._render.challenge",
+        "anchorframe._render.http",
+        "anchorframe._render.charset",
     ],
 )
 def test_docstring_examples(name):

@@ -16,9 +16,9 @@ import nbclient
 import nbformat
 import pytest
 
-from anchorframe._timeline import Timeline, write_timeline
-from anchorframe._timeline_demo import synthetic_run
-from anchorframe._timeline_layout import layout_timeline
+from anchorframe._display.timeline import Timeline, write_timeline
+from anchorframe._display.timeline_layout import layout_timeline
+from anchorframe.demo.timeline import synthetic_run
 
 from .conftest import wait_no_chromium
 
@@ -75,7 +75,7 @@ def test_plot_in_a_real_kernel_displays_html(small):
     notebook = nbformat.v4.new_notebook(
         cells=[
             nbformat.v4.new_code_cell(
-                "from anchorframe._timeline_demo import synthetic_run\nsynthetic_run(30).plot()"
+                "from anchorframe.demo.timeline import synthetic_run\nsynthetic_run(30).plot()"
             )
         ]
     )

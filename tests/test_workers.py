@@ -21,10 +21,10 @@ import psutil
 import pytest
 
 import anchorframe as af
-from anchorframe._engine import Engine
-from anchorframe._frames import Work, prepare_input
-from anchorframe._options import EngineOptions
-from anchorframe._plan import plan_sessions
+from anchorframe._core.frames import Work, prepare_input
+from anchorframe._core.plan import plan_sessions
+from anchorframe._engine.engine import Engine
+from anchorframe._run.options import EngineOptions
 from anchorframe.backends._chromium import live_chromium_pids
 from anchorframe.backends.fake import FakeBackend, FakeDocument, FakeError
 from anchorframe.errors import InputError
@@ -67,7 +67,7 @@ def shard_pids() -> list[int]:
     found = []
     for child in psutil.Process().children(recursive=True):
         try:
-            if "anchorframe._shard" in " ".join(child.cmdline() or []):
+            if "anchorframe._scale.shard" in " ".join(child.cmdline() or []):
                 found.append(child.pid)
         except psutil.Error:  # ended (or a zombie) meanwhile
             continue
@@ -295,9 +295,9 @@ def test_api_keys_travel_in_the_environment_never_in_the_spec(monkeypatch):
     """The spec a shard receives has no key; the child's environment (or a Dask worker's) has it."""
     import pickle
 
-    from anchorframe._options import bind, check_options
-    from anchorframe._shard import FromEnv, restore_secrets
-    from anchorframe._shards import shard_spec
+    from anchorframe._run.options import bind, check_options
+    from anchorframe._scale.shard import FromEnv, restore_secrets
+    from anchorframe._scale.shards import shard_spec
 
     key = "sk-test-never-in-a-message-123"
     options = check_options(bind((URLS,), {"backend": af.AnchorBackend(api_key=key), "workers": 2}))
@@ -342,7 +342,9 @@ def test_ctrl_c_in_a_terminal_stops_every_shard_and_reports_the_partial_result(t
     while len(recorder.loads()) < 10 and time.monotonic() < deadline:
         time.sleep(0.05)
     shards = [
-        p.pid for p in psutil.Process(child.pid).children() if "anchorframe._shard" in " ".join(p.cmdline())
+        p.pid
+        for p in psutil.Process(child.pid).children()
+        if "anchorframe._scale.shard" in " ".join(p.cmdline())
     ]
     child.send_signal(signal.SIGINT)
     out, _ = child.communicate(timeout=60)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .._plan import Plan
+    from .._core.plan import Plan
 
 __all__ = ["Backend", "ProvisionFailure", "Provisioned", "SessionHandle", "SessionPool"]
 
@@ -101,7 +101,7 @@ class Backend(abc.ABC):
     #: (``scrape(robots=True)``). An in-memory web has none.
     web: bool = True
     #: Whether its browsers run on this machine (they share its memory: the engine uses
-    #: fewer tabs when free memory runs low, ``anchorframe._memory.MemoryWatch``).
+    #: fewer tabs when free memory runs low, ``anchorframe._engine.memory.MemoryWatch``).
     browsers_here: bool = False
 
     @property

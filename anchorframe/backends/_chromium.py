@@ -21,8 +21,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .._release import REGISTRY
 from ..errors import BrowserNotFoundError, SessionLaunchError
+from ._release import REGISTRY
 
 __all__ = [
     "CHROMIUM_FLAGS",

@@ -28,15 +28,15 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .._backoff import grow_interval
-from .._release import REGISTRY
+from .._core.backoff import grow_interval
 from ..client import AnchorClient, AsyncAnchorClient
 from ..client._core import is_capacity_limit, is_cost_limit, resolve_api_key, resolve_base_url, safe_url
 from ..errors import AnchorAPIError, InputError, WaitTimeoutError
 from ._base import Backend, Provisioned, ProvisionFailure, SessionHandle, SessionPool
+from ._release import REGISTRY
 
 if TYPE_CHECKING:
-    from .._plan import Plan
+    from .._core.plan import Plan
 
 __all__ = ["AnchorBackend", "add_reap_parser", "reap", "run_tags"]
 
@@ -642,6 +642,3 @@ async def _nothing() -> AsyncIterator[Provisioned]:
     return
     yield  # an async generator that yields nothing
 
-
-# At the end: the reaper uses this module's names (AnchorBackend, run_tags).
-from ._anchor_reap import add_reap_parser, reap  # noqa: E402

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from ._base import Backend, Provisioned, ProvisionFailure, SessionHandle, SessionPool
 
 if TYPE_CHECKING:
-    from .._plan import Plan
+    from .._core.plan import Plan
 
 __all__ = ["FakeBackend", "FakeDocument", "FakeError"]
 

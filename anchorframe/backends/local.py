@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .._plan import Plan
+    from .._core.plan import Plan
 
 from ._base import Backend, Provisioned, ProvisionFailure, SessionHandle, SessionPool
 from ._chromium import ChromiumProcess, find_chromium, launch_chromium

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from .._backoff import backoff_delay
+from .._core.backoff import backoff_delay
 from ..errors import (
     AnchorAPIError,
     APIConnectionError,

@@ -25,7 +25,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, TypeVar
 from urllib.parse import quote
 
-from .._backoff import grow_interval
+from .._core.backoff import grow_interval
 from ..errors import AnchorAPIError, WaitTimeoutError
 from ._core import (
     REQUEST_TAG_PREFIX,

@@ -16,7 +16,8 @@ import pandas as pd
 import pytest
 
 import anchorframe as af
-from anchorframe.backends.anchor import AnchorBackend, reap, run_tags
+from anchorframe import reap
+from anchorframe.backends.anchor import AnchorBackend, run_tags
 from anchorframe.client import AnchorClient
 from anchorframe.emulator import Emulator
 from anchorframe.errors import AuthenticationError, PaymentRequiredError
@@ -275,7 +276,7 @@ def test_reap_ends_what_a_crashed_run_left(emulator):
 
 def test_auto_picks_anchor_when_a_key_is_set(monkeypatch, emulator):
     """backend='auto' is Anchor with a key in the environment, local without."""
-    from anchorframe._scrape import resolve_backend
+    from anchorframe._run.scrape import resolve_backend
 
     assert resolve_backend("auto").name == "local"
     monkeypatch.setenv("ANCHOR_API_KEY", emulator.api_key)

@@ -11,7 +11,8 @@ import time
 
 import pytest
 
-from anchorframe.backends.anchor import reap, run_tags
+from anchorframe import reap
+from anchorframe.backends.anchor import run_tags
 from anchorframe.client import AnchorClient
 from anchorframe.emulator import Emulator
 

@@ -7,8 +7,10 @@ import random
 
 import pytest
 
-from anchorframe import _backoff, _release, _retry
-from anchorframe._backoff import backoff_delay, grow_interval
+from anchorframe._core import backoff as _backoff
+from anchorframe._core import retry as _retry
+from anchorframe._core.backoff import backoff_delay, grow_interval
+from anchorframe.backends import _release
 from anchorframe.client._core import ClientConfig
 
 

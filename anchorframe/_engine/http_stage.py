@@ -1,0 +1,205 @@
+"""The HTTP stage of ``render="http"`` / ``"auto"``: rows fetched without a browser first.
+
+For the built-in extractors (``extract=`` and the page summary), a row is first
+fetched with one shared ``httpx.AsyncClient`` and extracted from the HTML
+(``_http.fetch_extract``). What comes back decides the row's way on:
+
+* done over HTTP: the row is ``ok`` with ``af_render == "http"``;
+* failed (a 404, a 5xx, a timeout): the ledger decides, exactly as for a browser
+  attempt (retries go back to this stage);
+* needs a browser (a selector not found, a script-rendered shell, a challenge):
+  under ``"auto"`` the row moves to the browser queue without spending an attempt;
+  under ``"http"`` it fails with reason ``needs_browser``.
+
+While rows wait for a browser that is still starting, one fetcher goes on and
+the others wait (``browser_starting``): in a mixed run the browser rows are the
+long pole, and the browser's start (the driver, Chromium, the CDP connection:
+a few dozen round trips on this event loop) would otherwise queue behind the
+HTTP path's callbacks until that path ran dry. On the mixed corpus of
+``benchmarks/render.py`` the first browser row began ~0.5 s sooner and the run
+took ~9 % less (median of 7: 8.5 s against 9.3 s).
+
+A :class:`~anchorframe._render.policy.RenderPolicy` learns per host and path
+pattern: once a pattern's rows keep needing the browser, its rows go straight
+there, with an occasional HTTP probe to notice a change.
+
+Rows wait in the run's per-site queue (:class:`~anchorframe._engine.manners.Manners`,
+the "http" lane), so the HTTP path keeps to the same per-site limits, pauses
+and robots.txt as the browser tabs: a 429 or 503 pauses the site for both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from .._core.frames import InputTable, Work
+from .._core.retry import Failure
+from .._manners.identity import Identity
+from .._manners.sites import parse_retry_after
+from .._render.page_signals import THROTTLE_STATUSES
+from .._render.policy import RenderPolicy
+from .ledger import Ledger
+from .manners import Manners
+
+__all__ = ["HTTP_CONCURRENCY", "HttpStage"]
+
+#: Rows fetched over HTTP at once. Parsing, not the network, is the cost on 2 cores: more
+#: fetches in flight than this only queue up in the parser (benchmarks/render_corpus.py).
+HTTP_CONCURRENCY = 16
+#: Seconds a fetcher waits before it asks again whether the browser is still starting.
+YIELD_WAIT = 0.02
+
+
+class HttpStage:
+    """Fetches rows over HTTP; see the module docstring.
+
+    Example:
+        >>> stage = HttpStage(table, ledger, selectors={"h1": "h1"}, mode="auto", timeout=30,
+        ...                   to_browser=queue_for_browser, retry_later=retry)  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        table: InputTable,
+        ledger: Ledger,
+        *,
+        selectors: Mapping[str, str] | None,
+        mode: str,
+        timeout: float,
+        to_browser: Callable[[Work], None],
+        retry_later: Callable[[Work, float], None],
+        manners: Manners,
+        identity: Identity | None = None,
+        concurrency: int = HTTP_CONCURRENCY,
+        policy: RenderPolicy | None = None,
+        browser_starting: Callable[[], bool] | None = None,
+    ) -> None:
+        self.table = table
+        self.ledger = ledger
+        self.selectors = selectors
+        self.mode = mode
+        self.timeout = timeout
+        self.concurrency = concurrency
+        self.policy = policy or RenderPolicy()
+        self._to_browser = to_browser
+        self._retry_later = retry_later
+        self.manners = manners
+        self.identity = identity or Identity()
+        #: True while rows wait for a browser still starting: one fetcher goes on, the rest wait.
+        self.browser_starting = browser_starting
+        self._tasks: list[asyncio.Task[None]] = []
+        self._client: Any = None
+        #: Rows done over HTTP, and rows the HTTP path handed to the browser.
+        self.done_over_http = 0
+        self.sent_to_browser = 0
+
+    def route(self, item: Work) -> None:
+        """A row's first stop: this stage, or (a browser-first pattern under "auto") the browser."""
+        if self.mode == "auto" and self.policy.choose(item.url) == "browser":
+            self._to_browser(item)
+            return
+        self.put(item)
+
+    def put(self, item: Work, *, front: bool = False) -> None:
+        item.render = "http"
+        self.manners.put(item, "http", front=front)
+
+    async def start(self) -> None:
+        from .._render.http import DEFAULT_USER_AGENT, make_client
+
+        self._client = make_client(
+            max_connections=self.concurrency,
+            user_agent=self.identity.user_agent or DEFAULT_USER_AGENT,
+            headers=self.identity.headers,
+        )
+        self._tasks = [asyncio.ensure_future(self._fetcher(index)) for index in range(self.concurrency)]
+
+    async def aclose(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._client is not None:
+            with contextlib.suppress(Exception):
+                await self._client.aclose()
+
+    async def _fetcher(self, index: int) -> None:
+        from .._render.http import fetch_extract
+
+        ledger, manners = self.ledger, self.manners
+        starting = (lambda: False) if index == 0 or self.browser_starting is None else self.browser_starting
+        while True:
+            if starting():
+                await asyncio.sleep(YIELD_WAIT)
+                continue
+            site, item = await manners.get("http")
+            if starting():  # it began while this fetcher waited for a place at the site
+                manners.finished(site, "moved")
+                self.put(item, front=True)
+                continue
+            if self.mode == "auto" and item.attempts == 0 and self.policy.choose(item.url) == "browser":
+                # Every row is routed when the run starts, before anything is learnt: ask again
+                # now, so that once a pattern proved browser-first its queued rows skip HTTP.
+                manners.finished(site, "moved")
+                self._to_browser(item)
+                continue
+            try:
+                admitted = await manners.admit(site, item)
+            except asyncio.CancelledError:
+                manners.finished(site, "moved")
+                raise
+            if not admitted:
+                continue  # robots.txt disallows it: resolved skipped, never fetched
+            attempt = ledger.start(item, "http", index, render="http")
+            if attempt is None:
+                manners.finished(site, "moved")
+                continue
+            try:
+                outcome = await fetch_extract(self._client, item.url, self.selectors, timeout=self.timeout)
+            except asyncio.CancelledError:
+                ledger.cancelled(attempt)
+                manners.finished(site, "moved")
+                raise
+            except Exception as exc:  # a bug of the HTTP path must not lose the row: the browser takes it
+                outcome = None
+                reason = f"the HTTP path failed ({type(exc).__name__}: {exc})"
+            if outcome is not None and outcome.status in THROTTLE_STATUSES and outcome.challenge is None:
+                retry_after = parse_retry_after(outcome.headers.get("retry-after"), time.time())
+                delay = manners.throttled(site, attempt, outcome.status, retry_after)
+                if delay is not None:
+                    self._retry_later(item, delay)
+            elif outcome is not None and outcome.done:
+                manners.finished(site, "ok")
+                self.policy.record(item.url, outcome)
+                self.done_over_http += 1
+                ledger.succeeded(attempt, outcome.values)
+            elif outcome is not None and outcome.failed:
+                assert outcome.failure is not None
+                manners.finished(site, "failed")
+                delay = ledger.failed(attempt, outcome.failure)
+                if delay is not None:
+                    self._retry_later(item, delay)
+            else:
+                manners.finished(site, "moved")
+                if outcome is not None:
+                    self.policy.record(item.url, outcome)
+                    reason = outcome.reason or "the page needs a browser"
+                self._needs_browser(attempt, reason)
+
+    def _needs_browser(self, attempt: Any, reason: str) -> None:
+        if self.mode == "http":
+            failure = Failure(
+                "needs_browser",
+                False,
+                "NeedsBrowser",
+                f"The page needs a browser ({reason}); render='http' does not use one. "
+                "Pass render='auto' to let a browser take such rows.",
+            )
+            self.ledger.failed(attempt, failure)
+            return
+        self.sent_to_browser += 1
+        if self.ledger.moved(attempt, "needs_browser"):
+            self._to_browser(attempt.work)

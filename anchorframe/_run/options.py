@@ -1,0 +1,431 @@
+"""The options of scrape() and ascrape(): declared once, checked once. No I/O.
+
+:func:`scrape_signature` is the one declaration of every option (name, type,
+default); ``scrape`` and ``ascrape`` take its signature through
+:func:`with_options`, so the two can never drift apart. :func:`check_options`
+checks every value before anything is started or locked (no checkpoint, no
+browser, no session): misuse raises :class:`~anchorframe.errors.InputError`
+naming the option and the fix.
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+import math
+import os
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+
+from .._core.frames import DEFAULT_SCHEMES
+from .._engine.memory import CONTEXT_RENEW_ROWS
+from .._manners.identity import Identity, check_identity
+from .._manners.sites import DEFAULT_PER_SITE
+from ..errors import InputError, InputTypeError
+
+if TYPE_CHECKING:
+    from ..backends._base import Backend
+
+__all__ = ["EngineOptions", "ScrapeOptions", "check_options", "resolve_backend", "with_options"]
+
+ScrapeFn = Callable[[Any, Any], Awaitable[Any]]
+SetupFn = Callable[[Any], Awaitable[Any]]
+Seconds = float | timedelta
+
+RESOURCE_TYPES = frozenset(
+    {"image", "font", "media", "stylesheet", "script", "xhr", "fetch", "websocket", "manifest", "other"}
+)
+PROGRESS_KINDS = ("widgets", "tqdm", "log")
+SIZING = (
+    "sessions",
+    "tabs",
+    "max_sessions",
+    "seconds_per_url",
+    "target_seconds",
+    "max_session_minutes",
+    "workers",  # the plan never has more sessions than the driver processes keep busy
+)
+_API_KEY_VARIABLES = ("ANCHOR_API_KEY", "ANCHORBROWSER_API_KEY")
+
+
+def scrape_signature(
+    data: Any,
+    fn: ScrapeFn | Mapping[str, str] | None = None,
+    *,
+    url: Hashable | None = None,
+    extract: Mapping[str, str] | None = None,
+    backend: str | Backend | None = "auto",
+    sessions: int | None = None,
+    tabs: int | None = None,
+    timeout: Seconds = 30.0,
+    retries: int = 2,
+    backoff: Seconds = 0.5,
+    setup: SetupFn | None = None,
+    block: Iterable[str] | bool | None = None,
+    progress: bool | str | None = None,
+    dedupe: bool = True,
+    schemes: Iterable[str] = DEFAULT_SCHEMES,
+    checkpoint: str | os.PathLike[str] | None = None,
+    checkpoint_overwrite: bool = False,
+    reuse_pages: bool | None = None,
+    max_replacements: int | None = None,
+    connect_timeout: Seconds = 30.0,
+    seconds_per_url: float | None = None,
+    target_seconds: float | None = None,
+    max_sessions: int | None = None,
+    max_session_minutes: float | None = None,
+    render: str | None = None,
+    # Good manners at each site (``_manners.py``): limits, robots.txt, identity, long runs.
+    per_site: int = DEFAULT_PER_SITE,
+    min_delay: Seconds = 0.0,
+    robots: bool = True,
+    user_agent: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    locale: str | None = None,
+    timezone: str | None = None,
+    renew_context_after: int | None = CONTEXT_RENEW_ROWS,
+    # Scale out (``_shards.py``, ``_dask.py``): driver processes here, or a Dask cluster.
+    workers: int = 1,
+    cluster: Any = None,
+    out: str | os.PathLike[str] | None = None,
+) -> None:
+    """The options of ``scrape()`` and ``ascrape()`` (their docstrings say what each does)."""
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+_SIGNATURE = inspect.signature(scrape_signature)
+
+
+def with_options(declaration: Callable[P, Any]) -> Callable[[Callable[..., R]], Callable[P, R]]:
+    """Give a function the parameters of ``declaration`` (for type checkers, ``help()`` and IDEs)."""
+
+    def decorate(impl: Callable[..., R]) -> Callable[P, R]:
+        signature = inspect.signature(declaration)
+        returns = inspect.signature(impl).return_annotation
+        impl.__signature__ = signature.replace(return_annotation=returns)  # type: ignore[attr-defined]
+        return impl  # type: ignore[return-value]
+
+    return decorate
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """How each row is attempted (checked values; see ``scrape()`` for each)."""
+
+    timeout: float = 30.0
+    retries: int = 2
+    backoff: float = 0.5
+    max_replacements: int | None = None
+    setup: SetupFn | None = None
+    block: frozenset[str] = frozenset()
+    #: None: reuse for anchorframe's own callables (they leave no state behind), a page per row otherwise.
+    reuse_pages: bool | None = None
+    connect_timeout: float = 30.0
+    #: "browser", "http" or "auto" (see ``scrape(render=...)``).
+    render: str = "browser"
+    per_site: int = DEFAULT_PER_SITE
+    min_delay: float = 0.0
+    robots: bool = True
+    identity: Identity = field(default_factory=Identity)
+    #: Rows a tab runs on one browser context before it opens a fresh one (None: never).
+    renew_context_after: int | None = CONTEXT_RENEW_ROWS
+
+
+@dataclass(frozen=True)
+class ScrapeOptions:
+    """Every option of a run, checked. ``call`` keeps them as given, for ``retry_failed``."""
+
+    scraper: ScrapeFn
+    url: Hashable | None
+    backend: Backend
+    progress: bool | str | None
+    dedupe: bool
+    schemes: frozenset[str]
+    checkpoint: str | os.PathLike[str] | None
+    checkpoint_overwrite: bool
+    sizing: dict[str, Any]
+    engine: EngineOptions
+    call: dict[str, Any]
+    workers: int = 1
+    cluster: Any = None
+    #: ``out=``: the shards write the rows there as a Parquet dataset (``_out.py``).
+    out: str | None = None
+    #: A dask DataFrame given as input (its partitions go to the shards, ``_dask_input.py``).
+    dask_input: Any = None
+
+
+def bind(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The arguments of a call of ``scrape``/``ascrape`` by name, defaults filled in."""
+    unknown = [name for name in kwargs if name not in _SIGNATURE.parameters]
+    if unknown:
+        hints = []
+        for name in unknown:
+            close = difflib.get_close_matches(name, list(_SIGNATURE.parameters), n=1)
+            hints.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        raise InputTypeError(
+            f"scrape() got an unexpected keyword argument {', '.join(hints)}. "
+            f"Its options are: {', '.join(list(_SIGNATURE.parameters)[2:])}."
+        )
+    try:
+        bound = _SIGNATURE.bind(*args, **kwargs)
+    except TypeError as exc:
+        raise InputTypeError(
+            f"scrape(): {exc}. Pass the data, then the callable, then options by name."
+        ) from None
+    bound.apply_defaults()
+    return dict(bound.arguments)
+
+
+def check_options(arguments: Mapping[str, Any]) -> ScrapeOptions:
+    """Check every option of a run (as :func:`bind` returns them); raise InputError on misuse."""
+    a = dict(arguments)
+    scraper = resolve_callable(a["fn"], a["extract"])
+    setup = a["setup"]
+    if setup is not None and not is_async(setup):
+        raise InputTypeError("setup must be an async function: async def setup(page): ...")
+    # The sizing rule checks its own inputs (``plan_sessions``); scrape() runs it before anything starts.
+    sizing = {name: a[name] for name in SIZING if a[name] is not None}
+    backend = resolve_backend(a["backend"])
+    max_replacements = a["max_replacements"]
+    if max_replacements is not None:
+        max_replacements = number("max_replacements", max_replacements, minimum=0, integer=True)
+    renew = a["renew_context_after"]
+    if renew is not None:
+        renew = number("renew_context_after", renew, minimum=1, integer=True)
+    engine = EngineOptions(
+        timeout=float(number("timeout", a["timeout"], minimum=0.001)),
+        retries=number("retries", a["retries"], minimum=0, integer=True),
+        backoff=float(number("backoff", a["backoff"], minimum=0)),
+        max_replacements=max_replacements,
+        setup=setup,
+        block=block_set(a["block"]),
+        reuse_pages=flag("reuse_pages", a["reuse_pages"], allow_none=True),
+        connect_timeout=float(number("connect_timeout", a["connect_timeout"], minimum=0.001)),
+        render=check_render(a["render"], scraper, backend=backend, setup=setup),
+        per_site=number("per_site", a["per_site"], minimum=1, integer=True),
+        min_delay=float(number("min_delay", a["min_delay"], minimum=0)),
+        robots=bool(flag("robots", a["robots"])),
+        identity=check_identity(
+            user_agent=a["user_agent"], headers=a["headers"], locale=a["locale"], timezone=a["timezone"]
+        ),
+        renew_context_after=renew,
+    )
+    checkpoint = a["checkpoint"]
+    if checkpoint is not None and not isinstance(checkpoint, (str, os.PathLike)):
+        raise InputError(
+            f"checkpoint must be a path (a str or pathlib.Path), not {type(checkpoint).__name__}: "
+            "e.g. checkpoint='run.parquet'."
+        )
+    workers, cluster, out = check_scale_out(a["workers"], a["cluster"], a["out"])
+    call = {k: v for k, v in a.items() if k not in ("data", "checkpoint", "checkpoint_overwrite", "extract")}
+    call.update(fn=scraper, backend=backend)
+    options = ScrapeOptions(
+        scraper=scraper,
+        url=a["url"],
+        backend=backend,
+        progress=check_progress(a["progress"]),
+        dedupe=bool(flag("dedupe", a["dedupe"])),
+        schemes=scheme_set(a["schemes"]),
+        checkpoint=checkpoint,
+        checkpoint_overwrite=bool(flag("checkpoint_overwrite", a["checkpoint_overwrite"])),
+        sizing=sizing,
+        engine=engine,
+        call=call,
+        workers=workers,
+        cluster=cluster,
+        out=out,
+    )
+    if (workers > 1 or cluster is not None or out is not None) and engine.identity.secrets():
+        raise InputError(
+            "headers= holds a credential (an Authorization, Cookie or API-key header), which "
+            "workers= and cluster= would have to send to other processes; run it without them, "
+            "or log in with setup= instead."
+        )
+    if workers > 1 or cluster is not None or out is not None:
+        from .._scale.shards import check_travels  # the scraper must reach other processes
+
+        check_travels(options)
+    return options
+
+
+def check_scale_out(workers: Any, cluster: Any, out: Any) -> tuple[int, Any, str | None]:
+    """``workers=``, ``cluster=`` and ``out=``, checked (no I/O; Dask is not imported here).
+
+    Whether ``out`` can be written (and is empty) is checked when the run opens it,
+    before any shard starts (``_out.check_out``).
+    """
+    workers = number("workers", workers, minimum=1, integer=True)
+    if cluster is not None and not isinstance(cluster, str) and not hasattr(cluster, "submit"):
+        raise InputError(
+            f"cluster must be a dask.distributed.Client or a scheduler address such as "
+            f"'tcp://10.0.0.5:8786', not {type(cluster).__name__}."
+        )
+    if out is not None and not isinstance(out, (str, os.PathLike)):
+        raise InputError(
+            f"out must be a directory path or a URL such as 's3://bucket/run/' (the Parquet dataset "
+            f"the workers write), not {type(out).__name__}."
+        )
+    return workers, cluster, None if out is None else os.fspath(out)
+
+
+# ---------------------------------------------------------------------- checks
+def number(name: str, value: Any, *, minimum: float, integer: bool = False) -> Any:
+    """``value`` if it is a number >= ``minimum`` (seconds may be a timedelta), else InputError."""
+    if isinstance(value, timedelta) and not integer:
+        value = value.total_seconds()
+    bad = (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or (integer and not isinstance(value, int))
+    )
+    if bad or (isinstance(value, float) and math.isnan(value)) or value < minimum:
+        kind = "a whole number" if integer else "a number of seconds"
+        raise InputError(f"{name} must be {kind} >= {minimum:g}, not {value!r}.")
+    return value
+
+
+def flag(name: str, value: Any, *, allow_none: bool = False) -> bool | None:
+    if value is None and allow_none:
+        return None
+    if not isinstance(value, bool):
+        allowed = "True, False or None" if allow_none else "True or False"
+        raise InputError(f"{name} must be {allowed}, not {value!r}.")
+    return value
+
+
+RENDERS = ("browser", "http", "auto")
+
+
+def check_render(render: Any, scraper: Any, *, backend: Any = None, setup: Any = None) -> str:
+    """The path rows take: "browser", "http" (no browser at all) or "auto" (HTTP first).
+
+    ``render=None`` means "auto" for the built-in extractors (``extract=``, the page
+    summary), unless the browser would see other pages than plain HTTP from this
+    machine: a ``setup=`` (it logs the browser in), or a backend whose
+    ``render_default`` is "browser" (an in-memory web, a cloud session behind a proxy).
+    A user's callable always gets a browser.
+
+    Example:
+        >>> from anchorframe.extract import page_summary
+        >>> check_render(None, page_summary), check_render(None, page_summary, setup=print)
+        ('auto', 'browser')
+    """
+    if render is not None and render not in RENDERS:
+        raise InputError(f"render must be one of {list(RENDERS)} (or None for the default), not {render!r}.")
+    builtin = hasattr(scraper, "af_http_selectors")
+    if render is None:
+        if not builtin or setup is not None:
+            return "browser"
+        return str(getattr(backend, "render_default", "auto"))
+    if render != "browser" and not builtin:
+        raise InputError(
+            f"render={render!r} works with the built-in extractors (extract={{...}} or the page summary), "
+            "which can read plain HTML; a callable is Playwright code and runs in a browser. "
+            "Pass extract={'name': 'h1', ...} instead of the callable, or drop render=."
+        )
+    return render  # type: ignore[no-any-return]
+
+
+def check_progress(progress: Any) -> bool | str | None:
+    if progress is None or isinstance(progress, bool) or progress in PROGRESS_KINDS:
+        return progress  # type: ignore[no-any-return]
+    raise InputError(
+        f"progress must be None (pick by looking), True, False or one of {list(PROGRESS_KINDS)}, "
+        f"not {progress!r}."
+    )
+
+
+def scheme_set(schemes: Any) -> frozenset[str]:
+    if isinstance(schemes, str):
+        schemes = [schemes]
+    try:
+        items = frozenset(str(s).lower() for s in schemes)
+    except TypeError:
+        raise InputError(
+            f"schemes must be a set of URL schemes such as {{'https'}}, not {schemes!r}."
+        ) from None
+    if not items:
+        raise InputError("schemes is empty: allow at least one, e.g. schemes={'https'}.")
+    return items
+
+
+def block_set(block: Iterable[str] | str | bool | None) -> frozenset[str]:
+    if block is None or block is False:
+        return frozenset()
+    if block is True:
+        return frozenset({"image", "font", "media"})
+    try:
+        items = frozenset([block] if isinstance(block, str) else block)
+    except TypeError:
+        raise InputError(f"block must be True, False or a set of resource types, not {block!r}.") from None
+    unknown = items - RESOURCE_TYPES
+    if unknown:
+        raise InputError(
+            f"block= has unknown resource types {sorted(map(str, unknown))}; "
+            f"use some of {sorted(RESOURCE_TYPES)}."
+        )
+    return items
+
+
+def is_async(fn: Any) -> bool:
+    if inspect.iscoroutinefunction(fn):
+        return True
+    call = getattr(fn, "__call__", None)  # noqa: B004 - an object with an async __call__
+    return call is not None and inspect.iscoroutinefunction(call)
+
+
+def resolve_callable(fn: Any, extract: Mapping[str, str] | None) -> ScrapeFn:
+    """The callable a run uses: ``fn``, the CSS extractor of ``extract=``, or the page summary."""
+    from ..extract import css, page_summary
+
+    if fn is not None and extract is not None:
+        raise InputError("Pass either a callable or extract={...}, not both.")
+    if extract is not None:
+        return css(extract)  # type: ignore[no-any-return]
+    if fn is None:
+        return page_summary
+    if isinstance(fn, Mapping):
+        return css(fn)  # type: ignore[no-any-return]
+    if not callable(fn):
+        raise InputTypeError(
+            f"The scraper must be an async function (page, row) -> dict, not {type(fn).__name__}."
+        )
+    if not is_async(fn):
+        name = getattr(fn, "__name__", "scraper")
+        if not name.isidentifier():
+            name = "scraper"
+        raise InputTypeError(
+            f"{name}() is a plain function, but anchorframe drives Playwright's async API and needs "
+            "an async one. Write it as:\n\n"
+            f"    async def {name}(page, row):\n"
+            "        await page.goto(row.url)\n"
+            "        return {'title': await page.title()}\n"
+        )
+    return fn  # type: ignore[no-any-return]
+
+
+def resolve_backend(backend: Any) -> Backend:
+    """Turn ``backend=`` into a Backend: "auto" (Anchor when a key is set, else local), "local", "anchor"."""
+    from ..backends._base import Backend
+    from ..backends.local import LocalBackend
+
+    if isinstance(backend, Backend):
+        return backend
+    if backend is None or backend == "auto":
+        if any(os.environ.get(name) for name in _API_KEY_VARIABLES):
+            return _anchor_backend()
+        return LocalBackend()
+    if backend == "local":
+        return LocalBackend()
+    if backend == "anchor":
+        return _anchor_backend()
+    raise InputError(f"backend must be 'auto', 'local', 'anchor' or a Backend instance, not {backend!r}.")
+
+
+def _anchor_backend() -> Backend:
+    from ..backends.anchor import AnchorBackend
+
+    return AnchorBackend()

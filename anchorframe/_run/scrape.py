@@ -1,0 +1,403 @@
+"""scrape() / ascrape() / plan() / load_checkpoint(): check -> plan -> run -> frames.
+
+Everything a user passes is checked (``_options``) before any checkpoint is
+opened or any browser started; the run itself is one async engine, reached from
+synchronous code through the portal (an event loop in its own thread).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import os
+import uuid
+from collections.abc import Hashable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from .._core.events import Broadcast
+from .._core.frames import DEFAULT_SCHEMES, InputTable, prepare_input
+from .._core.plan import Plan, plan_sessions
+from .._display.progress import choose_display
+from .._engine.engine import Engine
+from .._engine.portal import await_in_portal, run_in_portal
+from .._scale.dask_input import is_dask_frame, partition_table
+from ..backends._base import Backend
+from ..errors import InputError, RunInterrupted
+from .assemble import build_result, rerun_for, session_records
+from .options import ScrapeOptions, bind, check_options, resolve_backend, scrape_signature, with_options
+from .result import ScrapeResult
+
+if TYPE_CHECKING:
+    from .._store.checkpoint import CheckpointWriter
+
+__all__ = ["ascrape", "last_result", "load_checkpoint", "plan", "scrape"]
+
+log = logging.getLogger("anchorframe")
+
+_LAST: list[ScrapeResult] = []
+
+
+def last_result() -> ScrapeResult | None:
+    """The result of the latest run in this process, also when it was interrupted.
+
+    Example:
+        >>> af.scrape(df, scraper)  # doctest: +SKIP
+        KeyboardInterrupt
+        >>> partial = af.last_result()  # every row there, unfinished ones 'skipped'  # doctest: +SKIP
+    """
+    return _LAST[-1] if _LAST else None
+
+
+def plan(
+    data: Any,
+    *,
+    url: Hashable | None = None,
+    backend: str | Backend | None = "auto",
+    sessions: int | None = None,
+    tabs: int | None = None,
+    seconds_per_url: float | None = None,
+    target_seconds: float | None = None,
+    max_sessions: int | None = None,
+    max_session_minutes: float | None = None,
+    dedupe: bool = True,
+    schemes: Iterable[str] = DEFAULT_SCHEMES,
+    workers: int | None = None,
+    extract: Mapping[str, str] | None = None,
+    probe: int = 0,
+) -> Plan:
+    """Check the input and size the run without starting any browser.
+
+    ``workers`` is the number of driver processes (``scrape(..., workers=)``); None
+    plans as many as the cloud sessions need (one process keeps only so many busy,
+    see ``anchorframe._core.plan``), at most one per core of this machine.
+
+    ``probe=N`` (opt-in: it makes N requests) fetches N of the URLs over plain HTTP, reads
+    ``extract`` (or the page summary) from them, and says in ``explain()`` which share
+    of rows would need a browser under ``render="auto"`` and what that costs
+    (``plan.browser_share``).
+
+    Example:
+        >>> import anchorframe as af
+        >>> urls = ["https://example.com/a", "https://example.com/b"]
+        >>> print(af.plan(urls, backend="local"))  # doctest: +SKIP
+        Plan (local): 2 rows, 2 URLs to scrape
+          1 session(s) x 2 tab(s)
+        ...
+    """
+    table = prepare_input(data, url, schemes=schemes, dedupe=dedupe)
+    chosen = resolve_backend(backend)
+    sized = _plan_for(
+        table,
+        chosen,
+        sessions=sessions,
+        tabs=tabs,
+        seconds_per_url=seconds_per_url,
+        target_seconds=target_seconds,
+        max_sessions=max_sessions,
+        max_session_minutes=max_session_minutes,
+        workers=workers,
+    )
+    if not probe:
+        return sized
+    from .probe import probe_plan
+
+    return probe_plan(sized, table, probe, extract)
+
+
+def _plan_for(table: InputTable, backend: Backend, **sizing: Any) -> Plan:
+    return plan_sessions(
+        len(table.work), kind=backend.kind, rows=table.rows, invalid=len(table.invalid), **sizing
+    )
+
+
+@with_options(scrape_signature)
+def scrape(*args: Any, **kwargs: Any) -> ScrapeResult:
+    """Scrape every URL of ``data`` with real browsers and return DataFrames.
+
+    Args:
+        data: a DataFrame, a Series or a list of URLs; or a ``dask.dataframe.DataFrame``
+            with ``cluster=`` and ``out=``: the workers read its partitions (this process
+            never computes it) and write the rows to ``out``.
+        fn: ``async def fn(page, row)`` with a Playwright page; returns a dict (one
+            column per key), a scalar (a ``value`` column) or None. Default: a page
+            summary (final URL, HTTP status, title, text length).
+        url: the URL column (default: a column named url/link/href...).
+        extract: a dict of column name -> CSS selector, instead of ``fn``.
+        backend: "auto" (Anchor when ANCHOR_API_KEY is set, else local Chromium),
+            "local", "anchor", or a Backend instance.
+        sessions, tabs: override the plan (see ``af.plan``).
+        timeout: seconds for one attempt at one row (``float`` or ``timedelta``).
+        retries: further attempts after a failure that a retry may fix.
+        backoff: seconds before the first retry of a row, doubled for each later one (with jitter).
+        setup: ``async def setup(page)`` run once per session (log in, set cookies).
+        block: resource types not to load, e.g. ``{"image", "font", "media"}`` (True: those three).
+        progress: None picks a display by looking (notebook panel, terminal bars or
+            nothing); True/False force it; or "widgets", "tqdm", "log".
+        dedupe: scrape a URL once and answer every row that has it.
+        schemes: URL schemes allowed (http and https; file:// and others are refused).
+        checkpoint: a path (e.g. ``"run.parquet"``, created as a directory of Parquet
+            parts) where rows are written as they finish. A rerun with the same path
+            keeps the rows already ok and scrapes the rest; a different input raises
+            InputError. ``af.load_checkpoint(path)`` reads it back. With a dask input
+            it holds no rows (they are in ``out=``): a rerun keeps the partitions
+            already written there and scrapes the others.
+        checkpoint_overwrite: True starts the checkpoint afresh instead of resuming it.
+        reuse_pages: keep one page per tab between rows. Default: only for the built-in
+            extractors (they leave no state behind); a fresh page per row for your callable.
+        max_replacements: how many lost or failed sessions may be replaced (default:
+            twice the planned sessions, at least 2).
+        connect_timeout: seconds to connect to a session once it is provisioned.
+        seconds_per_url, target_seconds, max_sessions, max_session_minutes: inputs of the
+            sizing rule (see ``af.plan``).
+        render: how the built-in extractors fetch pages: "auto" (HTTP first; a browser,
+            started only then, for the rows that need one), "browser", or "http" (plain HTTP
+            and an HTML parser, no browser at all; rows that need JavaScript fail as
+            ``needs_browser``). ``result.results["af_render"]`` says which path fetched each
+            row. Default (None): "auto", except with ``setup=`` (it logs the browser in) or a
+            backend whose pages differ from this machine's (``backend.render_default``: a
+            cloud session behind a proxy or with a profile), which keep "browser". A callable
+            always runs in a browser.
+        per_site: rows in flight at once per site (registered domain), across every session,
+            tab and render path (default 8, as Scrapy's per-domain default). A 429 or 503
+            pauses the site for its ``Retry-After`` (or an adaptive backoff) and lowers its
+            limit for a while; rows waiting for a site keep their retries, and tabs take other
+            sites' rows meanwhile. Each pause is a row of ``.errors`` with scope ``site``.
+        min_delay: seconds between two starts at one site (a robots.txt ``Crawl-delay``, when
+            longer, wins).
+        robots: read each site's robots.txt once and skip the rows it disallows (status
+            ``skipped``, reason ``robots_txt``; they are never fetched). False: do not ask.
+        user_agent, headers: the User-Agent and extra request headers of every page request,
+            on both render paths (header values are never shown in logs, errors or reprs).
+        locale, timezone: e.g. ``"de-DE"``, ``"Europe/Berlin"``, for browsers this run makes
+            (a cloud session's own context keeps its settings; headers still apply).
+        renew_context_after: rows a session's tabs run in one browser context before they
+            move to a fresh one (``setup`` runs again there), so that a long run's memory
+            stays flat (Playwright frees a context's objects only when it closes). None:
+            never; a cloud session with a saved profile keeps its own context.
+        workers: driver processes on this machine, each with its own event loop, Playwright
+            driver and share of the sessions (one process keeps about
+            ``anchorframe._core.plan.PROCESS_PAGES_PER_SECOND`` pages/s going; ``af.plan`` says
+            how many a run needs). One result comes back, every row once.
+        cluster: a ``dask.distributed.Client`` or a scheduler address: the shards run as
+            tasks on its workers (``pip install anchorframe[dask]``); rows of a lost worker
+            are finished by the others.
+        out: a directory or fsspec URL (``"s3://bucket/run/"``) every worker can write: the
+            shards write the rows there as a Parquet dataset (one row per input row, with its
+            index label and the columns of ``results``), and the result keeps only
+            ``counts``, ``errors`` and ``sessions``; ``result.results`` then raises
+            ResultsOnDiskError naming ``pd.read_parquet(out)`` / ``dd.read_parquet(out)``.
+            It must be new or empty, unless ``checkpoint=`` resumes the run that wrote it
+            (rows already in it are not written again). Works with ``workers=`` and ``cluster=``.
+
+    Returns:
+        A ScrapeResult with ``.results`` (one row per input row, same index and
+        order), ``.errors`` and ``.sessions``.
+
+    Raises:
+        InputError: an argument or the input cannot be used (the message names the fix);
+            raised before anything starts.
+        RunInterrupted: Ctrl-C or a kernel interrupt; ``af.last_result()`` holds the rows done.
+
+    Example:
+        >>> import anchorframe as af, pandas as pd
+        >>> df = pd.DataFrame({"url": ["https://example.com"]})
+        >>> async def title(page, row):
+        ...     await page.goto(row.url)
+        ...     return {"title": await page.title()}
+        >>> af.scrape(df, title).results  # doctest: +SKIP
+    """
+    # In a notebook, the traceback of a stopped run or a refused option is the user's cell and
+    # the message, not anchorframe's frames: IPython hides frames that set __tracebackhide__,
+    # and the exceptions below are raised afresh here (their inner frames dropped).
+    __tracebackhide__ = True
+    try:
+        table, options = _check(args, kwargs)
+        return run_in_portal(_run(table, options))
+    except (RunInterrupted, InputError) as error:
+        raise error.with_traceback(None) from error.__cause__
+    except KeyboardInterrupt:
+        partial = last_result()
+        raise RunInterrupted(_interrupted_message(partial), partial) from None
+
+
+@with_options(scrape_signature)
+async def ascrape(*args: Any, **kwargs: Any) -> ScrapeResult:
+    """The async form of :func:`scrape` (same options), for ``await`` in a notebook or an async program.
+
+    Example:
+        >>> result = await af.ascrape(df, extract={"title": "h1"})  # doctest: +SKIP
+    """
+    __tracebackhide__ = True  # see scrape()
+    try:
+        table, options = _check(args, kwargs)
+    except InputError as error:
+        raise error.with_traceback(None) from error.__cause__
+    try:
+        return await await_in_portal(_run(table, options))
+    except asyncio.CancelledError as cancelled:
+        if cancelled.args:
+            raise
+        # Same words as scrape()'s RunInterrupted: where the partial result is.
+        raise asyncio.CancelledError(_interrupted_message(last_result())) from None
+
+
+def load_checkpoint(path: str | os.PathLike[str]) -> ScrapeResult:
+    """Read a checkpoint back as a ScrapeResult, also while a run is still writing it.
+
+    Rows that no run finished come back ``skipped``. ``errors`` and ``sessions`` hold
+    those of the runs that ended (a killed run's are lost). ``retry_failed(scraper)``
+    scrapes its failed and skipped rows again with the scraper you pass. The checkpoint
+    of a run with ``out=`` gives what that run gave: counts, errors and sessions, and
+    ``result.out``, the dataset that holds the rows (``pd.read_parquet(result.out)``); that
+    of a dask input's run, its counts per partition as its ``out=`` holds them.
+
+    Example:
+        >>> import anchorframe as af
+        >>> result = af.load_checkpoint("run.parquet")  # doctest: +SKIP
+        >>> result.results.af_status.value_counts()  # doctest: +SKIP
+    """
+    from .._store.checkpoint import read_checkpoint
+
+    contents = read_checkpoint(path)
+    return build_result(
+        contents.table,
+        error_records=contents.error_records,
+        session_rows=contents.session_records,
+        plan=contents.plan,
+        backend=contents.backend,
+        run_id=contents.run_id,
+        elapsed=contents.elapsed,
+        first_result_s=None,
+        interrupted=contents.interrupted,
+        skipped_reason="not finished by any run of the checkpoint",
+        rerun=None if contents.out is not None else rerun_for(contents.table, contents.call, scrape),
+        out=contents.out,
+    )
+
+
+def _check(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[InputTable, ScrapeOptions]:
+    """Every argument and the input, checked before anything is opened or started."""
+    arguments = bind(args, kwargs)
+    options = check_options(arguments)
+    data = arguments["data"]
+    if is_dask_frame(data):  # its partitions are read by the workers (``_dask_input.py``)
+        table = partition_table(data, options.url, cluster=options.cluster, out=options.out)
+        return table, dataclasses.replace(options, dask_input=data)
+    table = prepare_input(data, options.url, schemes=options.schemes, dedupe=options.dedupe)
+    _plan_for(table, options.backend, **options.sizing)  # a sizing that cannot work fails here
+    return table, options
+
+
+def _interrupted_message(partial: ScrapeResult | None) -> str:
+    if partial is None:
+        return "The run was interrupted before it started."
+    counts = partial.counts
+    return (
+        f"The run was interrupted: {counts['ok']} rows ok, {counts['failed']} failed, "
+        f"{counts['skipped']} not finished (status 'skipped'). Every session was released. "
+        "The partial result is af.last_result()."
+    )
+
+
+async def _open_checkpoint(table: InputTable, options: ScrapeOptions) -> tuple[CheckpointWriter, InputTable]:
+    """Open the checkpoint (reading its parts off the event loop) and list the work left."""
+    from .._store.checkpoint import open_checkpoint
+
+    assert options.checkpoint is not None
+    writer, resume = await asyncio.to_thread(
+        open_checkpoint,
+        options.checkpoint,
+        table,
+        options.scraper,
+        overwrite=options.checkpoint_overwrite,
+        dedupe=options.dedupe,
+        schemes=options.schemes,
+    )
+    if resume.rows_done:
+        log.info(
+            "Resuming from the checkpoint %s: %d rows already ok are kept, %d URLs left to scrape.",
+            options.checkpoint,
+            resume.rows_done,
+            len(resume.remaining),
+        )
+    return writer, dataclasses.replace(table, work=resume.remaining)
+
+
+async def _run(table: InputTable, options: ScrapeOptions) -> ScrapeResult:
+    """Run the engine over the rows a checkpoint does not have yet, and assemble all of ``table``."""
+    if options.workers > 1 or options.cluster is not None or options.out is not None:
+        # Several driver processes, or Dask workers: the same run, sharded (``_shards.py``).
+        from .._scale.dask import dask_shards
+        from .sharded import run_sharded
+
+        shards = dask_shards(options) if options.cluster is not None else None
+        return await run_sharded(table, options, shards)
+    backend = options.backend
+    writer: CheckpointWriter | None = None
+    todo = table
+    if options.checkpoint is not None:
+        writer, todo = await _open_checkpoint(table, options)
+    run_id = uuid.uuid4().hex[:12]
+    display = None
+    try:
+        run_plan = _plan_for(todo, backend, **options.sizing)
+        display = choose_display(options.progress) if todo.rows and todo.work else None
+        engine = Engine(
+            todo,
+            options.scraper,
+            backend,
+            run_plan,
+            options.engine,
+            run_id=run_id,
+            observer=Broadcast(essential=[writer] if writer else [], displays=[display] if display else []),
+            secrets=backend.secrets(),
+        )
+        kept = table.rows - len(todo.invalid) - sum(len(w.positions) for w in todo.work)
+        engine.state.rows_total -= kept  # progress counts this run's rows, not the checkpoint's
+        if writer is not None:
+            writer.describe_run(run_id=run_id, backend=backend.describe(), plan=run_plan)
+    except BaseException:
+        if writer is not None:
+            writer.close()
+        raise
+    interrupted = False
+    try:
+        await engine.run()
+    except asyncio.CancelledError:
+        interrupted = True
+        raise
+    finally:
+        if display is not None:
+            try:
+                display.close(engine.state)
+            except Exception:
+                log.warning("The progress display failed to show the final state.", exc_info=True)
+        if writer is not None:
+            # After the engine, also when it was cancelled: the rows it finished are written.
+            writer.drain()
+            writer.add_previous_attempts(todo.work)
+        state = engine.state
+        result = build_result(
+            table,
+            error_records=engine.error_records,
+            session_rows=session_records(state),
+            plan=run_plan,
+            backend=backend.describe(),
+            run_id=run_id,
+            elapsed=state.elapsed,
+            first_result_s=state.first_result_s,
+            interrupted=interrupted,
+            skipped_reason="the run was interrupted before this row finished" if interrupted else "not run",
+            rerun=rerun_for(table, options.call, scrape),
+            attempt_records=engine.ledger.attempt_records,
+        )
+        if writer is not None:
+            writer.close(
+                errors=result.errors,
+                sessions=result.sessions,
+                elapsed=result.elapsed,
+                interrupted=interrupted,
+            )
+        _LAST[:] = [result]
+    return result

@@ -1,0 +1,116 @@
+"""What every shard of a sharded run receives: its plan, the scraper, the backend without secrets.
+
+Split from ``_shards.py`` (the coordinator). The spec is pickled once per run; the
+backend travels with each secret replaced by a :class:`~anchorframe._scale.shard.FromEnv`
+marker, so that an API key is never part of a message or a Dask task.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import pickle
+import sys
+from typing import Any
+
+from .._core.frames import InputTable
+from .._core.plan import MAX_BATCH, Plan
+from .._run.options import ScrapeOptions
+from ..backends._base import Backend
+from ..errors import InputError
+from .shard import FromEnv
+
+__all__ = ["check_travels", "shard_plans", "shard_spec", "shard_tag"]
+
+_KEY_VARIABLES = ("ANCHOR_API_KEY", "ANCHORBROWSER_API_KEY")
+
+
+# ------------------------------------------------------------------- the spec
+def shard_plans(plan: Plan, shards: int) -> list[Plan]:
+    """The plan of each shard: the sessions shared out (each at least one), the same tabs.
+
+    Example:
+        >>> from anchorframe._core.plan import plan_sessions
+        >>> [p.sessions for p in shard_plans(plan_sessions(1000, kind="cloud", sessions=5), 2)]
+        [3, 2]
+    """
+    plans = []
+    for index in range(shards):
+        count = max(1, plan.sessions // shards + (1 if index < plan.sessions % shards else 0))
+        batches = tuple(min(MAX_BATCH, count - at) for at in range(0, count, MAX_BATCH))
+        plans.append(dataclasses.replace(plan, sessions=count, batches=batches))
+    return plans
+
+
+def shard_tag(run_id: str, serial: int) -> str:
+    """The tag on every cloud session of one shard (besides the run's tags).
+
+    Example:
+        >>> shard_tag("3f2a9c1b7d4e", 1)
+        'anchorframe-shard-3f2a9c1b7d4e-1'
+    """
+    return f"anchorframe-shard-{run_id}-{serial}"
+
+
+def _pickler() -> Any:
+    try:
+        import cloudpickle  # a scraper defined in a notebook or a script travels by value
+
+        return cloudpickle
+    except ImportError:
+        return pickle
+
+
+def check_travels(options: Any) -> None:
+    """Raise InputError now (before anything starts) if the scraper or backend cannot reach a shard."""
+    backend, _ = _without_secrets(options.backend, for_cluster=False)
+    _payload(options.scraper, options.engine, backend)
+
+
+def _payload(scraper: Any, engine: Any, backend: Backend) -> bytes:
+    try:
+        return bytes(_pickler().dumps({"fn": scraper, "options": engine, "backend": backend}))
+    except Exception as exc:
+        name = getattr(scraper, "__name__", "the scraper")
+        raise InputError(
+            f"workers= and cluster= run {name} in other processes, which could not receive it "
+            f"({type(exc).__name__}: {exc}). Define it at the top level of a module (a .py file), "
+            "or pip install cloudpickle to send functions defined in a notebook."
+        ) from None
+
+
+def shard_spec(
+    table: InputTable, options: ScrapeOptions, *, for_cluster: bool, extra: dict[str, Any] | None = None
+) -> tuple[bytes, dict[str, str]]:
+    """What every shard receives (pickled) and the environment that carries the backend's secrets.
+
+    The backend travels with each secret replaced by a :class:`FromEnv` marker: the
+    key is in the child's environment (``workers=``) or the Dask worker's own
+    ``ANCHOR_API_KEY`` (``cluster=``), never in a message.
+    """
+    backend, env = _without_secrets(options.backend, for_cluster=for_cluster)
+    shard_table = dataclasses.replace(table, work=[], _columns={})
+    payload = _payload(options.scraper, options.engine, backend)
+    spec = {"table": shard_table, "payload": payload, "sys_path": list(sys.path), "out": options.out}
+    spec.update(extra or {})
+    return pickle.dumps(spec, protocol=pickle.HIGHEST_PROTOCOL), env
+
+
+def _without_secrets(backend: Backend, *, for_cluster: bool) -> tuple[Backend, dict[str, str]]:
+    secrets = [s for s in backend.secrets() if s]
+    if not secrets:
+        return backend, {}
+    clone = copy.copy(backend)
+    env: dict[str, str] = {}
+    for name, value in list(vars(clone).items()):
+        if isinstance(value, str) and value in secrets:
+            variable = f"ANCHORFRAME_SHARD_SECRET_{len(env)}"
+            env[variable] = value
+            names = _KEY_VARIABLES if for_cluster else (variable,)
+            setattr(clone, name, FromEnv(names))
+    if set(env.values()) != set(secrets):
+        raise InputError(
+            f"{type(backend).__name__} keeps a secret where anchorframe cannot leave it out of the "
+            "messages to other processes; run it without workers= and cluster=."
+        )
+    return clone, env
