@@ -38,7 +38,7 @@ from ._release import REGISTRY
 if TYPE_CHECKING:
     from .._core.plan import Plan
 
-__all__ = ["AnchorBackend", "add_reap_parser", "reap", "run_tags"]
+__all__ = ["AnchorBackend", "run_tags"]
 
 log = logging.getLogger("anchorframe")
 
