@@ -9,8 +9,8 @@ Example:
 from typing import TYPE_CHECKING as _TYPE_CHECKING
 
 from . import extract
-from ._core.frames import Row
 from ._core.plan import Plan
+from ._core.table import Row
 from ._run.result import ScrapeResult
 from ._run.scrape import ascrape, last_result, load_checkpoint, plan, scrape
 from .backends import Backend, LocalBackend
@@ -56,7 +56,9 @@ def __getattr__(name: str) -> object:
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY})
+    # The public names only: the parts (``_run``, ``_engine``...) are bound as a side effect of
+    # importing from them, and a tab-completion list of them would read as API.
+    return sorted(__all__)
 
 
 __all__ = [

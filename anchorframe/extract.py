@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ._core.frames import Row
+from ._core.table import Row
 from ._render.html import split_selectors
 from ._render.text import TEXT_JS
 from .errors import RowFailed

@@ -252,7 +252,7 @@ async def overhead(browsers: list[Any], scale: dict[str, Any]) -> dict[str, Any]
 
 
 _PHASES = {
-    "input checks (prepare_input)": ("_core/frames.py", "prepare_input"),
+    "input checks (prepare_input)": ("_core/table.py", "prepare_input"),
     "engine run (queue, tabs, sessions)": ("_engine/engine.py", "run"),
     "tab loops (Engine._tab)": ("_engine/engine.py", "_tab"),
     "one row on a tab (Tab.run)": ("_engine/tabs.py", "run"),

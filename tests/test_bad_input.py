@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 import anchorframe as af
-from anchorframe._core.frames import check_url, prepare_input
+from anchorframe._core.table import check_url, prepare_input
 from anchorframe.backends.anchor import AnchorBackend
 from anchorframe.client import AnchorClient
 from anchorframe.errors import AuthenticationError, BrowserNotFoundError, InputError

@@ -15,7 +15,7 @@ import pytest
 
 import anchorframe as af
 from anchorframe._core.events import ROW_DONE, Event, RunState
-from anchorframe._core.frames import prepare_input
+from anchorframe._core.table import prepare_input
 from anchorframe._store import checkpoint as _checkpoint
 from anchorframe.errors import InputError
 from anchorframe.extract import check_response

@@ -11,10 +11,11 @@ import pytest
 @pytest.mark.parametrize(
     "name",
     [
-        "anchorframe._core.frames",
+        "anchorframe._core.options",
         "anchorframe._core.plan",
         "anchorframe._core.retry",
         "anchorframe._core.secrets",
+        "anchorframe._core.table",
         "anchorframe.backends.anchor",
         "anchorframe._manners.identity",
         "anchorframe._run.options",

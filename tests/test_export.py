@@ -8,8 +8,9 @@ import json
 import pandas as pd
 import pytest
 
-from anchorframe._core.frames import errors_frame, prepare_input, results_frame, sessions_frame
+from anchorframe._core.frames import errors_frame, results_frame, sessions_frame
 from anchorframe._core.plan import plan_sessions
+from anchorframe._core.table import prepare_input
 from anchorframe._run.result import ScrapeResult
 from anchorframe.errors import InputError
 

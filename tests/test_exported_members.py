@@ -82,3 +82,9 @@ def test_version_is_a_normalized_pep440_version():
     from packaging.version import Version
 
     assert str(Version(af.__version__)) == af.__version__
+
+
+def test_dir_shows_the_public_names_only():
+    """dir(anchorframe), what tab completion lists, holds __all__ and nothing private."""
+    assert dir(af) == sorted(af.__all__)
+    assert not [name for name in dir(af) if name.startswith("_") and name not in PUBLIC_DUNDERS]

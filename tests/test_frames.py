@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from anchorframe._core.frames import STATUS_COLUMNS, Work, check_url, prepare_input, results_frame
+from anchorframe._core.frames import results_frame
+from anchorframe._core.table import STATUS_COLUMNS, Work, check_url, prepare_input
 from anchorframe.errors import InputError
 
 

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from anchorframe._core.events import ROW_DONE, ROW_RETRYING, RunState, SessionState
-from anchorframe._core.frames import prepare_input
+from anchorframe._core.table import prepare_input
 from anchorframe._engine.ledger import Ledger, RetryPolicy
 from anchorframe.errors import RowFailed
 

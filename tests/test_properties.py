@@ -9,8 +9,9 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from anchorframe._core.frames import STATUS_COLUMNS, prepare_input, results_frame
+from anchorframe._core.frames import results_frame
 from anchorframe._core.plan import MAX_BATCH, plan_sessions
+from anchorframe._core.table import STATUS_COLUMNS, prepare_input
 
 
 @given(

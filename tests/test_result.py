@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from anchorframe._core.frames import errors_frame, prepare_input, results_frame, sessions_frame
+from anchorframe._core.frames import errors_frame, results_frame, sessions_frame
 from anchorframe._core.plan import plan_sessions
+from anchorframe._core.table import prepare_input
 from anchorframe._run.result import ScrapeResult
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 16

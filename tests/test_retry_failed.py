@@ -7,8 +7,9 @@ import pandas as pd
 import pytest
 
 import anchorframe as af
-from anchorframe._core.frames import prepare_input, results_frame
+from anchorframe._core.frames import results_frame
 from anchorframe._core.plan import plan_sessions
+from anchorframe._core.table import prepare_input
 from anchorframe._run.assemble import merge_results
 from anchorframe._run.result import ScrapeResult
 from anchorframe.extract import check_response

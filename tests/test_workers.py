@@ -21,10 +21,10 @@ import psutil
 import pytest
 
 import anchorframe as af
-from anchorframe._core.frames import Work, prepare_input
+from anchorframe._core.options import EngineOptions
 from anchorframe._core.plan import plan_sessions
+from anchorframe._core.table import Work, prepare_input
 from anchorframe._engine.engine import Engine
-from anchorframe._run.options import EngineOptions
 from anchorframe.backends._chromium import live_chromium_pids
 from anchorframe.backends.fake import FakeBackend, FakeDocument, FakeError
 from anchorframe.errors import InputError
@@ -466,3 +466,30 @@ def test_per_site_holds_for_the_whole_run_across_shards(tmp_path):
     )
     assert set(result.results["af_status"]) == {"ok"}
     assert documents.most_at_once() <= 2
+
+
+def test_one_process_and_two_workers_give_frames_of_the_same_shape(site, no_chromium_left):
+    """One process and workers=2: same frames and columns, attempts and busy/idle seconds included."""
+    urls = [site.url(f"/slow?s=0.02&n={n}") for n in range(16)] + ["ftp://nope.test/x"]
+    frame = pd.DataFrame({"url": urls}, index=[f"r{n}" for n in range(len(urls))])
+    options = {"extract": {"h1": "h1"}, "render": "browser", "backend": "local", "tabs": 2, **QUIET}
+    one = af.scrape(frame, **options)
+    two = af.scrape(frame, workers=2, **options)
+    for kept in (one, two):
+        assert kept.results["af_status"].tolist() == ["ok"] * 16 + ["invalid"]
+        assert len(kept.attempts) == 16  # one attempt row per attempt
+        assert set(kept.attempts["session"]) <= set(kept.sessions["session"])
+        assert kept.attempts["row"].tolist() != [] and set(kept.attempts["row"]) == set(frame.index[:16])
+        assert kept.sessions["busy_s"].notna().all() and (kept.sessions["busy_s"] > 0).all()
+        assert kept.sessions["idle_s"].notna().all()
+    assert one.results.columns.tolist() == two.results.columns.tolist()
+    assert one.results.index.tolist() == two.results.index.tolist()
+    assert one.errors.columns.tolist() == two.errors.columns.tolist()
+    assert one.attempts.columns.tolist() == two.attempts.columns.tolist()
+    assert one.attempts.dtypes.tolist() == two.attempts.dtypes.tolist()
+    # workers= adds which worker held each session and what a row cost it; the rest is the same
+    assert [c for c in two.sessions.columns if c not in ("worker", "worker_cpu_ms_per_row")] == list(
+        one.sessions.columns
+    )
+    assert two.sessions["worker"].notna().all()
+    assert shard_pids() == []

@@ -26,10 +26,10 @@ from typing import Any
 
 from .._core import events as ev
 from .._core.events import Event, Observer, RunState
-from .._core.frames import InputTable, Work
+from .._core.options import EngineOptions
 from .._core.plan import Plan
 from .._core.retry import first_line
-from .._run.options import EngineOptions
+from .._core.table import InputTable, Work
 from ..backends._base import Backend
 from . import driver as _driver
 from .http_stage import HttpStage

@@ -36,9 +36,9 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .._core.frames import InputTable, Work
+from .._core.options import Identity
 from .._core.retry import Failure
-from .._manners.identity import Identity
+from .._core.table import InputTable, Work
 from .._manners.sites import parse_retry_after
 from .._render.page_signals import THROTTLE_STATUSES
 from .._render.policy import RenderPolicy

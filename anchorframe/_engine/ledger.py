@@ -4,7 +4,7 @@ The engine asks the ledger and does what it says; the ledger never awaits,
 sleeps or touches a browser, so every decision here is tested without one
 (``tests/test_ledger.py``, thousands of cases in milliseconds).
 
-A row (a :class:`~anchorframe._core.frames.Work`, one per unique URL) is *pending*
+A row (a :class:`~anchorframe._core.table.Work`, one per unique URL) is *pending*
 until it is resolved ``ok`` or ``failed``. Each try at it is an
 :class:`Attempt`, which ends in one of three ways:
 
@@ -31,9 +31,9 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .._core.events import ROW_DONE, ROW_RETRYING, RunState
-from .._core.frames import InputTable, Work
 from .._core.retry import Failure, backoff_delay, classify_failure
 from .._core.secrets import redact
+from .._core.table import InputTable, Work
 from .._manners.sites import site_key
 
 __all__ = ["Attempt", "Ledger", "RetryPolicy"]
@@ -69,7 +69,7 @@ class Ledger:
     """Every row's state and the decisions about it; see the module docstring.
 
     Example:
-        >>> from anchorframe._core.frames import prepare_input
+        >>> from anchorframe._core.table import prepare_input
         >>> from anchorframe._core.events import RunState
         >>> table = prepare_input(["https://example.com/a"], None)
         >>> state = RunState(backend="demo", rows_total=1, urls_total=1, sessions_planned=1, tabs=1)

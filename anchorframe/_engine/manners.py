@@ -38,9 +38,9 @@ from .._render.blocked import Blocked, blocked_failure
 from .ledger import Attempt, Emit, Ledger
 
 if TYPE_CHECKING:
-    from .._core.frames import Work
+    from .._core.options import EngineOptions
+    from .._core.table import Work
     from .._manners.robots import RobotsCache, RobotsVerdict
-    from .._run.options import EngineOptions
 
 __all__ = ["GIVE_UP_AFTER", "Manners"]
 

@@ -49,6 +49,8 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from .._core.options import CONTEXT_RENEW_ROWS  # the default of renew_context_after=
+
 __all__ = [
     "CONTEXT_RENEW_ROWS",
     "MIN_RESERVE_BYTES",
@@ -58,8 +60,6 @@ __all__ = [
     "tabs_for_memory",
 ]
 
-#: Rows after which a session's browser context is renewed (see the module docstring).
-CONTEXT_RENEW_ROWS = 500
 #: The least memory kept available for the system and the rest of the browser.
 MIN_RESERVE_BYTES = 512 * 2**20
 #: The fraction of RAM kept available, when larger than MIN_RESERVE_BYTES.

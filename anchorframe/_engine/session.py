@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from .._core.events import SessionState
-from .._run.options import EngineOptions
+from .._core.options import EngineOptions
 from ..backends._base import SessionHandle
 from .tabs import guarded, open_page
 

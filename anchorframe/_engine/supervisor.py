@@ -24,10 +24,10 @@ from typing import Any
 
 from .._core import events as ev
 from .._core.events import RunState, SessionState
+from .._core.options import EngineOptions
 from .._core.plan import Plan
 from .._core.retry import first_line
 from .._core.secrets import redact
-from .._run.options import EngineOptions
 from ..backends._base import Backend, Provisioned, ProvisionFailure, SessionHandle, SessionPool
 from . import driver as _driver
 from .ledger import Ledger

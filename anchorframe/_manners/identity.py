@@ -2,9 +2,10 @@
 
 Each ``check_*`` returns the value to use or raises
 :class:`~anchorframe.errors.InputError` naming the option and the fix.
-:func:`check_identity` checks them together and returns an :class:`Identity`,
-whose :meth:`~Identity.context_options` are the keyword arguments of
-Playwright's ``browser.new_context()``.
+:func:`check_identity` checks them together and returns an
+:class:`~anchorframe._core.options.Identity` (the option group's type, with
+:class:`~anchorframe._core.options.Headers`), whose ``context_options()`` are the
+keyword arguments of Playwright's ``browser.new_context()``.
 
 Header values may be secrets (a bearer token, a session cookie): they never
 appear in a repr, a log line or an error message. :class:`Headers` shows names
@@ -25,10 +26,10 @@ from __future__ import annotations
 import difflib
 import re
 import zoneinfo
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
+from .._core.options import Headers, Identity
 from ..errors import InputError, InputTypeError
 
 __all__ = [
@@ -57,9 +58,6 @@ FORBIDDEN_HEADERS = {
     "host": "the browser sets it from each URL",
     "content-length": "the browser computes it for each request",
 }
-#: Header names whose values are shown as ``<redacted>`` (and anything naming a key, token or secret).
-SENSITIVE_HEADERS = frozenset({"authorization", "cookie", "set-cookie", "x-api-key", "x-auth-token"})
-_SENSITIVE_WORDS = re.compile(r"key|token|secret|auth|session|password|cookie", re.I)
 # RFC 9110 §5.1: a field name is a token.
 _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 # Control characters (CR and LF above all) would split one header into two.
@@ -68,44 +66,6 @@ _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _LOCALE = re.compile(
     r"^[A-Za-z]{2,3}(-[A-Za-z]{4})?(-(?:[A-Za-z]{2}|\d{3}))?(-(?:[A-Za-z0-9]{5,8}|\d[A-Za-z0-9]{3}))*$"
 )
-
-
-class Headers(Mapping[str, str]):
-    """Checked request headers: a read-only mapping whose repr never shows a sensitive value.
-
-    Example:
-        >>> Headers({"Cookie": "sid=1", "Accept-Language": "de"})
-        Headers({'Cookie': '<redacted>', 'Accept-Language': 'de'})
-    """
-
-    __slots__ = ("_items",)
-
-    def __init__(self, items: Mapping[str, str]) -> None:
-        self._items = dict(items)
-
-    def __getitem__(self, name: str) -> str:
-        return self._items[name]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._items)
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def __repr__(self) -> str:
-        shown = {name: ("<redacted>" if is_sensitive(name) else value) for name, value in self._items.items()}
-        return f"Headers({shown!r})"
-
-    __str__ = __repr__
-
-    def secrets(self) -> tuple[str, ...]:
-        """The sensitive values, for redaction of any text that might quote them."""
-        return tuple(value for name, value in self._items.items() if is_sensitive(name) and value)
-
-
-def is_sensitive(name: str) -> bool:
-    """Whether a header's value must not be shown (credentials, cookies, keys, tokens)."""
-    return name.lower() in SENSITIVE_HEADERS or bool(_SENSITIVE_WORDS.search(name))
 
 
 def check_user_agent(value: Any) -> str | None:
@@ -234,52 +194,6 @@ def check_timezone(value: Any) -> str | None:
         f"timezone={value!r} is not an IANA time zone name. Pass one such as 'Europe/Berlin' or "
         f"'UTC' (offsets like 'UTC+2' are not names).{fix}"
     )
-
-
-@dataclass(frozen=True)
-class Identity:
-    """How the browser presents itself; empty by default (the browser's own)."""
-
-    user_agent: str | None = None
-    headers: Headers | None = None
-    locale: str | None = None
-    timezone: str | None = None
-
-    def context_options(self) -> dict[str, Any]:
-        """Keyword arguments for Playwright's ``browser.new_context()`` (only those set).
-
-        Example:
-            >>> Identity(user_agent="bot/1", timezone="UTC").context_options()
-            {'user_agent': 'bot/1', 'timezone_id': 'UTC'}
-        """
-        options: dict[str, Any] = {}
-        if self.user_agent is not None:
-            options["user_agent"] = self.user_agent
-        if self.headers:
-            options["extra_http_headers"] = dict(self.headers)
-        if self.locale is not None:
-            options["locale"] = self.locale
-        if self.timezone is not None:
-            options["timezone_id"] = self.timezone
-        return options
-
-    def request_headers(self) -> dict[str, str]:
-        """The headers of every request, for a context made elsewhere (a cloud session's own).
-
-        There a User-Agent can only be sent as a header; locale and timezone do not apply.
-
-        Example:
-            >>> Identity(user_agent="bot/1", headers=Headers({"X-Team": "data"})).request_headers()
-            {'X-Team': 'data', 'User-Agent': 'bot/1'}
-        """
-        headers = dict(self.headers or {})
-        if self.user_agent is not None:
-            headers.setdefault("User-Agent", self.user_agent)
-        return headers
-
-    def secrets(self) -> tuple[str, ...]:
-        """Values to redact from any text shown (sensitive header values)."""
-        return self.headers.secrets() if self.headers else ()
 
 
 def check_identity(

@@ -58,6 +58,8 @@ from email.utils import parsedate_to_datetime
 from typing import Generic, TypeVar
 from urllib.parse import urlsplit
 
+from .._core.options import DEFAULT_PER_SITE
+
 __all__ = [
     "DEFAULT_PER_SITE",
     "LANE",
@@ -71,8 +73,6 @@ __all__ = [
 
 T = TypeVar("T")
 
-#: Scrapy's default for concurrent requests per domain (``CONCURRENT_REQUESTS_PER_DOMAIN``).
-DEFAULT_PER_SITE = 8
 #: The lane of a row when none is named. Rows of different lanes (the engine's browser tabs and
 #: its HTTP fetchers) wait apart but share each site's cap, delay and pauses.
 LANE = "rows"

@@ -15,17 +15,9 @@ import numpy as np
 import pandas as pd
 
 from .._core.events import RunState
-from .._core.frames import (
-    ATTEMPTS,
-    STATUS_COLUMNS,
-    InputTable,
-    Work,
-    errors_frame,
-    invalid_records,
-    results_frame,
-    sessions_frame,
-)
+from .._core.frames import errors_frame, invalid_records, results_frame, sessions_frame
 from .._core.plan import Plan
+from .._core.table import ATTEMPTS, STATUS_COLUMNS, InputTable, Work
 from .._display.timeline_data import attempts_frame
 from .._scale.dask_input import counts_of
 from ..errors import InputError

@@ -14,15 +14,25 @@ import difflib
 import inspect
 import math
 import os
-from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
-from .._core.frames import DEFAULT_SCHEMES
-from .._engine.memory import CONTEXT_RENEW_ROWS
-from .._manners.identity import Identity, check_identity
-from .._manners.sites import DEFAULT_PER_SITE
+from .._core.options import (
+    CONTEXT_RENEW_ROWS,
+    DEFAULT_PER_SITE,
+    PROGRESS_KINDS,
+    RENDERS,
+    RESOURCE_TYPES,
+    SIZING,
+    EngineOptions,
+    ScrapeFn,
+    ScrapeOptions,
+    Seconds,
+    SetupFn,
+)
+from .._core.table import DEFAULT_SCHEMES
+from .._manners.identity import check_identity
 from ..errors import InputError, InputTypeError
 
 if TYPE_CHECKING:
@@ -30,23 +40,6 @@ if TYPE_CHECKING:
 
 __all__ = ["EngineOptions", "ScrapeOptions", "check_options", "resolve_backend", "with_options"]
 
-ScrapeFn = Callable[[Any, Any], Awaitable[Any]]
-SetupFn = Callable[[Any], Awaitable[Any]]
-Seconds = float | timedelta
-
-RESOURCE_TYPES = frozenset(
-    {"image", "font", "media", "stylesheet", "script", "xhr", "fetch", "websocket", "manifest", "other"}
-)
-PROGRESS_KINDS = ("widgets", "tqdm", "log")
-SIZING = (
-    "sessions",
-    "tabs",
-    "max_sessions",
-    "seconds_per_url",
-    "target_seconds",
-    "max_session_minutes",
-    "workers",  # the plan never has more sessions than the driver processes keep busy
-)
 _API_KEY_VARIABLES = ("ANCHOR_API_KEY", "ANCHORBROWSER_API_KEY")
 
 
@@ -109,52 +102,6 @@ def with_options(declaration: Callable[P, Any]) -> Callable[[Callable[..., R]], 
         return impl  # type: ignore[return-value]
 
     return decorate
-
-
-@dataclass(frozen=True)
-class EngineOptions:
-    """How each row is attempted (checked values; see ``scrape()`` for each)."""
-
-    timeout: float = 30.0
-    retries: int = 2
-    backoff: float = 0.5
-    max_replacements: int | None = None
-    setup: SetupFn | None = None
-    block: frozenset[str] = frozenset()
-    #: None: reuse for anchorframe's own callables (they leave no state behind), a page per row otherwise.
-    reuse_pages: bool | None = None
-    connect_timeout: float = 30.0
-    #: "browser", "http" or "auto" (see ``scrape(render=...)``).
-    render: str = "browser"
-    per_site: int = DEFAULT_PER_SITE
-    min_delay: float = 0.0
-    robots: bool = True
-    identity: Identity = field(default_factory=Identity)
-    #: Rows a tab runs on one browser context before it opens a fresh one (None: never).
-    renew_context_after: int | None = CONTEXT_RENEW_ROWS
-
-
-@dataclass(frozen=True)
-class ScrapeOptions:
-    """Every option of a run, checked. ``call`` keeps them as given, for ``retry_failed``."""
-
-    scraper: ScrapeFn
-    url: Hashable | None
-    backend: Backend
-    progress: bool | str | None
-    dedupe: bool
-    schemes: frozenset[str]
-    checkpoint: str | os.PathLike[str] | None
-    checkpoint_overwrite: bool
-    sizing: dict[str, Any]
-    engine: EngineOptions
-    call: dict[str, Any]
-    workers: int = 1
-    cluster: Any = None
-    #: ``out=``: the shards write the rows there as a Parquet dataset (``_out.py``).
-    out: str | None = None
-    #: A dask DataFrame given as input (its partitions go to the shards, ``_dask_input.py``).
-    dask_input: Any = None
 
 
 def bind(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -294,9 +241,6 @@ def flag(name: str, value: Any, *, allow_none: bool = False) -> bool | None:
         allowed = "True, False or None" if allow_none else "True or False"
         raise InputError(f"{name} must be {allowed}, not {value!r}.")
     return value
-
-
-RENDERS = ("browser", "http", "auto")
 
 
 def check_render(render: Any, scraper: Any, *, backend: Any = None, setup: Any = None) -> str:

@@ -13,8 +13,8 @@ import dataclasses
 import math
 from collections.abc import Mapping
 
-from .._core.frames import InputTable
 from .._core.plan import Plan, _duration
+from .._core.table import InputTable
 from .._engine.portal import run_in_portal
 from ..errors import InputError
 
@@ -25,7 +25,7 @@ def sample_urls(table: InputTable, count: int) -> list[str]:
     """``count`` unique URLs spread evenly over the input.
 
     Example:
-        >>> from anchorframe._core.frames import prepare_input
+        >>> from anchorframe._core.table import prepare_input
         >>> sample_urls(prepare_input([f"https://a.example/{n}" for n in range(10)], None), 3)
         ['https://a.example/0', 'https://a.example/3', 'https://a.example/6']
     """

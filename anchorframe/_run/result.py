@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from .._core.frames import ATTEMPTS, REASON, RENDER, STATUS, STATUSES
 from .._core.plan import Plan
+from .._core.table import ATTEMPTS, REASON, RENDER, STATUS, STATUSES
 from .._display.timeline_data import attempts_frame, run_usage, session_usage
 from ..errors import InputError
 

@@ -11,42 +11,23 @@ import asyncio
 import dataclasses
 import logging
 import os
-import uuid
 from collections.abc import Hashable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .._core.events import Broadcast
-from .._core.frames import DEFAULT_SCHEMES, InputTable, prepare_input
-from .._core.plan import Plan, plan_sessions
-from .._display.progress import choose_display
-from .._engine.engine import Engine
+from .._core.plan import Plan
+from .._core.table import DEFAULT_SCHEMES, InputTable, prepare_input
 from .._engine.portal import await_in_portal, run_in_portal
 from .._scale.dask_input import is_dask_frame, partition_table
 from ..backends._base import Backend
 from ..errors import InputError, RunInterrupted
-from .assemble import build_result, rerun_for, session_records
+from .assemble import build_result, rerun_for
+from .lifecycle import last_result, plan_for, run
 from .options import ScrapeOptions, bind, check_options, resolve_backend, scrape_signature, with_options
 from .result import ScrapeResult
-
-if TYPE_CHECKING:
-    from .._store.checkpoint import CheckpointWriter
 
 __all__ = ["ascrape", "last_result", "load_checkpoint", "plan", "scrape"]
 
 log = logging.getLogger("anchorframe")
-
-_LAST: list[ScrapeResult] = []
-
-
-def last_result() -> ScrapeResult | None:
-    """The result of the latest run in this process, also when it was interrupted.
-
-    Example:
-        >>> af.scrape(df, scraper)  # doctest: +SKIP
-        KeyboardInterrupt
-        >>> partial = af.last_result()  # every row there, unfinished ones 'skipped'  # doctest: +SKIP
-    """
-    return _LAST[-1] if _LAST else None
 
 
 def plan(
@@ -87,7 +68,7 @@ def plan(
     """
     table = prepare_input(data, url, schemes=schemes, dedupe=dedupe)
     chosen = resolve_backend(backend)
-    sized = _plan_for(
+    sized = plan_for(
         table,
         chosen,
         sessions=sessions,
@@ -103,12 +84,6 @@ def plan(
     from .probe import probe_plan
 
     return probe_plan(sized, table, probe, extract)
-
-
-def _plan_for(table: InputTable, backend: Backend, **sizing: Any) -> Plan:
-    return plan_sessions(
-        len(table.work), kind=backend.kind, rows=table.rows, invalid=len(table.invalid), **sizing
-    )
 
 
 @with_options(scrape_signature)
@@ -213,7 +188,7 @@ def scrape(*args: Any, **kwargs: Any) -> ScrapeResult:
     __tracebackhide__ = True
     try:
         table, options = _check(args, kwargs)
-        return run_in_portal(_run(table, options))
+        return run_in_portal(run(table, options, rerun_with=scrape))
     except (RunInterrupted, InputError) as error:
         raise error.with_traceback(None) from error.__cause__
     except KeyboardInterrupt:
@@ -234,7 +209,7 @@ async def ascrape(*args: Any, **kwargs: Any) -> ScrapeResult:
     except InputError as error:
         raise error.with_traceback(None) from error.__cause__
     try:
-        return await await_in_portal(_run(table, options))
+        return await await_in_portal(run(table, options, rerun_with=scrape))
     except asyncio.CancelledError as cancelled:
         if cancelled.args:
             raise
@@ -257,7 +232,7 @@ def load_checkpoint(path: str | os.PathLike[str]) -> ScrapeResult:
         >>> result = af.load_checkpoint("run.parquet")  # doctest: +SKIP
         >>> result.results.af_status.value_counts()  # doctest: +SKIP
     """
-    from .._store.checkpoint import read_checkpoint
+    from .._store.load import read_checkpoint
 
     contents = read_checkpoint(path)
     return build_result(
@@ -285,7 +260,7 @@ def _check(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[InputTable, S
         table = partition_table(data, options.url, cluster=options.cluster, out=options.out)
         return table, dataclasses.replace(options, dask_input=data)
     table = prepare_input(data, options.url, schemes=options.schemes, dedupe=options.dedupe)
-    _plan_for(table, options.backend, **options.sizing)  # a sizing that cannot work fails here
+    plan_for(table, options.backend, **options.sizing)  # a sizing that cannot work fails here
     return table, options
 
 
@@ -298,106 +273,3 @@ def _interrupted_message(partial: ScrapeResult | None) -> str:
         f"{counts['skipped']} not finished (status 'skipped'). Every session was released. "
         "The partial result is af.last_result()."
     )
-
-
-async def _open_checkpoint(table: InputTable, options: ScrapeOptions) -> tuple[CheckpointWriter, InputTable]:
-    """Open the checkpoint (reading its parts off the event loop) and list the work left."""
-    from .._store.checkpoint import open_checkpoint
-
-    assert options.checkpoint is not None
-    writer, resume = await asyncio.to_thread(
-        open_checkpoint,
-        options.checkpoint,
-        table,
-        options.scraper,
-        overwrite=options.checkpoint_overwrite,
-        dedupe=options.dedupe,
-        schemes=options.schemes,
-    )
-    if resume.rows_done:
-        log.info(
-            "Resuming from the checkpoint %s: %d rows already ok are kept, %d URLs left to scrape.",
-            options.checkpoint,
-            resume.rows_done,
-            len(resume.remaining),
-        )
-    return writer, dataclasses.replace(table, work=resume.remaining)
-
-
-async def _run(table: InputTable, options: ScrapeOptions) -> ScrapeResult:
-    """Run the engine over the rows a checkpoint does not have yet, and assemble all of ``table``."""
-    if options.workers > 1 or options.cluster is not None or options.out is not None:
-        # Several driver processes, or Dask workers: the same run, sharded (``_shards.py``).
-        from .._scale.dask import dask_shards
-        from .sharded import run_sharded
-
-        shards = dask_shards(options) if options.cluster is not None else None
-        return await run_sharded(table, options, shards)
-    backend = options.backend
-    writer: CheckpointWriter | None = None
-    todo = table
-    if options.checkpoint is not None:
-        writer, todo = await _open_checkpoint(table, options)
-    run_id = uuid.uuid4().hex[:12]
-    display = None
-    try:
-        run_plan = _plan_for(todo, backend, **options.sizing)
-        display = choose_display(options.progress) if todo.rows and todo.work else None
-        engine = Engine(
-            todo,
-            options.scraper,
-            backend,
-            run_plan,
-            options.engine,
-            run_id=run_id,
-            observer=Broadcast(essential=[writer] if writer else [], displays=[display] if display else []),
-            secrets=backend.secrets(),
-        )
-        kept = table.rows - len(todo.invalid) - sum(len(w.positions) for w in todo.work)
-        engine.state.rows_total -= kept  # progress counts this run's rows, not the checkpoint's
-        if writer is not None:
-            writer.describe_run(run_id=run_id, backend=backend.describe(), plan=run_plan)
-    except BaseException:
-        if writer is not None:
-            writer.close()
-        raise
-    interrupted = False
-    try:
-        await engine.run()
-    except asyncio.CancelledError:
-        interrupted = True
-        raise
-    finally:
-        if display is not None:
-            try:
-                display.close(engine.state)
-            except Exception:
-                log.warning("The progress display failed to show the final state.", exc_info=True)
-        if writer is not None:
-            # After the engine, also when it was cancelled: the rows it finished are written.
-            writer.drain()
-            writer.add_previous_attempts(todo.work)
-        state = engine.state
-        result = build_result(
-            table,
-            error_records=engine.error_records,
-            session_rows=session_records(state),
-            plan=run_plan,
-            backend=backend.describe(),
-            run_id=run_id,
-            elapsed=state.elapsed,
-            first_result_s=state.first_result_s,
-            interrupted=interrupted,
-            skipped_reason="the run was interrupted before this row finished" if interrupted else "not run",
-            rerun=rerun_for(table, options.call, scrape),
-            attempt_records=engine.ledger.attempt_records,
-        )
-        if writer is not None:
-            writer.close(
-                errors=result.errors,
-                sessions=result.sessions,
-                elapsed=result.elapsed,
-                interrupted=interrupted,
-            )
-        _LAST[:] = [result]
-    return result

@@ -1,9 +1,9 @@
-"""The run of a sharded scrape: start the shards, wait, wind down, assemble one result.
+"""The executor of a sharded run: start the shards, wait, wind down, settle ``out=``.
 
-``run_sharded`` is what ``scrape(..., workers=N)`` and ``cluster=`` run (see
-``_shards.py`` for the spec and the coordinator, ``_shard.py`` for a shard,
-``_dask.py`` for shards on a Dask cluster). :class:`LocalShards` starts the shard
-processes on this machine.
+:class:`Sharded` is how :func:`anchorframe._run.lifecycle.run` executes
+``scrape(..., workers=N)``, ``cluster=`` and ``out=`` (see ``anchorframe._scale.shards``
+for the coordinator, ``_scale.shard`` for a shard, ``_scale.dask`` for shards on a Dask
+cluster). :class:`LocalShards` starts the shard processes on this machine.
 """
 
 from __future__ import annotations
@@ -21,17 +21,17 @@ from typing import Any
 
 from .._core import events as ev
 from .._core.events import Broadcast, Event, RunState
-from .._core.frames import InputTable
-from .._core.plan import plan_sessions
+from .._core.options import ScrapeOptions
+from .._core.plan import Plan, plan_sessions
 from .._core.secrets import mask_password
+from .._core.table import InputTable
 from .._scale.dask_input import ROWS, counts_of, input_token, partition_tasks
 from .._scale.shards import Coordinator, shard_plans, shard_spec
 from .._store.checkpoint_partitions import PartitionCheckpoint, open_partition_checkpoint
 from .._store.out import check_out, commit, finish, part_table, partitions_in, rows_in, stage
 from ..backends._base import Backend
-from .options import ScrapeOptions
 
-__all__ = ["LocalShards", "run_sharded"]
+__all__ = ["LocalShards", "Sharded"]
 
 log = logging.getLogger("anchorframe")
 
@@ -87,69 +87,75 @@ class LocalShards:
 
 
 # ----------------------------------------------------------------- the run
-async def run_sharded(table: InputTable, options: ScrapeOptions, shards: Any = None) -> Any:
-    """Run ``table`` over ``options.workers`` shard processes (or the Dask shards given); see the module."""
-    held: list[PartitionCheckpoint] = []
-    try:
-        return await _run_sharded(table, options, shards, held)
-    finally:
-        for checkpoint in held:  # released whatever failed on the way out (idempotent)
-            checkpoint.release()
+class Sharded:
+    """The rows over shards: processes here (``workers=N``) or Dask tasks (``cluster=``).
 
+    The executor of :func:`anchorframe._run.lifecycle.run` for a sharded run: it opens
+    ``out=`` and a dask input's checkpoint, hands the rows to the shards through a
+    :class:`~anchorframe._scale.shards.Coordinator`, and ends lost shards' sessions.
+    """
 
-async def _run_sharded(
-    table: InputTable, options: ScrapeOptions, shards: Any, held: list[PartitionCheckpoint]
-) -> Any:
-    from .._display.progress import choose_display
-    from .assemble import build_result, rerun_for, session_records
-    from .scrape import _LAST, _open_checkpoint, _plan_for, scrape
+    def __init__(self, options: ScrapeOptions) -> None:
+        self.options = options
+        self.out: str | None = options.out
+        self.fatal: BaseException | None = None
+        self.shards: Any = None
+        self.partitions: PartitionCheckpoint | None = None  # a dask input's checkpoint: no rows, a lock
+        self.coordinator: Coordinator | None = None
+        self.lengths: list[int] = []  # a dask input's rows per partition
+        self.state: RunState | None = None
+        self.ending: list[asyncio.Future[None]] = []  # ending the sessions of lost shards
+        self.closed = False
 
-    backend = options.backend
-    writer = None
-    todo = table
-    out = options.out
-    if out is not None:  # before anything opens: a bad out= fails with nothing to undo
-        out = await asyncio.to_thread(check_out, out, resuming=_resuming(options))
-    partitions: PartitionCheckpoint | None = None  # a dask input's checkpoint: no rows, a lock
-    if options.checkpoint is not None and options.dask_input is not None:
-        assert out is not None
-        opened, todo = await asyncio.to_thread(_open_partition_checkpoint, options, out, table)
-        held.append(opened)
-        partitions = opened
-    elif options.checkpoint is not None:
-        writer, todo = await _open_checkpoint(table, options)
-    if out is not None and writer is not None:
-        todo = await _skip_written(todo, out)
-    run_id = uuid.uuid4().hex[:12]
-    display = None
-    coordinator: Coordinator | None = None
-    try:
-        if shards is None:
-            shards = LocalShards(max(1, min(options.workers, len(todo.work))))
+    async def open(self, table: InputTable) -> InputTable:
+        options = self.options
+        if self.out is not None:  # before anything opens: a bad out= fails with nothing to undo
+            self.out = await asyncio.to_thread(check_out, self.out, resuming=_resuming(options))
+        if options.cluster is not None:
+            from .._scale.dask import dask_shards
+
+            self.shards = dask_shards(options)
+        if options.checkpoint is not None and options.dask_input is not None:
+            assert self.out is not None
+            self.partitions, table = await asyncio.to_thread(
+                _open_partition_checkpoint, options, self.out, table
+            )
+        return table
+
+    async def resume(self, todo: InputTable, checkpointed: bool) -> InputTable:
+        if self.out is not None and checkpointed:
+            return await _skip_written(todo, self.out)
+        return todo
+
+    async def prepare(self, todo: InputTable, run_id: str, observer: Broadcast) -> tuple[Plan, RunState]:
+        options, backend = self.options, self.options.backend
+        if self.shards is None:
+            self.shards = LocalShards(max(1, min(options.workers, len(todo.work))))
+        shards = self.shards
         await shards.prepare()
         sizing = {**options.sizing, "workers": shards.count}
         rows_total = sum(len(w.positions) for w in todo.work) + len(todo.invalid)
         extra: dict[str, Any] = {}
-        lengths: list[int] = []
         if options.dask_input is not None:  # partitions, counted on the cluster (``_dask_input.py``)
-            lengths, extra = await asyncio.to_thread(_partitions, options, shards)
-            rows_total = sum(lengths[item.key] for item in todo.work)
+            self.lengths, extra = await asyncio.to_thread(_partitions, options, shards)
+            rows_total = sum(self.lengths[item.key] for item in todo.work)
             run_plan = plan_sessions(rows_total, kind=backend.kind, rows=rows_total, **sizing)
         else:
             # The plan sizes the sessions for the shards there are (a Dask cluster has its own count).
-            run_plan = _plan_for(todo, backend, **sizing)
+            run_plan = plan_sessions(
+                len(todo.work), kind=backend.kind, rows=todo.rows, invalid=len(todo.invalid), **sizing
+            )
         plans = shard_plans(run_plan, shards.count)
         # per_site holds for the whole run: each shard keeps to its share of it (at least 1).
         engine = options.engine
         shared = dataclasses.replace(engine, per_site=max(1, engine.per_site // shards.count))
-        spec, env = shard_spec(
+        spec, self.env = shard_spec(
             todo,
             dataclasses.replace(options, engine=shared),
             for_cluster=not isinstance(shards, LocalShards),
             extra=extra,
         )
-        display = choose_display(options.progress) if rows_total and todo.work else None
-        state = RunState(
+        self.state = state = RunState(
             backend=backend.describe(),
             rows_total=rows_total,
             urls_total=len(todo.work),
@@ -160,24 +166,12 @@ async def _run_sharded(
             est_session_minutes=run_plan.est_session_minutes,
             rows_invalid=len(todo.invalid),
         )
-        observer = Broadcast(essential=[writer] if writer else [], displays=[display] if display else [])
-        if writer is not None:
-            writer.describe_run(run_id=run_id, backend=backend.describe(), plan=run_plan, out=out)
-        if partitions is not None:
-            assert out is not None
-            partitions.describe_run(
-                run_id=run_id, backend=backend.describe(), out=out, plan=run_plan, lengths=lengths
+        if self.partitions is not None:
+            assert self.out is not None
+            self.partitions.describe_run(
+                run_id=run_id, backend=backend.describe(), out=self.out, plan=run_plan, lengths=self.lengths
             )
-    except BaseException:
-        if writer is not None:
-            writer.close()
-        if partitions is not None:
-            partitions.close(interrupted=True, counts={})
-        raise
-    interrupted = False
-    ending: list[asyncio.Future[None]] = []  # ending the sessions of lost shards
-    try:
-        coordinator = Coordinator(
+        self.coordinator = Coordinator(
             todo,
             state,
             observer,
@@ -185,57 +179,55 @@ async def _run_sharded(
             plans=plans,
             run_id=run_id,
             host=getattr(shards, "host", "127.0.0.1"),
-            out=out,
+            out=self.out,
+            attempts=options.dask_input is None,  # a partition's rows are not the caller's rows
         )
-        coordinator.on_lost = lambda tag: ending.append(asyncio.ensure_future(_end_tagged(backend, tag)))
-        observer(Event(ev.RUN_STARTED), state)
+        self.coordinator.on_lost = lambda tag: self.ending.append(
+            asyncio.ensure_future(_end_tagged(backend, tag))
+        )
+        return run_plan, state
+
+    async def execute(self) -> None:
+        coordinator, state = self.coordinator, self.state
+        assert coordinator is not None and state is not None
+        coordinator.observer(Event(ev.RUN_STARTED), state)
         if coordinator.unresolved:
-            await asyncio.to_thread(shards.start, coordinator, env)
-            watcher = asyncio.ensure_future(shards.watch(coordinator))
+            await asyncio.to_thread(self.shards.start, coordinator, self.env)
+            watcher = asyncio.ensure_future(self.shards.watch(coordinator))
             try:
                 await coordinator.done.wait()
             finally:
                 watcher.cancel()
-    except asyncio.CancelledError:
-        interrupted = True
-        raise
-    finally:
-        if coordinator is not None:
-            await _wind_down(coordinator, shards)
-            await asyncio.gather(*ending, return_exceptions=True)
-            await _end_orphans(backend, run_id, coordinator.orphans)
+
+    async def wind_down(self, todo: InputTable) -> RunState:
+        coordinator, state = self.coordinator, self.state
+        assert coordinator is not None and state is not None
+        await _wind_down(coordinator, self.shards)
+        await asyncio.gather(*self.ending, return_exceptions=True)
+        await _end_orphans(self.options.backend, coordinator.run_id, coordinator.orphans)
         state.finished = time.monotonic()
         state.rows_skipped = sum(len(w.positions) for w in todo.work if w.status is None)
         state.phase = "done"
-        observer(Event(ev.RUN_FINISHED), state)
-        if display is not None:
-            try:
-                display.close(state)
-            except Exception:
-                log.warning("The progress display failed to show the final state.", exc_info=True)
-        if writer is not None:
-            writer.drain()
-            writer.add_previous_attempts(todo.work)
+        coordinator.observer(Event(ev.RUN_FINISHED), state)
         for item in todo.work:  # a partition no shard wrote: its rows are not in out=, 'skipped'
-            if lengths and counts_of(item.value) is None:
-                item.value = {ROWS: {"skipped": lengths[item.key]}}
-        if out is not None:
-            written = coordinator.written if coordinator else set()
-            await asyncio.to_thread(_finish_out, out, todo, written, bool(lengths))
-        result = build_result(
-            table,
-            error_records=coordinator.error_records if coordinator else [],
-            session_rows=session_records(state),
-            plan=run_plan,
-            backend=backend.describe(),
-            run_id=run_id,
-            elapsed=state.elapsed,
-            first_result_s=state.first_result_s,
-            interrupted=interrupted,
-            skipped_reason="the run was interrupted before this row finished" if interrupted else "not run",
-            rerun=None if out is not None else rerun_for(table, options.call, scrape),
-            out=out,
-        )
+            if self.lengths and counts_of(item.value) is None:
+                item.value = {ROWS: {"skipped": self.lengths[item.key]}}
+        if self.out is not None:
+            await asyncio.to_thread(_finish_out, self.out, todo, coordinator.written, bool(self.lengths))
+        if coordinator.fatal is not None:
+            self.fatal = coordinator.fatal
+        return state
+
+    @property
+    def error_records(self) -> list[dict[str, Any]]:
+        return self.coordinator.error_records if self.coordinator else []
+
+    @property
+    def attempt_records(self) -> list[tuple[Any, ...]]:
+        return self.coordinator.attempt_records if self.coordinator else []
+
+    def annotate(self, result: Any) -> None:
+        coordinator = self.coordinator
         workers = coordinator.session_workers if coordinator else {}
         result.sessions["worker"] = result.sessions["session"].map(workers).astype(object)
         # What a row cost each shard's orchestrator, measured during the run (see _plan.py).
@@ -246,25 +238,23 @@ async def _run_sharded(
                 "Orchestrator CPU per row (Python + Playwright driver): %s.",
                 ", ".join(f"worker {w}: {ms:.1f} ms" for w, ms in sorted(cpu.items())),
             )
-        if writer is not None:
-            writer.close(
-                errors=result.errors,
-                sessions=result.sessions,
-                elapsed=result.elapsed,
-                interrupted=interrupted,
-            )
-        if partitions is not None:
-            partitions.close(
-                interrupted=interrupted,
-                counts=result.counts,
-                errors=result.errors,
-                sessions=result.sessions,
-                elapsed=result.elapsed,
-            )
-        _LAST[:] = [result]
-    if coordinator.fatal is not None:
-        raise coordinator.fatal
-    return result
+
+    def close(self, result: Any, *, interrupted: bool) -> None:
+        if self.partitions is not None and not self.closed:
+            self.closed = True
+            try:
+                if result is None:
+                    self.partitions.close(interrupted=True, counts={})
+                else:
+                    self.partitions.close(
+                        interrupted=interrupted,
+                        counts=result.counts,
+                        errors=result.errors,
+                        sessions=result.sessions,
+                        elapsed=result.elapsed,
+                    )
+            finally:
+                self.partitions.release()  # whatever failed on the way out (idempotent)
 
 
 async def _wind_down(coordinator: Coordinator, shards: Any) -> None:

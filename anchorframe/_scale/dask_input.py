@@ -30,13 +30,18 @@ from typing import Any
 
 import pandas as pd
 
-from .._core.frames import InputTable, Work
+from .._core.table import ROWS, InputTable, Work, counts_of
 from ..errors import InputError
 
-__all__ = ["PartitionRunner", "input_token", "is_dask_frame", "partition_table", "partition_tasks"]
-
-#: The key, in a partition's reported value, of its rows by status.
-ROWS = "af_partition_rows"
+__all__ = [
+    "ROWS",
+    "PartitionRunner",
+    "counts_of",
+    "input_token",
+    "is_dask_frame",
+    "partition_table",
+    "partition_tasks",
+]
 
 
 def is_dask_frame(data: Any) -> bool:
@@ -46,7 +51,7 @@ def is_dask_frame(data: Any) -> bool:
 
 def partition_table(data: Any, url: Any, *, cluster: Any, out: Any) -> InputTable:
     """The caller's table of a dask input: one Work per partition, no rows (see the module)."""
-    from .._core.frames import prepare_input
+    from .._core.table import prepare_input
 
     missing = [name for name, value in (("cluster=", cluster), ("out=", out)) if value is None]
     if missing:
@@ -87,13 +92,6 @@ def _compute(blob: bytes) -> pd.DataFrame:
     return frame
 
 
-def counts_of(value: Any) -> dict[str, int] | None:
-    """A partition's rows by status, from its reported value (None for a plain row)."""
-    if isinstance(value, dict) and ROWS in value:
-        return dict(value[ROWS])
-    return None
-
-
 class PartitionRunner:
     """The shard's side: one partition at a time through the shard's feed-mode engine."""
 
@@ -127,7 +125,7 @@ class PartitionRunner:
         task.add_done_callback(self.busy.discard)
 
     async def _start(self, partition: Work) -> None:
-        from .._core.frames import prepare_input
+        from .._core.table import prepare_input
 
         self.started = time.monotonic()
         try:

@@ -101,6 +101,7 @@ class _Shard:
         self.asked = 0
         self.outbox: list[tuple[Any, ...]] = []
         self.errors_sent = 0
+        self.attempts_sent = 0
         self.engine: Any = None
         self.run_task: asyncio.Future[None] | None = None
         self.lost = False
@@ -207,7 +208,7 @@ class _Shard:
                 return
 
     def _handle(self, message: tuple[Any, ...]) -> None:
-        from .._core.frames import Work
+        from .._core.table import Work
 
         kind = message[0]
         if kind == "work":
@@ -324,6 +325,8 @@ class _Shard:
         state = engine.state
         errors = engine.error_records[self.errors_sent :]
         self.errors_sent += len(errors)
+        attempts = engine.ledger.attempt_records[self.attempts_sent :]
+        self.attempts_sent += len(attempts)
         self.rows_done = state.rows_ok + state.rows_failed
         return {
             "cpu_s": self._cpu(),
@@ -336,6 +339,7 @@ class _Shard:
             "retrying": state.retrying,
             "saturation": getattr(state, "saturation", None),
             "errors": errors,
+            "attempts": attempts,
         }
 
     def _cpu(self) -> float | None:

@@ -13,9 +13,9 @@ import pickle
 import sys
 from typing import Any
 
-from .._core.frames import InputTable
+from .._core.options import ScrapeOptions
 from .._core.plan import MAX_BATCH, Plan
-from .._run.options import ScrapeOptions
+from .._core.table import InputTable
 from ..backends._base import Backend
 from ..errors import InputError
 from .shard import FromEnv

@@ -39,8 +39,8 @@ from typing import Any
 
 from .._core import events as ev
 from .._core.events import Event, RunState
-from .._core.frames import InputTable, Work
 from .._core.plan import Plan
+from .._core.table import InputTable, Work
 from .._engine.ledger import error_record
 from .dask_input import counts_of
 from .shard_spec import check_travels, shard_plans, shard_spec, shard_tag  # re-exported: the spec's home
@@ -88,6 +88,7 @@ class Coordinator:
         run_id: str,
         host: str = "127.0.0.1",
         out: str | None = None,
+        attempts: bool = True,
     ) -> None:
         from multiprocessing.connection import Listener
 
@@ -105,6 +106,10 @@ class Coordinator:
         self.unresolved = len(self.queue)
         self.links: list[ShardLink] = []
         self.error_records: list[dict[str, Any]] = []
+        #: One tuple per attempt of every shard, as the engine's ledger records them (``result.attempts``);
+        #: kept only when the rows handed out are the caller's rows (not a dask input's partitions).
+        self.attempt_records: list[tuple[Any, ...]] = []
+        self.keep_attempts = attempts
         #: Sessions of shards that died (their ids in the backend): the caller ends them.
         self.orphans: list[str] = []
         #: Called with the session tag of each shard that died (``_shards_run`` ends its sessions).
@@ -285,6 +290,9 @@ class Coordinator:
             if record.get("session") is not None:
                 record["session"] = self._alias(link, record["session"])
             self.error_records.append(record)
+        if self.keep_attempts:
+            for attempt in snapshot.get("attempts", ()):
+                self.attempt_records.append((self._alias(link, attempt[0]), *attempt[1:]))
         link.snapshot = snapshot
         self._sum_up()
 

@@ -33,9 +33,9 @@ import pandas as pd
 
 from .._core import events as ev
 from .._core.events import Event, RunState
-from .._core.frames import InputTable, Work
 from .._core.plan import Plan
 from .._core.secrets import mask_password
+from .._core.table import InputTable, Work
 from ..errors import InputError
 from .checkpoint_files import (
     _URL,
@@ -59,7 +59,6 @@ from .checkpoint_files import (
     _write_parquet_atomic,
     encode_rows,
     input_fingerprint,
-    read_checkpoint,
     read_records,
     scraper_identity,
 )
@@ -69,7 +68,6 @@ __all__ = [
     "CheckpointWriter",
     "input_fingerprint",
     "open_checkpoint",
-    "read_checkpoint",
     "scraper_identity",
 ]
 

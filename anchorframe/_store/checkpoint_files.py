@@ -1,7 +1,8 @@
-"""The checkpoint's files: names, atomic writes, the manifest, rows as Parquet, and reading back.
+"""The checkpoint's files: names, atomic writes, the manifest, rows as Parquet, what a checkpoint holds.
 
-No run logic here (``_checkpoint`` opens, resumes, locks and writes while a run goes);
-this module knows how a checkpoint directory is laid out and how rows are encoded.
+No run logic here (:mod:`.checkpoint` opens, resumes, locks and writes while a run goes);
+this module knows how a checkpoint directory is laid out and how rows are encoded;
+:mod:`.load` reads one back.
 """
 
 from __future__ import annotations
@@ -22,11 +23,11 @@ from typing import Any
 
 import pandas as pd
 
-from .._core.frames import InputTable, Work, prepare_input
 from .._core.plan import Plan
+from .._core.table import InputTable, Work
 from ..errors import InputError
 
-__all__ = ["CheckpointContents", "input_fingerprint", "read_checkpoint", "read_records", "scraper_identity"]
+__all__ = ["CheckpointContents", "input_fingerprint", "read_records", "scraper_identity"]
 
 log = logging.getLogger("anchorframe")
 
@@ -321,62 +322,6 @@ class CheckpointContents:
     call: dict[str, Any]
     #: The ``out=`` dataset of the last run (its rows' values are there, not in the checkpoint).
     out: str | None = None
-
-
-def read_checkpoint(path: str | os.PathLike[str]) -> CheckpointContents:
-    """Read a checkpoint, also while a run is still writing it (``af.load_checkpoint`` builds the result)."""
-    import pyarrow.parquet as pq
-
-    root = Path(path)
-    if not root.is_dir():
-        raise InputError(f"There is no checkpoint at {root} (no such directory).")
-    manifest = _read_manifest(root)
-    if manifest is None:
-        raise InputError(f"{root} is not an anchorframe checkpoint: it has no {MANIFEST}.")
-    info = manifest.get("input", {})
-    if manifest.get("kind") == "dask":  # its rows are in out=, its partitions named in the parts
-        from .checkpoint_partitions import read_partition_checkpoint
-
-        return read_partition_checkpoint(root, manifest)
-    frame = pq.read_table(root / INPUT).to_pandas()
-    runs = manifest.get("runs") or [{}]
-    last = runs[-1]
-    schemes = last.get("schemes") or ("http", "https")
-    dedupe = bool(last.get("dedupe", True))
-    url_column = _stored_column(frame, info.get("url_column", "url"), root)
-    table = prepare_input(frame, url_column, schemes=schemes, dedupe=dedupe)
-    records = read_records(root)
-    unfinished = False
-    for item in table.work:
-        record = records.get(item.positions[0])
-        if record is not None and record[_URL] == item.url:
-            _apply(item, record)
-        unfinished = unfinished or item.status is None
-    return CheckpointContents(
-        table=table,
-        error_records=_records(_read_frames(root, "_errors-")),
-        session_records=_records(_read_frames(root, "_sessions-")),
-        plan=_plan_from(last.get("plan"), table),
-        backend=str(last.get("backend") or "unknown"),
-        run_id=str(last.get("run_id") or f"checkpoint-{len(runs)}"),
-        elapsed=sum(float(r.get("elapsed") or 0.0) for r in runs),
-        interrupted=bool(last.get("interrupted")) or last.get("ended") is None or unfinished,
-        call={"url": url_column, "dedupe": dedupe, "schemes": schemes, "progress": None},
-        out=last.get("out"),
-    )
-
-
-def _stored_column(frame: pd.DataFrame, name: Any, root: Path) -> Hashable:
-    """The URL column of a stored input; a non-string column name was stored as text."""
-    if name in frame.columns:
-        return name  # type: ignore[no-any-return]
-    for column in frame.columns:
-        if str(column) == str(name):
-            return column  # type: ignore[no-any-return]
-    raise InputError(
-        f"The checkpoint {root} is damaged: its input has no URL column {name!r} "
-        f"(columns: {list(frame.columns)}). Start it afresh with checkpoint_overwrite=True."
-    )
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:

@@ -20,9 +20,9 @@ from typing import Any
 
 import pandas as pd
 
-from .._core.frames import InputTable, Work
 from .._core.plan import Plan
 from .._core.secrets import mask_password
+from .._core.table import InputTable, Work
 from ..errors import InputError
 from .checkpoint import _clear, _note_scraper_change, _release_lock, open_locked, write_run_frame
 from .checkpoint_files import (
@@ -182,7 +182,7 @@ def open_partition_checkpoint(
 def read_partition_checkpoint(root: Path, manifest: Mapping[str, Any]) -> CheckpointContents:
     """What ``af.load_checkpoint`` gives for a dask input's run: counts per partition, read from
     the footers of ``out=`` (so also after a killed run), its errors and sessions, and ``out``."""
-    from .._scale.dask_input import ROWS
+    from .._core.table import ROWS
     from .out import partitions_in
 
     info = manifest.get("input", {})

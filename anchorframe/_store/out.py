@@ -32,8 +32,9 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from .._core.frames import STATUS_COLUMNS, InputTable, Work, results_frame
+from .._core.frames import results_frame
 from .._core.secrets import mask_password
+from .._core.table import STATUS_COLUMNS, InputTable, Work
 from ..errors import InputError
 
 __all__ = [

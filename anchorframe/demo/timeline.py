@@ -15,8 +15,9 @@ from typing import Any
 
 import pandas as pd
 
-from .._core.frames import STATUS_COLUMNS, sessions_frame
+from .._core.frames import sessions_frame
 from .._core.plan import plan_sessions
+from .._core.table import STATUS_COLUMNS
 from .._run.result import ScrapeResult
 
 __all__ = ["synthetic_run"]
