@@ -17,11 +17,14 @@ import pytest
         "anchorframe._core.secrets",
         "anchorframe._core.table",
         "anchorframe.backends.anchor",
+        "anchorframe.backends._anchor_config",
+        "anchorframe.backends._anchor_polling",
         "anchorframe._manners.identity",
         "anchorframe._run.options",
         "anchorframe._engine.session",
         "anchorframe._engine.saturation",
         "anchorframe._engine.tabs",
+        "anchorframe._scale.messages",
         "anchorframe._store.checkpoint_partitions",  # in a temporary directory
     ],
 )

@@ -28,9 +28,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .._core.events import Broadcast, RunState
-from .._core.table import InputTable
 from .._core.options import ScrapeOptions
 from .._core.plan import Plan, plan_sessions
+from .._core.table import InputTable
 from .._display.progress import choose_display
 from ..backends._base import Backend
 from .assemble import build_result, rerun_for, session_records

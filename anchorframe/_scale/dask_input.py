@@ -32,6 +32,7 @@ import pandas as pd
 
 from .._core.table import ROWS, InputTable, Work, counts_of
 from ..errors import InputError
+from .messages import Done, Outcome
 
 __all__ = [
     "ROWS",
@@ -186,8 +187,8 @@ class PartitionRunner:
             return
         status = "ok" if counts["failed"] == 0 else "failed"
         elapsed = time.monotonic() - self.started
-        row = (partition.key, status, {ROWS: counts}, None, None, 1, elapsed, None, None)
-        self.shard._send(("done", [row], name))
+        row = Outcome(partition.key, status, {ROWS: counts}, None, None, 1, elapsed, None, None)
+        self.shard._send(Done([row], name))
 
     async def drain(self) -> None:
         """Wait for the parts being written (a partition cut short by a stop is not reported)."""

@@ -28,6 +28,21 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+from .messages import (
+    CallerMessage,
+    Close,
+    Done,
+    Final,
+    Hello,
+    Outcome,
+    Rows,
+    Snapshot,
+    Spec,
+    State,
+    Stop,
+    Want,
+)
+
 __all__ = ["FromEnv", "restore_secrets"]
 
 log = logging.getLogger("anchorframe")
@@ -71,11 +86,11 @@ def main() -> None:
     index = int(os.environ.get("ANCHORFRAME_SHARD_INDEX", "0"))
     worker = os.environ.get("ANCHORFRAME_SHARD_WORKER", str(index))
     conn = Client((host, int(port)), authkey=key)
-    conn.send(("hello", index, worker, os.getpid()))
-    kind, blob = conn.recv()
-    if kind != "spec":
+    conn.send(Hello(index, worker, os.getpid()))
+    answer = conn.recv()
+    if not isinstance(answer, Spec):
         return
-    spec = _load(blob)
+    spec = _load(answer.blob)
     asyncio.run(_Shard(conn, spec).serve())
 
 
@@ -99,7 +114,7 @@ class _Shard:
         self.conn = conn
         self.spec = spec
         self.asked = 0
-        self.outbox: list[tuple[Any, ...]] = []
+        self.outbox: list[Outcome] = []
         self.errors_sent = 0
         self.attempts_sent = 0
         self.engine: Any = None
@@ -142,10 +157,7 @@ class _Shard:
                 item = event.detail
                 # Sent at once, not batched per tick: a row reported is never fetched again, so
                 # the fewer rows finished and unreported when a shard dies, the fewer fetched twice.
-                self.outbox.append(
-                    (item.key, item.status, item.value, item.reason, item.message, item.attempts,
-                     item.elapsed, item.session, getattr(item, "render", None))
-                )  # fmt: skip
+                self.outbox.append(Outcome.of(item))
                 self._flush()
             if event.name == ev.ROW_DONE:
                 item = event.detail
@@ -185,11 +197,11 @@ class _Shard:
         fatal = fatal or self.out_error
         self._flush()
         try:
-            self.conn.send(("final", self._snapshot(), _portable(fatal, backend.secrets())))
+            self.conn.send(Final(self._snapshot(), _portable(fatal, backend.secrets())))
         except Exception as exc:  # something in the snapshot would not pickle: still say how it ended
             text = f"The shard could not report its end ({type(exc).__name__}: {exc})."
             with contextlib.suppress(Exception):
-                self.conn.send(("final", {}, fatal and RuntimeError(f"{type(fatal).__name__}: {text}")))
+                self.conn.send(Final(None, fatal and RuntimeError(f"{type(fatal).__name__}: {text}")))
         with contextlib.suppress(Exception):
             self.conn.close()
 
@@ -200,30 +212,30 @@ class _Shard:
             try:
                 message = self.conn.recv()
             except (EOFError, OSError):
-                message = ("stop",)
+                message = Stop()
                 self.lost = True
             with contextlib.suppress(RuntimeError):  # the loop already closed
                 self.loop.call_soon_threadsafe(self._handle, message)
-            if message[0] in ("stop", "close"):
+            if isinstance(message, (Stop, Close)):
                 return
 
-    def _handle(self, message: tuple[Any, ...]) -> None:
+    def _handle(self, message: CallerMessage) -> None:
         from .._core.table import Work
 
-        kind = message[0]
-        if kind == "work":
-            items = [Work(key=key, url=url, positions=positions) for key, url, positions in message[1]]
-            self.asked -= len(items)
-            if items and self.partitions is not None:
-                self.partitions.receive(items)
-            elif items:
-                self.engine.feed(items)
-            self._ask()
-        elif kind == "close":
-            self.closed = True
-            self.engine.close_feed()
-        elif kind == "stop" and self.run_task is not None:
-            self.run_task.cancel()
+        match message:
+            case Rows(given):
+                items = [Work(key=key, url=url, positions=positions) for key, url, positions in given]
+                self.asked -= len(items)
+                if items and self.partitions is not None:
+                    self.partitions.receive(items)
+                elif items:
+                    self.engine.feed(items)
+                self._ask()
+            case Close():
+                self.closed = True
+                self.engine.close_feed()
+            case Stop() if self.run_task is not None:
+                self.run_task.cancel()
 
     def _ask(self) -> None:
         engine = self.engine
@@ -233,16 +245,16 @@ class _Shard:
             have = self.partitions.holding() + self.asked
             if have < 2:
                 self.asked += 2 - have
-                self._send(("want", 2 - have))
+                self._send(Want(2 - have))
             return
         have = engine.outstanding + self.asked
         if have <= self.target // 2:
             want = self.target - have
             self.asked += want
-            self._send(("want", want))
+            self._send(Want(want))
 
     # ------------------------------------------------------------- messages
-    def _send(self, message: tuple[Any, ...]) -> None:
+    def _send(self, message: Want | Done | State) -> None:
         if self.lost:
             return
         try:
@@ -288,14 +300,10 @@ class _Shard:
         except Exception as exc:
             self.fail_out(len(positions), exc)
             return
-        rows = [
-            (item.key, item.status, None, item.reason, item.message, item.attempts,
-             item.elapsed, item.session, getattr(item, "render", None))
-            for item in items
-        ]  # fmt: skip
+        rows = [Outcome.of(item, keep_value=False) for item in items]
         for item in items:
             item.value = None  # written: this shard keeps none of the results
-        self._send(("done", rows, name))
+        self._send(Done(rows, name))
 
     def fail_out(self, rows: int, exc: BaseException) -> None:
         """The run cannot keep its promise (every row in out=): it stops, and the caller raises this."""
@@ -318,9 +326,9 @@ class _Shard:
     def _flush(self) -> None:
         if self.outbox:
             rows, self.outbox = self.outbox, []
-            self._send(("done", rows))
+            self._send(Done(rows))
 
-    def _snapshot(self) -> dict[str, Any]:
+    def _snapshot(self) -> Snapshot:
         engine = self.engine
         state = engine.state
         errors = engine.error_records[self.errors_sent :]
@@ -328,19 +336,19 @@ class _Shard:
         attempts = engine.ledger.attempt_records[self.attempts_sent :]
         self.attempts_sent += len(attempts)
         self.rows_done = state.rows_ok + state.rows_failed
-        return {
-            "cpu_s": self._cpu(),
-            "rows": self.rows_done,
-            "phase": state.phase,
-            "sessions": dict(state.sessions),
-            "sessions_requested": state.sessions_requested,
-            "sessions_ready": state.sessions_ready,
-            "sessions_failed": state.sessions_failed,
-            "retrying": state.retrying,
-            "saturation": getattr(state, "saturation", None),
-            "errors": errors,
-            "attempts": attempts,
-        }
+        return Snapshot(
+            cpu_s=self._cpu(),
+            rows=self.rows_done,
+            phase=state.phase,
+            sessions=dict(state.sessions),
+            sessions_requested=state.sessions_requested,
+            sessions_ready=state.sessions_ready,
+            sessions_failed=state.sessions_failed,
+            retrying=state.retrying,
+            saturation=getattr(state, "saturation", None),
+            errors=errors,
+            attempts=attempts,
+        )
 
     def _cpu(self) -> float | None:
         """CPU seconds of this shard's orchestrator: this process and its Playwright driver.
@@ -364,7 +372,7 @@ class _Shard:
     async def _tick(self) -> None:
         while True:
             await asyncio.sleep(SNAPSHOT_SECONDS)
-            self._send(("state", self._snapshot()))
+            self._send(State(self._snapshot()))
 
 
 def _tag_sessions(backend: Any, tag: str | None) -> None:

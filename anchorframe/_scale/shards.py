@@ -43,6 +43,21 @@ from .._core.plan import Plan
 from .._core.table import InputTable, Work
 from .._engine.ledger import error_record
 from .dask_input import counts_of
+from .messages import (
+    Close,
+    Done,
+    Final,
+    Hello,
+    Lost,
+    Outcome,
+    Rows,
+    ShardMessage,
+    Snapshot,
+    Spec,
+    State,
+    Stop,
+    Want,
+)
 from .shard_spec import check_travels, shard_plans, shard_spec, shard_tag  # re-exported: the spec's home
 
 __all__ = ["Coordinator", "ShardLink", "check_travels", "shard_plans", "shard_spec", "shard_tag"]
@@ -62,11 +77,12 @@ class ShardLink:
         self.serial = 0  # set by the coordinator: unique in the run (a rescheduled shard has its index)
         self.assigned: dict[int, Work] = {}
         self.demand = 0
-        self.snapshot: dict[str, Any] = {}
+        self.snapshot = Snapshot()
+        self.reported = False  # a snapshot came (the default one counts for nothing)
         self.ended = False  # sent its final message, or its connection dropped
         self.tag = ""  # the tag of its cloud sessions (``shard_tag``)
 
-    def send(self, message: tuple[Any, ...]) -> bool:
+    def send(self, message: Rows | Close | Stop) -> bool:
         try:
             self.conn.send(message)
             return True
@@ -134,7 +150,7 @@ class Coordinator:
         """Worker -> ms of orchestrator CPU (its Python process + Playwright driver) per row it resolved."""
         out: dict[str, float] = {}
         for link in self.links:
-            cpu, rows = link.snapshot.get("cpu_s"), link.snapshot.get("rows") or 0
+            cpu, rows = link.snapshot.cpu_s, link.snapshot.rows
             if cpu is not None and rows:
                 out[link.worker] = cpu * 1000.0 / rows
         return out
@@ -153,19 +169,18 @@ class Coordinator:
                 hello = conn.recv() if conn.poll(30) else None
             except Exception:
                 continue  # a failed handshake, or the wake-up connection of close()
-            if self.closing or not (isinstance(hello, tuple) and hello[0] == "hello"):
+            if self.closing or not isinstance(hello, Hello):
                 with contextlib.suppress(Exception):
                     conn.close()
                 continue
-            _, index, worker, pid = hello
-            link = ShardLink(int(index), str(worker), conn, int(pid))
+            link = ShardLink(int(hello.index), str(hello.worker), conn, int(hello.pid))
             link.serial = next(self._serials)
             plan = self.plans[link.index % len(self.plans)]
             # Its sessions carry this tag too: a shard lost with its worker has them ended by it.
             link.tag = shard_tag(self.run_id, link.serial)
             extra = pickle.dumps({"plan": plan, "run_id": self.run_id, "shard_tag": link.tag})
             try:
-                conn.send(("spec", _merge_spec(self.spec, extra)))
+                conn.send(Spec(_merge_spec(self.spec, extra)))
             except Exception:
                 continue
             self._loop.call_soon_threadsafe(self._connected, link)
@@ -178,39 +193,42 @@ class Coordinator:
             try:
                 message = link.conn.recv()
             except Exception:
-                message = ("lost",)
+                message = Lost()
             try:
                 self._loop.call_soon_threadsafe(self._handle, link, message)
             except RuntimeError:
                 return
-            if message[0] in ("final", "lost"):
+            if isinstance(message, (Final, Lost)):
                 return
 
     def _connected(self, link: ShardLink) -> None:
         self.links.append(link)
         if self.closing or not self.unresolved:
-            link.send(("close",))
+            link.send(Close())
 
     # -------------------------------------------------------------- messages
-    def _handle(self, link: ShardLink, message: tuple[Any, ...]) -> None:
-        kind = message[0]
-        if kind == "want":
-            link.demand += int(message[1])
-            self._serve(link)
-        elif kind == "done" and len(message) > 2:
-            self._accept_part(link, message[1], message[2])
-        elif kind == "done":
-            self._resolved(link, message[1])
-        elif kind == "state":
-            self._merge(link, message[1])
-        elif kind == "final":
-            self._merge(link, message[1])
-            if message[2] is not None and self.fatal is None:
-                self.fatal = message[2]
-                self.stop()
-            self._ended(link, lost=False)
-        elif kind == "lost":
-            self._ended(link, lost=True)
+    def _handle(self, link: ShardLink, message: ShardMessage) -> None:
+        match message:
+            case Want(rows):
+                link.demand += int(rows)
+                self._serve(link)
+            case Done(rows, part) if part is not None:
+                self._accept_part(link, rows, part)
+            case Done(rows):
+                self._resolved(link, rows)
+            case State(snapshot):
+                self._merge(link, snapshot)
+            case Final(snapshot, fatal):
+                if snapshot is not None:  # None: the shard could not report its end
+                    self._merge(link, snapshot)
+                if fatal is not None and self.fatal is None:
+                    self.fatal = fatal
+                    self.stop()
+                self._ended(link, lost=False)
+            case Lost():
+                self._ended(link, lost=True)
+            case _:
+                log.warning("A shard sent a message this coordinator does not know: %r", type(message))
 
     def _serve(self, link: ShardLink) -> None:
         batch: list[Work] = []
@@ -223,12 +241,12 @@ class Coordinator:
         link.demand -= len(batch)
         for item in batch:
             link.assigned[item.key] = item
-        if not link.send(("work", [(item.key, item.url, item.positions) for item in batch])):
+        if not link.send(Rows([(item.key, item.url, item.positions) for item in batch])):
             self.queue.extendleft(reversed(batch))  # its reader thread reports the loss
             for item in batch:
                 link.assigned.pop(item.key, None)
 
-    def _resolved(self, link: ShardLink, rows: list[tuple[Any, ...]]) -> None:
+    def _resolved(self, link: ShardLink, rows: list[Outcome]) -> None:
         state = self.state
         for key, status, value, reason, message, attempts, elapsed, session, render in rows:
             link.assigned.pop(key, None)
@@ -256,12 +274,12 @@ class Coordinator:
         if self.unresolved <= 0:
             self._close_all()
 
-    def _accept_part(self, link: ShardLink, rows: list[tuple[Any, ...]], part: str) -> None:
+    def _accept_part(self, link: ShardLink, rows: list[Outcome], part: str) -> None:
         """out=: move a shard's part into the dataset if all its rows are still its own, then count them."""
         from .._store.out import commit, discard
 
         assert self.out is not None
-        keys = [row[0] for row in rows]
+        keys = [row.key for row in rows]
         mine = all(key in link.assigned and self.by_key[key].status is None for key in keys)
         try:
             if not mine:  # cannot happen while rows are handed to one live shard at a time; still safe
@@ -281,30 +299,30 @@ class Coordinator:
         self.written.update(keys)
         self._resolved(link, rows)
 
-    def _merge(self, link: ShardLink, snapshot: dict[str, Any]) -> None:
-        for name, session in snapshot.get("sessions", {}).items():
+    def _merge(self, link: ShardLink, snapshot: Snapshot) -> None:
+        for name, session in snapshot.sessions.items():
             alias = self._alias(link, name)
             session.session = alias
             self.state.sessions[alias] = session
-        for record in snapshot.get("errors", ()):
+        for record in snapshot.errors:
             if record.get("session") is not None:
                 record["session"] = self._alias(link, record["session"])
             self.error_records.append(record)
         if self.keep_attempts:
-            for attempt in snapshot.get("attempts", ()):
+            for attempt in snapshot.attempts:
                 self.attempt_records.append((self._alias(link, attempt[0]), *attempt[1:]))
-        link.snapshot = snapshot
+        link.snapshot, link.reported = snapshot, True
         self._sum_up()
 
     def _sum_up(self) -> None:
         state = self.state
-        snaps = [link.snapshot for link in self.links if link.snapshot]
-        state.sessions_requested = sum(s["sessions_requested"] for s in snaps)
-        state.sessions_ready = sum(s["sessions_ready"] for s in snaps)
-        state.sessions_failed = sum(s["sessions_failed"] for s in snaps)
-        state.retrying = sum(s["retrying"] for s in snaps)
-        state.saturation = next((s["saturation"] for s in snaps if s.get("saturation")), None)
-        phases = [s["phase"] for s in snaps]
+        snaps = [link.snapshot for link in self.links if link.reported]
+        state.sessions_requested = sum(s.sessions_requested for s in snaps)
+        state.sessions_ready = sum(s.sessions_ready for s in snaps)
+        state.sessions_failed = sum(s.sessions_failed for s in snaps)
+        state.retrying = sum(s.retrying for s in snaps)
+        state.saturation = next((s.saturation for s in snaps if s.saturation), None)
+        phases = [s.phase for s in snaps]
         if state.phase != "done" and phases:
             state.phase = "ready" if "ready" in phases else phases[0]
         self.observer(Event(ev.PHASE, None, state.phase), state)
@@ -366,7 +384,7 @@ class Coordinator:
     def _close_all(self) -> None:
         for link in self.links:
             if not link.ended:
-                link.send(("close",))
+                link.send(Close())
         self._check_done()
 
     def stop(self) -> None:
@@ -374,7 +392,7 @@ class Coordinator:
         self.closing = True
         for link in self.links:
             if not link.ended:
-                link.send(("stop",))
+                link.send(Stop())
         self._check_done()
 
     def _check_done(self) -> None:

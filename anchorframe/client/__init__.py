@@ -1,8 +1,10 @@
 """A typed client for Anchor Browser's batch, async-session and session-listing REST API.
 
 ``AnchorClient`` (sync) and ``AsyncAnchorClient`` (asyncio) share one implementation:
-the calls are generator flows (``_flows``) over a sans-I/O core (``_core``), driven
-by two thin drivers (``_client``). Errors are the classes of :mod:`anchorframe.errors`.
+the calls are generator flows (``_flows``, ``_creates``) over a sans-I/O core
+(``_core``); each endpoint is described once (``_client``) and becomes a method of both
+clients (``_methods``), whose two thin drivers carry out the flows' I/O (``_drivers``).
+Errors are the classes of :mod:`anchorframe.errors`.
 """
 
 from ._client import AnchorClient, AsyncAnchorClient

@@ -288,7 +288,7 @@ def test_auto_picks_anchor_when_a_key_is_set(monkeypatch, emulator):
 
 def test_poll_interval_ramps_to_the_documented_backoff():
     """Polls start at the minimum, ramp x1.5 to 5 s before any session, then back off to 30 s."""
-    from anchorframe.backends.anchor import next_poll_interval
+    from anchorframe.backends._anchor_polling import next_poll_interval
 
     def series(any_ready, steps, start=1.0):
         out, interval = [], start

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 from anchorframe.client import REQUEST_TAG_PREFIX
+from anchorframe.client import _creates as creates
 from anchorframe.client import _flows as flows
 from anchorframe.client._core import ApiResponse, ClientConfig
 
@@ -60,7 +61,7 @@ def test_safe_call_retries_after_429_with_retry_after():
 
 def test_create_with_unknown_outcome_looks_before_sending_again():
     """After a 500 the create lists batches and returns the one whose sessions carry its tag."""
-    flow = flows.create_batch(_config(), 2, request_token="tok")
+    flow = creates.create_batch(_config(), 2, request_token="tok")
     post = next(flow)
     assert post.request.method == "POST" and not post.request.safe
     assert post.request.json["configuration"]["session"]["tags"] == [f"{REQUEST_TAG_PREFIX}tok"]
@@ -92,7 +93,7 @@ def test_a_session_listed_between_the_two_queries_is_recognised_by_its_tag():
     appeared in between (provisioning finished) carries the tag and decides; it is not a decoy."""
     token = "t0"
     tag = f"{REQUEST_TAG_PREFIX}{token}"
-    flow = flows.find_batch_by_token(_config(), token, count=1, wait=0)
+    flow = creates.find_batch_by_token(_config(), token, count=1, wait=0)
     op = next(flow)
     assert isinstance(op, flows.Send) and op.request.path == "/v1/batch-sessions"
     listing = {"batches": [{"batch_id": "b2", "status": "processing", "total_requests": 1}]}

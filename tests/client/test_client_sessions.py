@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from anchorframe.client import REQUEST_TAG_PREFIX, _flows
+from anchorframe.client import REQUEST_TAG_PREFIX, _creates
 from anchorframe.errors import ServerError
 
 
@@ -53,7 +53,7 @@ def test_lost_create_answer_ends_with_exactly_one_batch(make_emulator, make_clie
 
 def test_undecidable_lost_create_is_not_sent_again_and_names_the_tag(make_emulator, make_client, monkeypatch):
     """No session appears to tell the batch by: no re-send, and the error names the tag to reap."""
-    monkeypatch.setattr(_flows, "RECONCILE_SECONDS", 0.5)
+    monkeypatch.setattr(_creates, "RECONCILE_SECONDS", 0.5)
     emu = make_emulator(lose_create_answers=1, provision_delay=3600)
     client = make_client(emu)
     with pytest.raises(ServerError, match=r"anchorframe reap --tag anchorframe-request:") as info:
