@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 
 import anchorframe as af
-from anchorframe._engine.engine import saturation as _saturation
+from anchorframe._engine import saturation as _saturation
 from anchorframe.backends.fake import FakeBackend, FakeDocument
 
 ROWS = 500

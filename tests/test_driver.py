@@ -12,8 +12,8 @@ import psutil
 import pytest
 
 import anchorframe as af
-from anchorframe._engine.engine import driver as _driver
-from anchorframe._engine.engine import portal as _portal
+from anchorframe._engine import driver as _driver
+from anchorframe._engine import portal as _portal
 from benchmarks.render_corpus import SELECTORS, serve_corpus
 
 pytestmark = pytest.mark.usefixtures("no_chromium_left")

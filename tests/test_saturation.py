@@ -9,8 +9,8 @@ import time
 import pytest
 
 import anchorframe as af
-from anchorframe._engine.engine import saturation as _saturation
-from anchorframe._engine.engine import saturation_watch as _saturation_watch
+from anchorframe._engine import saturation as _saturation
+from anchorframe._engine import saturation_watch as _saturation_watch
 from anchorframe._engine.saturation import Saturation
 from anchorframe.backends.fake import FakeBackend, FakeDocument
 
