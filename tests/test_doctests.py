@@ -18,6 +18,7 @@ import pytest
         "anchorframe._core.table",
         "anchorframe.backends.anchor",
         "anchorframe.backends._anchor_config",
+        "anchorframe.backends._base",
         "anchorframe.backends._anchor_polling",
         "anchorframe._manners.identity",
         "anchorframe._run.options",

@@ -296,8 +296,8 @@ def test_api_keys_travel_in_the_environment_never_in_the_spec(monkeypatch):
     import pickle
 
     from anchorframe._run.options import bind, check_options
-    from anchorframe._scale.shard import FromEnv, restore_secrets
     from anchorframe._scale.shards import shard_spec
+    from anchorframe.backends._base import FromEnv
 
     key = "sk-test-never-in-a-message-123"
     options = check_options(bind((URLS,), {"backend": af.AnchorBackend(api_key=key), "workers": 2}))
@@ -307,7 +307,7 @@ def test_api_keys_travel_in_the_environment_never_in_the_spec(monkeypatch):
     backend = pickle.loads(pickle.loads(spec)["payload"])["backend"]
     assert isinstance(backend._api_key, FromEnv) and key not in repr(vars(backend))
     monkeypatch.setenv(next(iter(env)), key)
-    assert restore_secrets(backend).secrets() == (key,)
+    assert backend.arrived().secrets() == (key,)
     cluster_spec, _ = shard_spec(table, options, for_cluster=True)
     on_worker = pickle.loads(pickle.loads(cluster_spec)["payload"])["backend"]
     assert on_worker._api_key.names == ("ANCHOR_API_KEY", "ANCHORBROWSER_API_KEY")
@@ -493,3 +493,17 @@ def test_one_process_and_two_workers_give_frames_of_the_same_shape(site, no_chro
     )
     assert two.sessions["worker"].notna().all()
     assert shard_pids() == []
+
+
+def test_a_backend_with_a_secret_it_cannot_leave_out_is_refused_for_workers():
+    """A Backend keeping a secret without saying how it travels is refused before anything starts."""
+
+    class KeyedFake(FakeBackend):
+        def secrets(self) -> tuple[str, ...]:
+            return ("sk-cannot-travel",)
+
+    with pytest.raises(InputError, match="cannot leave it out of the messages") as caught:
+        af.scrape(URLS, heading, backend=KeyedFake(Recorder(Path(os.devnull))), workers=2, **QUIET)
+    assert "sk-cannot-travel" not in str(caught.value)
+    plain = FakeBackend(Recorder(Path(os.devnull)))
+    assert plain.for_another_process(for_cluster=False) == (plain, {})

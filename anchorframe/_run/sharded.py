@@ -268,18 +268,11 @@ async def _wind_down(coordinator: Coordinator, shards: Any) -> None:
 
 
 async def _end_tagged(backend: Backend, tag: str) -> None:
-    """End a lost shard's cloud sessions by its tag, at once: also those it had not reported yet,
-    and its batches still provisioning (they would bring sessions nobody uses)."""
-    from ..backends.anchor import AnchorBackend
-
-    if not isinstance(backend, AnchorBackend):
-        return  # local browsers die with their shard
-    from ..backends._anchor_reap import reap
-
+    """End a lost shard's sessions by its tag, at once (``Backend.end_tagged``)."""
     try:
-        done = await asyncio.to_thread(reap, tag=tag, api_key=backend.secrets()[0], base_url=backend.base_url)
-        ended = int((done["action"] == "ended").sum()) if len(done) else 0
-        log.info("Ended %d cloud session(s) of a lost shard by its tag %s.", ended, tag)
+        ended = await backend.end_tagged(tag)
+        if ended:
+            log.info("Ended %d cloud session(s) of a lost shard by its tag %s.", ended, tag)
     except Exception as exc:
         log.warning("Could not end the sessions of a lost shard by its tag %s: %s", tag, exc)
 

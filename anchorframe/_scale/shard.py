@@ -8,11 +8,12 @@ its own event loop, Playwright driver and sessions. It asks for rows when its qu
 runs low, sends every resolved row back at once, and a snapshot of its sessions and
 errors a few times a second. ``close`` ends it once its rows are done; ``stop``
 (Ctrl-C in the caller) or a lost connection cancels it: its sessions are released
-either way. See ``_shards.py`` for the caller's side.
+either way. See ``shards.py`` for the caller's side.
 
-API keys never travel in a message: the spec carries the backend with each secret
-replaced by the name of an environment variable (:class:`FromEnv`), which the
-caller sets for the child (or, on a Dask worker, the worker's own ``ANCHOR_API_KEY``).
+API keys never travel in a message: the spec carries the backend as its
+``for_another_process()`` made it, each secret replaced by the name of an environment
+variable, which the caller sets for the child (or, on a Dask worker, the worker's own
+``ANCHOR_API_KEY``); ``arrived()`` reads them back here.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ import pickle
 import signal
 import sys
 import threading
-from dataclasses import dataclass
 from typing import Any
 
 from .messages import (
@@ -43,37 +43,12 @@ from .messages import (
     Want,
 )
 
-__all__ = ["FromEnv", "restore_secrets"]
+__all__ = ["main"]
 
 log = logging.getLogger("anchorframe")
 
 #: How often a shard sends its sessions and new errors to the caller (seconds).
 SNAPSHOT_SECONDS = 0.25
-
-
-@dataclass(frozen=True)
-class FromEnv:
-    """A secret left out of a spec: read it from the first of ``names`` set in the environment."""
-
-    names: tuple[str, ...]
-
-    def resolve(self) -> str:
-        for name in self.names:
-            value = os.environ.get(name)
-            if value:
-                return value
-        raise RuntimeError(
-            f"This shard needs the backend's API key but none of {list(self.names)} is set in its "
-            "environment. Set ANCHOR_API_KEY on every machine that runs a shard (each Dask worker)."
-        )
-
-
-def restore_secrets(backend: Any) -> Any:
-    """Put back the secrets the caller replaced by :class:`FromEnv` markers."""
-    for name, value in list(vars(backend).items()):
-        if isinstance(value, FromEnv):
-            setattr(backend, name, value.resolve())
-    return backend
 
 
 def main() -> None:
@@ -105,7 +80,7 @@ def _load(blob: bytes) -> dict[str, Any]:
     except ImportError:
         pass
     spec.update(pickle.loads(payload))
-    restore_secrets(spec["backend"])
+    spec["backend"] = spec["backend"].arrived()  # its secrets, from this process's environment
     return spec
 
 
@@ -144,7 +119,8 @@ class _Shard:
         self.loop = asyncio.get_running_loop()
         backend = spec["backend"]
         plan = spec["plan"]
-        _tag_sessions(backend, spec.get("shard_tag"))
+        if spec.get("shard_tag"):
+            backend.tag_sessions(spec["shard_tag"])
         #: Rows kept in hand: twice what the sessions work on at once, so no tab waits for the caller.
         self.target = max(4, plan.sessions * plan.tabs * 2)
 
@@ -375,14 +351,6 @@ class _Shard:
             self._send(State(self._snapshot()))
 
 
-def _tag_sessions(backend: Any, tag: str | None) -> None:
-    """Add the shard's tag to the cloud sessions it creates (a backend with a session configuration)."""
-    configuration = getattr(backend, "configuration", None)
-    if tag and isinstance(configuration, dict):
-        session = configuration.setdefault("session", {})
-        session["tags"] = [*(session.get("tags") or []), tag]
-
-
 def _portable(exc: BaseException | None, secrets: tuple[str, ...]) -> Any:
     """``exc`` as it can travel to the caller: itself when it pickles, else a RuntimeError with its words."""
     if exc is None:
@@ -400,8 +368,8 @@ def _portable(exc: BaseException | None, secrets: tuple[str, ...]) -> Any:
 
 
 if __name__ == "__main__":
-    # Run the module's own copy (anchorframe._scale.shard), not this __main__ one: the spec's FromEnv
-    # markers are instances of anchorframe._scale.shard.FromEnv.
+    # Run the module's own copy (anchorframe._scale.shard), not this __main__ one: one set of the
+    # message classes (anchorframe._scale.messages), whoever imports them.
     from anchorframe._scale.shard import main as shard_main
 
     shard_main()

@@ -1,13 +1,13 @@
 """What every shard of a sharded run receives: its plan, the scraper, the backend without secrets.
 
-Split from ``_shards.py`` (the coordinator). The spec is pickled once per run; the
-backend travels with each secret replaced by a :class:`~anchorframe._scale.shard.FromEnv`
-marker, so that an API key is never part of a message or a Dask task.
+Split from ``shards.py`` (the coordinator). The spec is pickled once per run; the
+backend travels as its ``for_another_process()`` makes it, each secret replaced by a
+:class:`~anchorframe.backends._base.FromEnv` marker, so that an API key is never part of a
+message or a Dask task.
 """
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import pickle
 import sys
@@ -18,11 +18,8 @@ from .._core.plan import MAX_BATCH, Plan
 from .._core.table import InputTable
 from ..backends._base import Backend
 from ..errors import InputError
-from .shard import FromEnv
 
 __all__ = ["check_travels", "shard_plans", "shard_spec", "shard_tag"]
-
-_KEY_VARIABLES = ("ANCHOR_API_KEY", "ANCHORBROWSER_API_KEY")
 
 
 # ------------------------------------------------------------------- the spec
@@ -63,7 +60,7 @@ def _pickler() -> Any:
 
 def check_travels(options: Any) -> None:
     """Raise InputError now (before anything starts) if the scraper or backend cannot reach a shard."""
-    backend, _ = _without_secrets(options.backend, for_cluster=False)
+    backend, _ = options.backend.for_another_process(for_cluster=False)
     _payload(options.scraper, options.engine, backend)
 
 
@@ -84,33 +81,13 @@ def shard_spec(
 ) -> tuple[bytes, dict[str, str]]:
     """What every shard receives (pickled) and the environment that carries the backend's secrets.
 
-    The backend travels with each secret replaced by a :class:`FromEnv` marker: the
+    The backend travels with each secret replaced by a ``FromEnv`` marker: the
     key is in the child's environment (``workers=``) or the Dask worker's own
     ``ANCHOR_API_KEY`` (``cluster=``), never in a message.
     """
-    backend, env = _without_secrets(options.backend, for_cluster=for_cluster)
+    backend, env = options.backend.for_another_process(for_cluster=for_cluster)
     shard_table = dataclasses.replace(table, work=[], _columns={})
     payload = _payload(options.scraper, options.engine, backend)
     spec = {"table": shard_table, "payload": payload, "sys_path": list(sys.path), "out": options.out}
     spec.update(extra or {})
     return pickle.dumps(spec, protocol=pickle.HIGHEST_PROTOCOL), env
-
-
-def _without_secrets(backend: Backend, *, for_cluster: bool) -> tuple[Backend, dict[str, str]]:
-    secrets = [s for s in backend.secrets() if s]
-    if not secrets:
-        return backend, {}
-    clone = copy.copy(backend)
-    env: dict[str, str] = {}
-    for name, value in list(vars(clone).items()):
-        if isinstance(value, str) and value in secrets:
-            variable = f"ANCHORFRAME_SHARD_SECRET_{len(env)}"
-            env[variable] = value
-            names = _KEY_VARIABLES if for_cluster else (variable,)
-            setattr(clone, name, FromEnv(names))
-    if set(env.values()) != set(secrets):
-        raise InputError(
-            f"{type(backend).__name__} keeps a secret where anchorframe cannot leave it out of the "
-            "messages to other processes; run it without workers= and cluster=."
-        )
-    return clone, env

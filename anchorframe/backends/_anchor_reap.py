@@ -9,8 +9,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from ..client import AnchorClient
+from ..client._core import resolve_api_key, resolve_base_url
 from ..errors import AnchorAPIError
-from .anchor import APP_TAG, RUN_TAG_PREFIX, AnchorBackend
+from ._anchor_config import APP_TAG, RUN_TAG_PREFIX
 
 __all__ = ["add_reap_parser", "reap"]
 
@@ -46,12 +48,11 @@ def reap(
     cutoff = datetime.now(timezone.utc) - timedelta(seconds=older_than) if older_than else None
     wanted = [RUN_TAG_PREFIX + run_id] if run_id else [tag] if tag else [APP_TAG]
     rows: list[dict[str, Any]] = []
-    backend = AnchorBackend(api_key, base_url=base_url)
 
     def run_of(tags: list[str]) -> str | None:
         return next((t[len(RUN_TAG_PREFIX) :] for t in tags if t.startswith(RUN_TAG_PREFIX)), None)
 
-    with backend.sync_client() as client:
+    with AnchorClient(resolve_api_key(api_key), base_url=resolve_base_url(base_url)) as client:
         found = [
             item
             for item in client.all_sessions_status(tags=wanted, created_to=cutoff).items

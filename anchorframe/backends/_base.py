@@ -10,14 +10,42 @@ the engine calls in ``finally``.
 from __future__ import annotations
 
 import abc
+import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ..errors import InputError
+
 if TYPE_CHECKING:
     from .._core.plan import Plan
 
-__all__ = ["Backend", "ProvisionFailure", "Provisioned", "SessionHandle", "SessionPool"]
+__all__ = ["Backend", "FromEnv", "ProvisionFailure", "Provisioned", "SessionHandle", "SessionPool"]
+
+
+@dataclass(frozen=True)
+class FromEnv:
+    """A secret left out of a backend that travels to another process: read it from the first of
+    ``names`` set in that process's environment.
+
+    Example:
+        >>> os.environ["EXAMPLE_KEY"] = "sk-1"
+        >>> FromEnv(("MISSING_KEY", "EXAMPLE_KEY")).resolve()
+        'sk-1'
+        >>> del os.environ["EXAMPLE_KEY"]
+    """
+
+    names: tuple[str, ...]
+
+    def resolve(self) -> str:
+        for name in self.names:
+            value = os.environ.get(name)
+            if value:
+                return value
+        raise RuntimeError(
+            f"This shard needs the backend's API key but none of {list(self.names)} is set in its "
+            "environment. Set ANCHOR_API_KEY on every machine that runs a shard (each Dask worker)."
+        )
 
 
 @dataclass(eq=False)
@@ -131,6 +159,36 @@ class Backend(abc.ABC):
     def secrets(self) -> tuple[str, ...]:
         """Strings never to show (API keys): redacted from every message of a run."""
         return ()
+
+    # ------------------------------------------------------ in other processes
+    def for_another_process(self, *, for_cluster: bool) -> tuple[Backend, dict[str, str]]:
+        """This backend as it travels to a shard (``workers=``, ``cluster=``): a copy that holds
+        no secret, and the environment variables that carry them to a shard on this machine.
+
+        A shard on a Dask worker (``for_cluster``) reads the secrets from that worker's own
+        environment instead. A backend without secrets travels as it is; one with secrets
+        must say how (:meth:`arrived` puts them back), or it cannot travel.
+        """
+        if any(self.secrets()):
+            raise InputError(
+                f"{type(self).__name__} keeps a secret where anchorframe cannot leave it out of the "
+                "messages to other processes; run it without workers= and cluster=."
+            )
+        return self, {}
+
+    def arrived(self) -> Backend:
+        """This backend in the shard it travelled to, its secrets read back from the environment."""
+        return self
+
+    def tag_sessions(self, tag: str) -> None:
+        """Mark the sessions this backend creates from now on with ``tag`` (a shard's), so that
+        the caller can end them if the shard is lost. Local browsers die with their shard: no-op."""
+        return None
+
+    async def end_tagged(self, tag: str) -> int:
+        """End the sessions tagged ``tag`` (a lost shard's, also those it never reported) and its
+        batches still provisioning; the number ended. Local browsers died with their shard: 0."""
+        return 0
 
     def describe(self) -> str:
         """A one-line description for progress headers and summaries (no secrets)."""

@@ -32,18 +32,19 @@ Where each part lives:
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..client import AnchorClient, AsyncAnchorClient
-from ..client._core import resolve_api_key, resolve_base_url, safe_url
+from ..client._core import KEY_ENV_VARS, resolve_api_key, resolve_base_url, safe_url
 from ._anchor_config import APP_TAG as APP_TAG
 from ._anchor_config import DEFAULT_IDLE_TIMEOUT, check_configuration, run_tags
 from ._anchor_config import RUN_TAG_PREFIX as RUN_TAG_PREFIX
 from ._anchor_pool import AnchorPool
-from ._base import Backend, SessionPool
+from ._base import Backend, FromEnv, SessionPool
 
 if TYPE_CHECKING:
     from .._core.plan import Plan
@@ -123,6 +124,34 @@ class AnchorBackend(Backend):
 
     def secrets(self) -> tuple[str, ...]:
         return (self._api_key,)
+
+    # ------------------------------------------------------ in other processes
+    def for_another_process(self, *, for_cluster: bool) -> tuple[Backend, dict[str, str]]:
+        """A copy whose key is a :class:`FromEnv` marker: a shard here reads it from the variable
+        in the environment returned; one on a Dask worker, from that worker's ANCHOR_API_KEY."""
+        variable = "ANCHORFRAME_SHARD_SECRET_0"
+        clone = copy.copy(self)
+        clone.configuration = copy.deepcopy(self.configuration)  # a shard tags its own copy
+        clone._api_key = FromEnv(KEY_ENV_VARS if for_cluster else (variable,))  # type: ignore[assignment]
+        return clone, {variable: self._api_key}
+
+    def arrived(self) -> Backend:
+        key: Any = self._api_key
+        if isinstance(key, FromEnv):
+            self._api_key = key.resolve()
+        return self
+
+    def tag_sessions(self, tag: str) -> None:
+        session = self.configuration.setdefault("session", {})
+        session["tags"] = [*(session.get("tags") or []), tag]
+
+    async def end_tagged(self, tag: str) -> int:
+        """End a lost shard's sessions by its tag, and cancel its batches still provisioning
+        (they would bring sessions nobody uses): :func:`~anchorframe.reap` with ``tag``."""
+        from ._anchor_reap import reap
+
+        done = await asyncio.to_thread(reap, tag=tag, api_key=self._api_key, base_url=self.base_url)
+        return int((done["action"] == "ended").sum()) if len(done) else 0
 
     def client(self) -> AsyncAnchorClient:
         """A new async client with this backend's key and base URL."""
