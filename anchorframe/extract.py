@@ -1,7 +1,11 @@
 """Ready-made scraping callables for the no-code cases.
 
-* :func:`page_summary` (the default): final URL, HTTP status, title, text length.
+* :data:`page_summary` (the default): final URL, HTTP status, title, text length.
 * :func:`css` / ``scrape(df, extract={...})``: the text of CSS selectors.
+
+Both are :class:`Extractor` objects: callables ``(page, row)`` like a scraper of yours,
+which also say what the HTTP path reads for the same values (``render="auto"`` fetches
+their rows without a browser where the HTML holds them) and that a tab may reuse its page.
 
 Both fail a row whose page answers with an HTTP error (4xx, 5xx): a 5xx or a
 429 is retried, other statuses are not.
@@ -20,11 +24,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from ._core.table import Row
+from ._render.extractor import Extractor
 from ._render.html import split_selectors
 from ._render.text import TEXT_JS
 from .errors import RowFailed
 
-__all__ = ["css", "page_summary"]
+__all__ = ["CSS", "Extractor", "PageSummary", "css", "page_summary"]
 
 # The title and body text by the shared rule; the length in code points, as Python's len().
 _SUMMARY_JS = (
@@ -73,29 +78,56 @@ def check_response(response: Any, url: str) -> int | None:
     return status
 
 
-async def page_summary(page: Any, row: Row) -> dict[str, Any]:
-    """Load the page and return its final URL, HTTP status, title and text length.
+class PageSummary(Extractor):
+    """The page summary: final URL, HTTP status, title and text length (``af.extract.page_summary``)."""
 
-    Example:
-        >>> import anchorframe as af
-        >>> af.scrape(["https://example.com"], af.extract.page_summary).results  # doctest: +SKIP
-    """
-    response = await page.goto(row.url, wait_until="load")
-    status = check_response(response, row.url)
-    title, text_length = await page.evaluate(_SUMMARY_JS)
-    return {"final_url": page.url, "http_status": status, "title": title, "text_length": int(text_length)}
+    http_selectors = None  # the HTTP path computes the summary's own fields
+    wait_until = "load"
 
+    def __init__(self) -> None:
+        self.__qualname__ = self.__name__ = "page_summary"
 
-# These callables only navigate and read, so the engine may keep one page per tab for
-# them (reuse_pages=None): ~1.7x the pages per second of a new page per row (benchmarks/).
-page_summary.af_reuse_page = True  # type: ignore[attr-defined]
-# What the HTTP path needs to compute the same values (anchorframe._render.http.fetch_extract):
-# None means "the page summary", a dict the css() selectors. User callables have no such attribute.
-page_summary.af_http_selectors = None  # type: ignore[attr-defined]
+    async def __call__(self, page: Any, row: Row) -> dict[str, Any]:
+        response = await page.goto(row.url, wait_until=self.wait_until)
+        status = check_response(response, row.url)
+        title, text_length = await page.evaluate(_SUMMARY_JS)
+        return {"final_url": page.url, "http_status": status, "title": title, "text_length": int(text_length)}
+
+    def __repr__(self) -> str:
+        return "page_summary"
 
 
-def css(selectors: Mapping[str, str], *, wait: float = 3.0, wait_until: str = "domcontentloaded") -> Any:
-    """A callable that returns the text of each CSS selector (None where it matches nothing).
+#: Load the page and return its final URL, HTTP status, title and text length.
+#:
+#: Example:
+#:     >>> import anchorframe as af
+#:     >>> af.scrape(["https://example.com"], af.extract.page_summary).results  # doctest: +SKIP
+page_summary = PageSummary()
+
+
+class CSS(Extractor):
+    """The text (or an attribute) of each of a dict of CSS selectors; made by :func:`css`."""
+
+    def __init__(self, selectors: Mapping[str, str], *, wait: float, wait_until: str) -> None:
+        self.http_selectors = dict(selectors)
+        self.wait = max(0.0, float(wait))
+        self.wait_until = wait_until
+        self._pairs, self._attrs = split_selectors(selectors)
+        self.__qualname__ = self.__name__ = f"css({self.http_selectors!r})"
+
+    async def __call__(self, page: Any, row: Row) -> dict[str, Any]:
+        response = await page.goto(row.url, wait_until=self.wait_until)
+        check_response(response, row.url)
+        arguments = [[list(p) for p in self._pairs], self.wait * 1000, self._attrs]
+        result: dict[str, Any] = await page.evaluate(_CSS_JS, arguments)
+        return result
+
+    def __repr__(self) -> str:
+        return self.__qualname__
+
+
+def css(selectors: Mapping[str, str], *, wait: float = 3.0, wait_until: str = "domcontentloaded") -> CSS:
+    """A scraper that returns the text of each CSS selector (None where it matches nothing).
 
     A selector may end with ``@attr`` to read an attribute instead of the text
     (``"link": "a.next@href"``). The page is given up to ``wait`` seconds for
@@ -104,18 +136,8 @@ def css(selectors: Mapping[str, str], *, wait: float = 3.0, wait_until: str = "d
     Example:
         >>> import anchorframe as af
         >>> product = af.extract.css({"name": "h1", "price": ".price"})
+        >>> product.http_selectors
+        {'name': 'h1', 'price': '.price'}
         >>> af.scrape(df, product)  # doctest: +SKIP
     """
-    pairs, attrs = split_selectors(selectors)
-    wait_ms = max(0.0, float(wait)) * 1000
-
-    async def extract_css(page: Any, row: Row) -> dict[str, Any]:
-        response = await page.goto(row.url, wait_until=wait_until)
-        check_response(response, row.url)
-        result: dict[str, Any] = await page.evaluate(_CSS_JS, [[list(p) for p in pairs], wait_ms, attrs])
-        return result
-
-    extract_css.__qualname__ = extract_css.__name__ = f"css({dict(selectors)!r})"
-    extract_css.af_reuse_page = True  # type: ignore[attr-defined]
-    extract_css.af_http_selectors = dict(selectors)  # type: ignore[attr-defined]
-    return extract_css
+    return CSS(selectors, wait=wait, wait_until=wait_until)

@@ -81,3 +81,19 @@ def test_the_top_level_holds_the_faces_and_parts_are_folders():
     for init in PACKAGE.glob("*/__init__.py"):
         doc = init.read_text(encoding="utf-8").lstrip()
         assert doc.startswith('"""') and len(doc.split('"""')[1]) > 40, f"{init} has no docstring"
+
+
+def test_the_built_in_scrapers_are_extractor_objects_that_plain_pickle_carries():
+    """page_summary and css() say what they read and travel to shards without cloudpickle."""
+    import pickle
+
+    import anchorframe as af
+    from anchorframe._render.extractor import Extractor
+
+    product = af.extract.css({"name": "h1", "link": "a@href"}, wait=1.5)
+    assert isinstance(product, Extractor) and isinstance(af.extract.page_summary, Extractor)
+    assert product.http_selectors == {"name": "h1", "link": "a@href"} and product.reuse_page
+    assert af.extract.page_summary.http_selectors is None
+    copy = pickle.loads(pickle.dumps(product))
+    assert (copy.http_selectors, copy.wait, repr(copy)) == (product.http_selectors, 1.5, repr(product))
+    assert pickle.loads(pickle.dumps(af.extract.page_summary)).http_selectors is None

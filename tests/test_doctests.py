@@ -26,6 +26,8 @@ import pytest
         "anchorframe._engine.saturation",
         "anchorframe._engine.tabs",
         "anchorframe._scale.messages",
+        "anchorframe._render.extractor",
+        "anchorframe.extract",
         "anchorframe._store.checkpoint_partitions",  # in a temporary directory
     ],
 )

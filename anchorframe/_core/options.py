@@ -171,7 +171,7 @@ class EngineOptions:
     reuse_pages: bool | None = None
     connect_timeout: float = 30.0
     #: "browser", "http" or "auto" (see ``scrape(render=...)``).
-    render: str = "browser"
+    render: RenderMode = "browser"
     per_site: int = DEFAULT_PER_SITE
     min_delay: float = 0.0
     robots: bool = True

@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 import pandas as pd
 
 from ..errors import InputError
+from .options import Route
 
 __all__ = [
     "DEFAULT_SCHEMES",
@@ -76,7 +77,7 @@ class Work:
     elapsed: float | None = None
     session: str | None = None
     #: How the row was fetched: "http" or "browser" (None until an attempt resolved it).
-    render: str | None = None
+    render: Route | None = None
 
 
 #: The key, in the value of a dask input's Work (one partition), of its rows by status.

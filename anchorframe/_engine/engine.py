@@ -30,6 +30,7 @@ from .._core.options import EngineOptions
 from .._core.plan import Plan
 from .._core.retry import first_line
 from .._core.table import InputTable, Work
+from .._render.extractor import Extractor
 from ..backends._base import Backend
 from . import driver as _driver
 from .http_stage import HttpStage
@@ -132,10 +133,12 @@ class Engine:
         self._feeding = self._fed = feed
         self._done = asyncio.Event()
         self._timers: set[asyncio.TimerHandle] = set()
+        #: A ready-made scraper says what it reads and whether a tab may keep its page.
+        self.extractor = fn if isinstance(fn, Extractor) else None
         self._reuse_pages = (
             options.reuse_pages
             if options.reuse_pages is not None
-            else bool(getattr(fn, "af_reuse_page", False))
+            else bool(self.extractor and self.extractor.reuse_page)
         )
         #: The HTTP stage of render="http"/"auto" (None: every row goes to a browser).
         self.http: HttpStage | None = None
@@ -144,7 +147,7 @@ class Engine:
             self.http = HttpStage(
                 table,
                 self.ledger,
-                selectors=getattr(fn, "af_http_selectors", None),
+                selectors=self.extractor.http_selectors if self.extractor else None,
                 mode=options.render,
                 timeout=options.timeout,
                 to_browser=self._to_browser,
@@ -324,7 +327,7 @@ class Engine:
             session.browser,
             timeout=self.options.timeout,
             reuse_page=self._reuse_pages,
-            expect_content=hasattr(self.fn, "af_http_selectors"),
+            expect_content=self.extractor is not None,
         )
         ledger, manners, memory = self.ledger, self.manners, self.memory
         loop = asyncio.get_running_loop()

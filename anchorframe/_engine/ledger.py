@@ -31,6 +31,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .._core.events import ROW_DONE, ROW_RETRYING, RunState
+from .._core.options import Route
 from .._core.retry import Failure, backoff_delay, classify_failure
 from .._core.secrets import redact
 from .._core.table import InputTable, Work
@@ -61,8 +62,8 @@ class Attempt:
     tab: int
     started: float
     started_wall: float
-    #: "browser" or "http": the path this attempt fetched the page by.
-    render: str = "browser"
+    #: The path this attempt fetched the page by.
+    render: Route = "browser"
 
 
 class Ledger:
@@ -119,7 +120,7 @@ class Ledger:
         return self.pending <= 0
 
     # ----------------------------------------------------------------- attempts
-    def start(self, item: Work, session: str, tab: int, render: str = "browser") -> Attempt | None:
+    def start(self, item: Work, session: str, tab: int, render: Route = "browser") -> Attempt | None:
         """Begin an attempt at ``item``; None when the row needs none (already resolved)."""
         if item.status is not None:
             return None

@@ -26,6 +26,7 @@ from .._core.options import (
     RESOURCE_TYPES,
     SIZING,
     EngineOptions,
+    RenderMode,
     ScrapeFn,
     ScrapeOptions,
     Seconds,
@@ -33,6 +34,7 @@ from .._core.options import (
 )
 from .._core.table import DEFAULT_SCHEMES
 from .._manners.identity import check_identity
+from .._render.extractor import Extractor
 from ..errors import InputError, InputTypeError
 
 if TYPE_CHECKING:
@@ -243,7 +245,7 @@ def flag(name: str, value: Any, *, allow_none: bool = False) -> bool | None:
     return value
 
 
-def check_render(render: Any, scraper: Any, *, backend: Any = None, setup: Any = None) -> str:
+def check_render(render: Any, scraper: Any, *, backend: Any = None, setup: Any = None) -> RenderMode:
     """The path rows take: "browser", "http" (no browser at all) or "auto" (HTTP first).
 
     ``render=None`` means "auto" for the built-in extractors (``extract=``, the page
@@ -259,11 +261,12 @@ def check_render(render: Any, scraper: Any, *, backend: Any = None, setup: Any =
     """
     if render is not None and render not in RENDERS:
         raise InputError(f"render must be one of {list(RENDERS)} (or None for the default), not {render!r}.")
-    builtin = hasattr(scraper, "af_http_selectors")
+    builtin = isinstance(scraper, Extractor)
     if render is None:
         if not builtin or setup is not None:
             return "browser"
-        return str(getattr(backend, "render_default", "auto"))
+        default: RenderMode = getattr(backend, "render_default", "auto")
+        return default
     if render != "browser" and not builtin:
         raise InputError(
             f"render={render!r} works with the built-in extractors (extract={{...}} or the page summary), "

@@ -74,7 +74,9 @@ def scraper_identity(fn: Any) -> dict[str, Any]:
     target = getattr(fn, "func", fn)  # functools.partial
     if not (inspect.isfunction(target) or inspect.ismethod(target)):
         target = type(target)
-    name = f"{getattr(target, '__module__', '?')}.{getattr(target, '__qualname__', repr(target))}"
+    # An object's own __qualname__ first: an extractor names its selectors (``css({...})``).
+    qualname = vars(fn).get("__qualname__") if hasattr(fn, "__dict__") and target is not fn else None
+    name = f"{getattr(target, '__module__', '?')}.{qualname or getattr(target, '__qualname__', repr(target))}"
     try:
         source: str | None = inspect.getsource(target)
     except (OSError, TypeError):

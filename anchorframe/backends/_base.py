@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import InputError
 
 if TYPE_CHECKING:
+    from .._core.options import RenderMode
     from .._core.plan import Plan
 
 __all__ = ["Backend", "FromEnv", "ProvisionFailure", "Provisioned", "SessionHandle", "SessionPool"]
@@ -133,7 +134,7 @@ class Backend(abc.ABC):
     browsers_here: bool = False
 
     @property
-    def render_default(self) -> str:
+    def render_default(self) -> RenderMode:
         """What ``render=None`` means for the built-in extractors on this backend.
 
         "auto" (plain HTTP first, a browser for the rows that need one) where pages

@@ -47,6 +47,7 @@ from ._anchor_pool import AnchorPool
 from ._base import Backend, FromEnv, SessionPool
 
 if TYPE_CHECKING:
+    from .._core.options import RenderMode
     from .._core.plan import Plan
 
 __all__ = ["AnchorBackend", "run_tags"]
@@ -161,7 +162,7 @@ class AnchorBackend(Backend):
         return AnchorClient(self._api_key, base_url=self.base_url, **self.client_options)
 
     @property
-    def render_default(self) -> str:
+    def render_default(self) -> RenderMode:
         """ "browser" when the sessions browse as someone this machine is not: behind a proxy
         (``session.proxy``) or with a saved profile (``browser.profile``, its logins); else "auto".
 
