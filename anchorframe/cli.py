@@ -60,16 +60,12 @@ def _parser() -> argparse.ArgumentParser:
         help="scrape N of its good pages, static and JavaScript-rendered mixed as in the whole shop",
     )
     _add_run_options(demo)
-    demo.set_defaults(handler=_demo)
+    demo.set_defaults(handler=_demo, backend="local")  # the demo is offline: local Chromium
 
     plan = commands.add_parser(
         "plan", help="check an input file and show the plan, without starting a browser"
     )
     plan.add_argument("input", help="CSV, Parquet or JSONL file with a URL column")
-    plan.add_argument("--url", default=None, help="the URL column (default: url/link/href...)")
-    plan.add_argument("--backend", default="auto", choices=["auto", "local", "anchor"])
-    plan.add_argument("--sessions", type=int, default=None)
-    plan.add_argument("--tabs", type=int, default=None)
     plan.add_argument(
         "--extract",
         action="append",
@@ -85,6 +81,7 @@ def _parser() -> argparse.ArgumentParser:
         help="fetch N evenly spread URLs over plain HTTP (N requests, no browser) and estimate "
         "which share of rows needs a browser under --render auto",
     )
+    _add_run_options(plan)
     plan.set_defaults(handler=_plan)
 
     scrape = commands.add_parser(
@@ -94,7 +91,6 @@ def _parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
     )
     scrape.add_argument("input", help="CSV, Parquet or JSONL file with a URL column")
-    scrape.add_argument("--url", default=None, help="the URL column (default: url/link/href...)")
     what = scrape.add_mutually_exclusive_group()
     what.add_argument(
         "--scraper",
@@ -110,17 +106,6 @@ def _parser() -> argparse.ArgumentParser:
         help="a column filled from a CSS selector (repeatable)",
     )
     scrape.add_argument("--out", required=True, help="output file (.parquet, .csv or .jsonl)")
-    scrape.add_argument(
-        "--checkpoint",
-        default=None,
-        metavar="PATH",
-        help="write rows to this checkpoint as they finish; rerun with it to resume (a directory)",
-    )
-    scrape.add_argument(
-        "--overwrite-checkpoint",
-        action="store_true",
-        help="start the checkpoint afresh instead of resuming it (needed when the input changed)",
-    )
     scrape.add_argument(
         "--max-failed",
         type=_threshold,
@@ -154,47 +139,82 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
+    """The run's options as flags, made from the one declaration (``_core.options.OPTIONS``):
+    the names and defaults of ``af.scrape()``, checked by it; a flag not given is not passed."""
+    from ._core.options import OPTIONS
+
     parser.add_argument(
         "--timeline",
         metavar="PATH",
         default=None,
         help="also draw the run's timeline (.html or .png; needs anchorframe[plot])",
     )
-    parser.add_argument(
-        "--backend",
-        default="local",
-        choices=["auto", "local", "anchor"],
-        help="where browsers run (default: %(default)s)",
-    )
-    parser.add_argument("--sessions", type=int, default=None, help="browser sessions (default: planned)")
-    parser.add_argument("--tabs", type=int, default=None, help="tabs per session (default: planned)")
-    parser.add_argument("--timeout", type=float, default=30.0, help="seconds per attempt at a row")
-    parser.add_argument("--retries", type=int, default=2, help="retries after a failure")
-    parser.add_argument(
-        "--render",
-        default=None,
-        choices=["browser", "http", "auto"],
-        help="how --extract / demo pages are fetched: a browser, plain HTTP, or HTTP first and a "
-        "browser only where needed (default: auto, or browser for a --scraper)",
-    )
     parser.add_argument("--chromium", default=None, help="the Chromium executable for the local backend")
-    progress = parser.add_mutually_exclusive_group()
-    progress.add_argument(
-        "--progress",
-        dest="progress",
-        action="store_true",
-        default=None,
-        help="show progress bars (default: when stderr is a terminal)",
+    groups: dict[str, Any] = {}
+    for option in OPTIONS:
+        if option.cli is None:
+            continue
+        group = groups.get(option.group)
+        if group is None:
+            group = groups[option.group] = parser.add_argument_group(f"{option.group} options")
+        shown = option.default
+        if isinstance(shown, frozenset):
+            shown = ",".join(sorted(shown))
+        text = option.help + ("" if shown is None else f" (default: {shown})")
+        kind = option.cli
+        if kind == "flag":
+            group.add_argument(option.flag, dest=option.name, action=argparse.BooleanOptionalAction, help=text)
+        elif kind == "header":
+            group.add_argument(
+                "--header", dest=option.name, action="append", metavar="'NAME: VALUE'", help=text
+            )
+        elif kind == "choice":
+            group.add_argument(option.flag, dest=option.name, choices=option.choices, help=text)
+        else:
+            convert = {"int": int, "float": float}.get(kind, str)
+            metavar = {"list": "A,B", "callable": "MODULE:FUNCTION"}.get(kind)
+            group.add_argument(option.flag, dest=option.name, type=convert, metavar=metavar, help=text)
+    # The spelling of earlier releases, kept working (not shown).
+    parser.add_argument(
+        "--overwrite-checkpoint", dest="checkpoint_overwrite", action="store_true", help=argparse.SUPPRESS
     )
-    progress.add_argument("--no-progress", dest="progress", action="store_false")
+    parser.set_defaults(**{option.name: None for option in OPTIONS if option.cli is not None})
 
 
-def _backend(args: argparse.Namespace) -> Any:
-    if args.backend == "local" or (args.backend == "auto" and args.chromium):
+def _given(args: argparse.Namespace) -> dict[str, Any]:
+    """The run's options given on the command line, as ``af.scrape()`` takes them."""
+    from ._core.options import OPTIONS
+
+    given: dict[str, Any] = {}
+    for option in OPTIONS:
+        value = getattr(args, option.name, None)
+        if option.cli is None or value is None:
+            continue
+        if option.cli == "list":
+            value = [item.strip() for item in value.split(",") if item.strip()]
+        elif option.cli == "header":
+            value = dict(_header(text) for text in value)
+        elif option.cli == "callable":
+            value = _load_callable(value, option.flag)
+        given[option.name] = value
+    if "backend" in given or args.chromium:
+        given["backend"] = _backend(given.get("backend", "auto"), args.chromium)
+    return given
+
+
+def _header(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition(":")
+    if not sep or not name.strip():
+        raise SystemExit(f"--header takes 'NAME: VALUE' (e.g. 'Accept-Language: de'), not {text!r}.")
+    return name.strip(), value.strip()
+
+
+def _backend(name: str, chromium: str | None) -> Any:
+    if name == "local" or (name == "auto" and chromium):
         from .backends.local import LocalBackend
 
-        return LocalBackend(executable_path=args.chromium)
-    return args.backend
+        return LocalBackend(executable_path=chromium)
+    return name
 
 
 def _threshold(text: str) -> tuple[str, float]:
@@ -254,21 +274,21 @@ def write_result(result: Any, path: str | Path, nested: Any = "flatten") -> None
         result.to_csv(path, nested=nested)
 
 
-def _load_scraper(spec: str) -> Any:
+def _load_callable(spec: str, flag: str = "--scraper") -> Any:
     import importlib
 
     module_name, _, attribute = spec.partition(":")
     if not module_name or not attribute:
-        raise SystemExit(f"--scraper takes MODULE:FUNCTION (e.g. mypackage.scrapers:product), not {spec!r}.")
+        raise SystemExit(f"{flag} takes MODULE:FUNCTION (e.g. mypackage.scrapers:product), not {spec!r}.")
     sys.path.insert(0, str(Path.cwd()))
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise SystemExit(f"Cannot import {module_name!r} for --scraper: {exc}") from exc
+        raise SystemExit(f"Cannot import {module_name!r} for {flag}: {exc}") from exc
     try:
         return getattr(module, attribute)
     except AttributeError:
-        raise SystemExit(f"Module {module_name!r} has no {attribute!r} for --scraper.") from None
+        raise SystemExit(f"Module {module_name!r} has no {attribute!r} for {flag}.") from None
 
 
 def _extract(pairs: list[str]) -> dict[str, str]:
@@ -297,15 +317,7 @@ def _demo(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         result = af.scrape(
-            frame,
-            extract={"name": "h1", "price": ".price", "stock": ".stock"},
-            backend=_backend(args),
-            sessions=args.sessions,
-            tabs=args.tabs,
-            timeout=args.timeout,
-            retries=args.retries,
-            progress=args.progress,
-            render=args.render,
+            frame, extract={"name": "h1", "price": ".price", "stock": ".stock"}, **_given(args)
         )
     print(result.summary())
     print()
@@ -342,12 +354,9 @@ def _plan(args: argparse.Namespace) -> int:
 
     plan = af.plan(
         read_table(args.input),
-        url=args.url,
-        backend=args.backend,
-        sessions=args.sessions,
-        tabs=args.tabs,
         extract=_extract(args.extract) if args.extract else None,
         probe=args.probe,
+        **_given(args),
     )
     print(plan.explain())
     return 0
@@ -357,25 +366,10 @@ def _scrape(args: argparse.Namespace) -> int:
     import anchorframe as af
 
     frame = read_table(args.input)
-    scraper = _load_scraper(args.scraper) if args.scraper else None
+    scraper = _load_callable(args.scraper) if args.scraper else None
     extract = _extract(args.extract) if args.extract else None
-    extra: dict[str, Any] = {"checkpoint_overwrite": True} if args.overwrite_checkpoint else {}
     try:
-        result = af.scrape(
-            frame,
-            scraper,
-            url=args.url,
-            extract=extract,
-            backend=_backend(args),
-            sessions=args.sessions,
-            tabs=args.tabs,
-            timeout=args.timeout,
-            retries=args.retries,
-            progress=args.progress,
-            checkpoint=args.checkpoint,
-            render=args.render,
-            **extra,
-        )
+        result = af.scrape(frame, scraper, extract=extract, **_given(args))
     except af.RunInterrupted as exc:
         if args.checkpoint and exc.partial is not None:
             print(

@@ -7,7 +7,7 @@ import inspect
 import pytest
 
 import anchorframe as af
-from anchorframe._run.options import scrape_signature
+from anchorframe._core.options import OPTIONS
 from anchorframe.backends.fake import FakeBackend
 from anchorframe.errors import InputError
 
@@ -19,13 +19,26 @@ async def heading(page, row):
     return {"h1": await page.inner_text("h1")}
 
 
-def test_scrape_and_ascrape_share_one_declaration():
-    """Both have exactly the declared parameters: names, kinds, defaults and types."""
-    declared = inspect.signature(scrape_signature).parameters
-    assert inspect.signature(af.scrape).parameters == declared
-    assert inspect.signature(af.ascrape).parameters == declared
-    assert all(p.kind is p.KEYWORD_ONLY for name, p in declared.items() if name not in ("data", "fn"))
-    assert "advanced" not in declared and not any(p.kind is p.VAR_KEYWORD for p in declared.values())
+def test_scrape_ascrape_and_plan_name_the_declared_options():
+    """Each def names every declared option, in order, keyword-only, with the declared default."""
+    declared = [(option.name, option.default) for option in OPTIONS]
+    for function, extra in ((af.scrape, []), (af.ascrape, []), (af.plan, [("probe", 0)])):
+        parameters = inspect.signature(function).parameters
+        assert list(parameters)[:2] == ["data", "fn"], function
+        named = [(name, p.default) for name, p in parameters.items() if name not in ("data", "fn")]
+        assert named == declared + extra, function
+        assert all(p.kind is p.KEYWORD_ONLY for name, p in parameters.items() if name not in ("data", "fn"))
+        assert not any(p.kind is p.VAR_KEYWORD for p in parameters.values())
+    assert inspect.signature(af.scrape) == inspect.signature(af.ascrape)  # types too
+    assert inspect.iscoroutinefunction(af.ascrape)
+
+
+def test_the_type_checker_sees_each_option():
+    """The defs themselves carry the options: typing.get_type_hints reads every one."""
+    import typing
+
+    hints = typing.get_type_hints(af.scrape)
+    assert set(hints) >= {option.name for option in OPTIONS} and hints["retries"] is int
 
 
 @pytest.mark.parametrize(
@@ -64,6 +77,11 @@ def test_a_misspelt_option_gets_a_suggestion():
         af.scrape(URLS, heading, retires=3)
     with pytest.raises(InputError, match="did you mean 'timeout'"):
         af.scrape(URLS, heading, timeuot=3)
+    with pytest.raises(
+        InputError,
+        match=r"plan\(\) got an unexpected keyword argument 'per_sites' \(did you mean 'per_site'\?\)",
+    ):
+        af.plan(URLS, per_sites=2)
 
 
 def test_a_bad_option_never_touches_the_checkpoint(tmp_path):
@@ -85,9 +103,14 @@ def test_timedelta_seconds_are_accepted():
 
 
 def _render(**arguments):
-    from anchorframe._run.options import bind, check_options
+    from anchorframe._run.options import check_options
 
-    return check_options(bind((["http://127.0.0.1:9/a"],), arguments)).engine.render
+    return check_options(_arguments(["http://127.0.0.1:9/a"], **arguments)).engine.render
+
+
+def _arguments(data, **given):
+    """scrape()'s arguments by name, the declared defaults filled in."""
+    return {"data": data, "fn": None, **{o.name: o.default for o in OPTIONS}, **given}
 
 
 def test_the_built_in_extractors_go_over_http_first_unless_the_browser_would_see_other_pages():

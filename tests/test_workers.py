@@ -295,12 +295,15 @@ def test_api_keys_travel_in_the_environment_never_in_the_spec(monkeypatch):
     """The spec a shard receives has no key; the child's environment (or a Dask worker's) has it."""
     import pickle
 
-    from anchorframe._run.options import bind, check_options
+    from anchorframe._core.options import OPTIONS
+    from anchorframe._run.options import check_options
     from anchorframe._scale.shards import shard_spec
     from anchorframe.backends._base import FromEnv
 
     key = "sk-test-never-in-a-message-123"
-    options = check_options(bind((URLS,), {"backend": af.AnchorBackend(api_key=key), "workers": 2}))
+    defaults = {option.name: option.default for option in OPTIONS}
+    arguments = {**defaults, "data": URLS, "fn": None, "backend": af.AnchorBackend(api_key=key), "workers": 2}
+    options = check_options(arguments)
     table = prepare_input(URLS, None)
     spec, env = shard_spec(table, options, for_cluster=False)
     assert key.encode() not in spec and list(env.values()) == [key]

@@ -28,13 +28,17 @@ if TYPE_CHECKING:
 __all__ = [
     "CONTEXT_RENEW_ROWS",
     "DEFAULT_PER_SITE",
+    "DEFAULT_SCHEMES",
+    "OPTIONS",
     "RENDERS",
     "EngineOptions",
     "Headers",
     "Identity",
+    "Option",
     "RenderMode",
     "Route",
     "ScrapeOptions",
+    "Sizing",
 ]
 
 #: How a run fetches pages: HTTP first and a browser only where needed, always a browser, never one.
@@ -42,7 +46,13 @@ RenderMode = Literal["auto", "browser", "http"]
 #: The path one row's attempt took.
 Route = Literal["browser", "http"]
 RENDERS: tuple[RenderMode, ...] = ("browser", "http", "auto")
+#: ``backend=`` by name (or a Backend object).
+BackendName = Literal["auto", "local", "anchor"]
+#: ``progress=`` by name (or True, False, None).
+ProgressKind = Literal["widgets", "tqdm", "log"]
 
+#: URL schemes a run takes unless told otherwise (file://, chrome://, javascript: are refused).
+DEFAULT_SCHEMES = frozenset({"http", "https"})
 #: Rows in flight at once per site (registered domain), as Scrapy's per-domain default.
 DEFAULT_PER_SITE = 8
 #: Rows a session's tabs run in one browser context before they move to a fresh one
@@ -57,15 +67,6 @@ RESOURCE_TYPES = frozenset(
     {"image", "font", "media", "stylesheet", "script", "xhr", "fetch", "websocket", "manifest", "other"}
 )
 PROGRESS_KINDS = ("widgets", "tqdm", "log")
-SIZING = (
-    "sessions",
-    "tabs",
-    "max_sessions",
-    "seconds_per_url",
-    "target_seconds",
-    "max_session_minutes",
-    "workers",  # the plan never has more sessions than the driver processes keep busy
-)
 
 
 #: Header names whose values are shown as ``<redacted>`` (and anything naming a key, token or secret).
@@ -157,6 +158,117 @@ class Identity:
         return self.headers.secrets() if self.headers else ()
 
 
+# ---------------------------------------------------------------- the declaration
+OptionGroup = Literal[
+    "input",
+    "backend",
+    "sizing",
+    "timeouts",
+    "browser",
+    "render",
+    "manners",
+    "identity",
+    "storage",
+    "scale-out",
+    "display",
+]
+#: How the command line takes an option: a number, text, one of ``choices``, ``--x/--no-x``, a
+#: comma-separated list, a repeatable ``"Name: value"``, ``MODULE:FUNCTION``; None: Python only.
+CliKind = Literal["int", "float", "str", "choice", "flag", "list", "header", "callable"]
+
+
+@dataclass(frozen=True)
+class Option:
+    """One option of ``scrape()``: its name, default, group, and how the command line takes it."""
+
+    name: str
+    default: Any
+    group: OptionGroup
+    help: str
+    cli: CliKind | None = None
+    choices: tuple[str, ...] = ()
+
+    @property
+    def flag(self) -> str:
+        """Its command-line flag, e.g. ``--per-site``."""
+        return "--" + self.name.replace("_", "-")
+
+
+#: Every option of ``scrape()``/``ascrape()``/``plan()`` after ``data`` and ``fn``, in the order
+#: of their ``def``; the command line's flags are made from it (same names, same defaults) and a
+#: test holds each ``def`` to it.
+# fmt: off
+OPTIONS: tuple[Option, ...] = (
+    Option("url", None, "input", "the URL column (default: a column named url)", "str"),
+    Option("extract", None, "input", "a dict of column -> CSS selector, instead of fn"),
+    Option("backend", "auto", "backend", "where browsers run: auto (Anchor when a key is set), local, anchor",
+           "choice", ("auto", "local", "anchor")),
+    Option("sessions", None, "sizing", "browser sessions (default: planned)", "int"),
+    Option("tabs", None, "sizing", "tabs per session (default: planned)", "int"),
+    Option("timeout", 30.0, "timeouts", "seconds for one attempt at one row", "float"),
+    Option("retries", 2, "timeouts", "further attempts after a failure a retry may fix", "int"),
+    Option("backoff", 0.5, "timeouts", "seconds before a row's first retry, doubled for each later one",
+           "float"),
+    Option("setup", None, "browser", "an async function (page) run once per session, e.g. to log in",
+           "callable"),
+    Option("block", None, "browser", "resource types not to load, e.g. image,font,media", "list"),
+    Option("progress", None, "display", "show progress (default: when someone is watching)", "flag"),
+    Option("dedupe", True, "input", "scrape a URL once and answer every row that has it", "flag"),
+    Option("schemes", DEFAULT_SCHEMES, "input", "URL schemes allowed, e.g. http,https", "list"),
+    Option("checkpoint", None, "storage", "write rows here as they finish; rerun with it to resume",
+           "str"),
+    Option("checkpoint_overwrite", False, "storage", "start the checkpoint afresh instead of resuming it",
+           "flag"),
+    Option("reuse_pages", None, "browser", "keep one page per tab between rows (default: for extractors)",
+           "flag"),
+    Option("max_replacements", None, "timeouts", "lost or failed sessions that may be replaced", "int"),
+    Option("connect_timeout", 30.0, "timeouts", "seconds to connect to a provisioned session", "float"),
+    Option("seconds_per_url", None, "sizing", "the sizing rule's expected seconds per page", "float"),
+    Option("target_seconds", None, "sizing", "the wall time the plan aims for", "float"),
+    Option("max_sessions", None, "sizing", "at most this many sessions", "int"),
+    Option("max_session_minutes", None, "sizing", "at most this many session-minutes (the cost)", "float"),
+    Option("render", None, "render", "how extractors fetch pages: auto (HTTP first), browser, http",
+           "choice", RENDERS),
+    Option("per_site", DEFAULT_PER_SITE, "manners", "rows in flight at once per site", "int"),
+    Option("min_delay", 0.0, "manners", "seconds between two starts at one site", "float"),
+    Option("robots", True, "manners", "obey each site's robots.txt", "flag"),
+    Option("user_agent", None, "identity", "the User-Agent of every request", "str"),
+    Option("headers", None, "identity", "extra request headers", "header"),
+    Option("locale", None, "identity", "the browser's locale, e.g. de-DE", "str"),
+    Option("timezone", None, "identity", "the browser's time zone, e.g. Europe/Berlin", "str"),
+    Option("renew_context_after", CONTEXT_RENEW_ROWS, "browser",
+           "rows a session's tabs run in one browser context before a fresh one", "int"),
+    Option("workers", 1, "scale-out", "driver processes on this machine", "int"),
+    Option("cluster", None, "scale-out", "a Dask scheduler address (or a dask.distributed.Client)", "str"),
+    Option("out", None, "scale-out", "a Parquet dataset the shards write the rows to"),
+)
+# fmt: on
+OPTION_NAMES: tuple[str, ...] = tuple(option.name for option in OPTIONS)
+
+
+@dataclass(frozen=True)
+class Sizing:
+    """The inputs of the sizing rule (``anchorframe._core.plan.plan_sessions``) a user set."""
+
+    sessions: int | None = None
+    tabs: int | None = None
+    max_sessions: int | None = None
+    seconds_per_url: float | None = None
+    target_seconds: float | None = None
+    max_session_minutes: float | None = None
+    #: Driver processes: the plan never has more sessions than they keep busy.
+    workers: int | None = None
+
+    def given(self) -> dict[str, Any]:
+        """The values set, by name, as ``plan_sessions`` takes them.
+
+        Example:
+            >>> Sizing(tabs=4, workers=2).given()
+            {'tabs': 4, 'workers': 2}
+        """
+        return {name: value for name, value in vars(self).items() if value is not None}
+
+
 @dataclass(frozen=True)
 class EngineOptions:
     """How each row is attempted (checked values; see ``scrape()`` for each)."""
@@ -192,7 +304,7 @@ class ScrapeOptions:
     schemes: frozenset[str]
     checkpoint: str | os.PathLike[str] | None
     checkpoint_overwrite: bool
-    sizing: dict[str, Any]
+    sizing: Sizing
     engine: EngineOptions
     call: dict[str, Any]
     workers: int = 1

@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 import pandas as pd
 
 from ..errors import InputError
-from .options import Route
+from .options import DEFAULT_SCHEMES, Route
 
 __all__ = [
     "DEFAULT_SCHEMES",
@@ -55,7 +55,6 @@ RENDER = "af_render"
 STATUS_COLUMNS: tuple[str, ...] = (STATUS, REASON, ERROR, ATTEMPTS, ELAPSED, SESSION, RENDER)
 STATUSES: tuple[str, ...] = ("ok", "failed", "invalid", "skipped")
 
-DEFAULT_SCHEMES = frozenset({"http", "https"})
 _OPAQUE_SCHEMES = frozenset({"javascript", "data", "about", "mailto", "blob", "tel"})
 _URL_GUESS_NAMES = ("url", "urls", "link", "links", "href", "uri", "website", "page")
 

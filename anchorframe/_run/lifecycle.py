@@ -121,7 +121,7 @@ class InProcess:
         from .._engine.engine import Engine
 
         options, backend = self.options, self.options.backend
-        run_plan = plan_for(todo, backend, **options.sizing)
+        run_plan = plan_for(todo, backend, **options.sizing.given())
         self.engine = Engine(
             todo,
             options.scraper,

@@ -1,38 +1,36 @@
-"""The options of scrape() and ascrape(): declared once, checked once. No I/O.
+"""The options of scrape(), ascrape() and plan(): checked once, before anything starts. No I/O.
 
-:func:`scrape_signature` is the one declaration of every option (name, type,
-default); ``scrape`` and ``ascrape`` take its signature through
-:func:`with_options`, so the two can never drift apart. :func:`check_options`
-checks every value before anything is started or locked (no checkpoint, no
-browser, no session): misuse raises :class:`~anchorframe.errors.InputError`
-naming the option and the fix.
+:data:`anchorframe._core.options.OPTIONS` declares every option (name, default, group, how
+the command line takes it); each public ``def`` names them (a test holds them to it).
+:func:`check_options` checks every value before anything is started or locked (no
+checkpoint, no browser, no session) and returns the typed
+:class:`~anchorframe._core.options.ScrapeOptions`: misuse raises
+:class:`~anchorframe.errors.InputError` naming the option and the fix, and
+:func:`refuses_unknown_options` names the option a misspelt keyword meant.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
+import functools
 import inspect
 import math
 import os
-from collections.abc import Callable, Hashable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from .._core.options import (
-    CONTEXT_RENEW_ROWS,
-    DEFAULT_PER_SITE,
     PROGRESS_KINDS,
     RENDERS,
     RESOURCE_TYPES,
-    SIZING,
     EngineOptions,
     RenderMode,
     ScrapeFn,
     ScrapeOptions,
-    Seconds,
-    SetupFn,
+    Sizing,
 )
-from .._core.table import DEFAULT_SCHEMES
 from .._manners.identity import check_identity
 from .._render.extractor import Extractor
 from ..errors import InputError, InputTypeError
@@ -40,92 +38,60 @@ from ..errors import InputError, InputTypeError
 if TYPE_CHECKING:
     from ..backends._base import Backend
 
-__all__ = ["EngineOptions", "ScrapeOptions", "check_options", "resolve_backend", "with_options"]
+P = ParamSpec("P")
+R = TypeVar("R")
+
+__all__ = ["check_options", "refuses_unknown_options", "resolve_backend"]
 
 _API_KEY_VARIABLES = ("ANCHOR_API_KEY", "ANCHORBROWSER_API_KEY")
 
 
-def scrape_signature(
-    data: Any,
-    fn: ScrapeFn | Mapping[str, str] | None = None,
-    *,
-    url: Hashable | None = None,
-    extract: Mapping[str, str] | None = None,
-    backend: str | Backend | None = "auto",
-    sessions: int | None = None,
-    tabs: int | None = None,
-    timeout: Seconds = 30.0,
-    retries: int = 2,
-    backoff: Seconds = 0.5,
-    setup: SetupFn | None = None,
-    block: Iterable[str] | bool | None = None,
-    progress: bool | str | None = None,
-    dedupe: bool = True,
-    schemes: Iterable[str] = DEFAULT_SCHEMES,
-    checkpoint: str | os.PathLike[str] | None = None,
-    checkpoint_overwrite: bool = False,
-    reuse_pages: bool | None = None,
-    max_replacements: int | None = None,
-    connect_timeout: Seconds = 30.0,
-    seconds_per_url: float | None = None,
-    target_seconds: float | None = None,
-    max_sessions: int | None = None,
-    max_session_minutes: float | None = None,
-    render: str | None = None,
-    # Good manners at each site (``_manners.py``): limits, robots.txt, identity, long runs.
-    per_site: int = DEFAULT_PER_SITE,
-    min_delay: Seconds = 0.0,
-    robots: bool = True,
-    user_agent: str | None = None,
-    headers: Mapping[str, str] | None = None,
-    locale: str | None = None,
-    timezone: str | None = None,
-    renew_context_after: int | None = CONTEXT_RENEW_ROWS,
-    # Scale out (``_shards.py``, ``_dask.py``): driver processes here, or a Dask cluster.
-    workers: int = 1,
-    cluster: Any = None,
-    out: str | os.PathLike[str] | None = None,
-) -> None:
-    """The options of ``scrape()`` and ``ascrape()`` (their docstrings say what each does)."""
+def refuses_unknown_options(fn: Callable[P, R]) -> Callable[P, R]:
+    """Refuse a misspelt or misplaced argument with the fix: the closest option's name, or the order.
 
+    ``fn``'s own ``def`` names its parameters (type checkers and IDEs read it); this wrapper only
+    turns Python's TypeError for a bad call into an :class:`~anchorframe.errors.InputTypeError`
+    (a TypeError too) that names the option a typo meant.
+    """
+    signature = inspect.signature(fn)
+    name = fn.__name__
 
-P = ParamSpec("P")
-R = TypeVar("R")
-_SIGNATURE = inspect.signature(scrape_signature)
+    def check(args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        unknown = [key for key in kwargs if key not in signature.parameters]
+        if unknown:
+            hints = []
+            for key in unknown:
+                close = difflib.get_close_matches(key, list(signature.parameters), n=1)
+                hints.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+            options = [p for p, v in signature.parameters.items() if v.kind is v.KEYWORD_ONLY]
+            raise InputTypeError(
+                f"{name}() got an unexpected keyword argument {', '.join(hints)}. "
+                f"Its options are: {', '.join(options)}."
+            )
+        try:
+            signature.bind(*args, **kwargs)
+        except TypeError as exc:
+            raise InputTypeError(
+                f"{name}(): {exc}. Pass the data, then the callable, then options by name."
+            ) from None
 
+    if inspect.iscoroutinefunction(fn):
 
-def with_options(declaration: Callable[P, Any]) -> Callable[[Callable[..., R]], Callable[P, R]]:
-    """Give a function the parameters of ``declaration`` (for type checkers, ``help()`` and IDEs)."""
+        @functools.wraps(fn)
+        async def checked_async(*args: Any, **kwargs: Any) -> Any:
+            __tracebackhide__ = True  # a notebook shows the user's cell, not this frame
+            check(args, kwargs)
+            return await fn(*args, **kwargs)  # type: ignore[misc]
 
-    def decorate(impl: Callable[..., R]) -> Callable[P, R]:
-        signature = inspect.signature(declaration)
-        returns = inspect.signature(impl).return_annotation
-        impl.__signature__ = signature.replace(return_annotation=returns)  # type: ignore[attr-defined]
-        return impl  # type: ignore[return-value]
+        return checked_async  # type: ignore[return-value]
 
-    return decorate
+    @functools.wraps(fn)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        __tracebackhide__ = True
+        check(args, kwargs)
+        return fn(*args, **kwargs)
 
-
-def bind(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
-    """The arguments of a call of ``scrape``/``ascrape`` by name, defaults filled in."""
-    unknown = [name for name in kwargs if name not in _SIGNATURE.parameters]
-    if unknown:
-        hints = []
-        for name in unknown:
-            close = difflib.get_close_matches(name, list(_SIGNATURE.parameters), n=1)
-            hints.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
-        raise InputTypeError(
-            f"scrape() got an unexpected keyword argument {', '.join(hints)}. "
-            f"Its options are: {', '.join(list(_SIGNATURE.parameters)[2:])}."
-        )
-    try:
-        bound = _SIGNATURE.bind(*args, **kwargs)
-    except TypeError as exc:
-        raise InputTypeError(
-            f"scrape(): {exc}. Pass the data, then the callable, then options by name."
-        ) from None
-    bound.apply_defaults()
-    return dict(bound.arguments)
+    return checked  # type: ignore[return-value]
 
 
 def check_options(arguments: Mapping[str, Any]) -> ScrapeOptions:
@@ -136,7 +102,7 @@ def check_options(arguments: Mapping[str, Any]) -> ScrapeOptions:
     if setup is not None and not is_async(setup):
         raise InputTypeError("setup must be an async function: async def setup(page): ...")
     # The sizing rule checks its own inputs (``plan_sessions``); scrape() runs it before anything starts.
-    sizing = {name: a[name] for name in SIZING if a[name] is not None}
+    sizing = Sizing(**{f.name: a[f.name] for f in dataclasses.fields(Sizing)})
     backend = resolve_backend(a["backend"])
     max_replacements = a["max_replacements"]
     if max_replacements is not None:

@@ -14,15 +14,27 @@ import os
 from collections.abc import Hashable, Iterable, Mapping
 from typing import Any
 
+from .._core.options import (
+    CONTEXT_RENEW_ROWS,
+    DEFAULT_PER_SITE,
+    DEFAULT_SCHEMES,
+    BackendName,
+    ProgressKind,
+    RenderMode,
+    ScrapeFn,
+    ScrapeOptions,
+    Seconds,
+    SetupFn,
+)
 from .._core.plan import Plan
-from .._core.table import DEFAULT_SCHEMES, InputTable, prepare_input
+from .._core.table import InputTable, prepare_input
 from .._engine.portal import await_in_portal, run_in_portal
 from .._scale.dask_input import is_dask_frame, partition_table
 from ..backends._base import Backend
 from ..errors import InputError, RunInterrupted
 from .assemble import build_result, rerun_for
 from .lifecycle import last_result, plan_for, run
-from .options import ScrapeOptions, bind, check_options, resolve_backend, scrape_signature, with_options
+from .options import check_options, refuses_unknown_options
 from .result import ScrapeResult
 
 __all__ = ["ascrape", "last_result", "load_checkpoint", "plan", "scrape"]
@@ -30,28 +42,53 @@ __all__ = ["ascrape", "last_result", "load_checkpoint", "plan", "scrape"]
 log = logging.getLogger("anchorframe")
 
 
+@refuses_unknown_options
 def plan(
     data: Any,
+    fn: ScrapeFn | Mapping[str, str] | None = None,
     *,
     url: Hashable | None = None,
-    backend: str | Backend | None = "auto",
+    extract: Mapping[str, str] | None = None,
+    backend: BackendName | Backend | None = "auto",
     sessions: int | None = None,
     tabs: int | None = None,
+    timeout: Seconds = 30.0,
+    retries: int = 2,
+    backoff: Seconds = 0.5,
+    setup: SetupFn | None = None,
+    block: Iterable[str] | bool | None = None,
+    progress: bool | ProgressKind | None = None,
+    dedupe: bool = True,
+    schemes: Iterable[str] = DEFAULT_SCHEMES,
+    checkpoint: str | os.PathLike[str] | None = None,
+    checkpoint_overwrite: bool = False,
+    reuse_pages: bool | None = None,
+    max_replacements: int | None = None,
+    connect_timeout: Seconds = 30.0,
     seconds_per_url: float | None = None,
     target_seconds: float | None = None,
     max_sessions: int | None = None,
     max_session_minutes: float | None = None,
-    dedupe: bool = True,
-    schemes: Iterable[str] = DEFAULT_SCHEMES,
-    workers: int | None = None,
-    extract: Mapping[str, str] | None = None,
+    render: RenderMode | None = None,
+    per_site: int = DEFAULT_PER_SITE,
+    min_delay: Seconds = 0.0,
+    robots: bool = True,
+    user_agent: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    locale: str | None = None,
+    timezone: str | None = None,
+    renew_context_after: int | None = CONTEXT_RENEW_ROWS,
+    workers: int = 1,
+    cluster: Any = None,
+    out: str | os.PathLike[str] | None = None,
     probe: int = 0,
 ) -> Plan:
-    """Check the input and size the run without starting any browser.
+    """Check the input and every option, and size the run, without starting any browser.
 
-    ``workers`` is the number of driver processes (``scrape(..., workers=)``); None
-    plans as many as the cloud sessions need (one process keeps only so many busy,
-    see ``anchorframe._core.plan``), at most one per core of this machine.
+    It takes the options of :func:`scrape` (same names, same defaults, same checks), so
+    the plan is that of the run ``scrape()`` would make with them; with ``workers=1`` (the
+    default) it says when one process cannot keep the sessions busy (see
+    ``anchorframe._core.plan``).
 
     ``probe=N`` (opt-in: it makes N requests) fetches N of the URLs over plain HTTP, reads
     ``extract`` (or the page summary) from them, and says in ``explain()`` which share
@@ -66,19 +103,11 @@ def plan(
           1 session(s) x 2 tab(s)
         ...
     """
-    table = prepare_input(data, url, schemes=schemes, dedupe=dedupe)
-    chosen = resolve_backend(backend)
-    sized = plan_for(
-        table,
-        chosen,
-        sessions=sessions,
-        tabs=tabs,
-        seconds_per_url=seconds_per_url,
-        target_seconds=target_seconds,
-        max_sessions=max_sessions,
-        max_session_minutes=max_session_minutes,
-        workers=workers,
-    )
+    arguments = dict(locals())
+    del arguments["probe"]
+    options = check_options(arguments)  # the checks (and suggestions) of scrape()
+    table = prepare_input(data, options.url, schemes=options.schemes, dedupe=options.dedupe)
+    sized = plan_for(table, options.backend, **options.sizing.given())
     if not probe:
         return sized
     from .probe import probe_plan
@@ -86,8 +115,46 @@ def plan(
     return probe_plan(sized, table, probe, extract)
 
 
-@with_options(scrape_signature)
-def scrape(*args: Any, **kwargs: Any) -> ScrapeResult:
+@refuses_unknown_options
+def scrape(
+    data: Any,
+    fn: ScrapeFn | Mapping[str, str] | None = None,
+    *,
+    url: Hashable | None = None,
+    extract: Mapping[str, str] | None = None,
+    backend: BackendName | Backend | None = "auto",
+    sessions: int | None = None,
+    tabs: int | None = None,
+    timeout: Seconds = 30.0,
+    retries: int = 2,
+    backoff: Seconds = 0.5,
+    setup: SetupFn | None = None,
+    block: Iterable[str] | bool | None = None,
+    progress: bool | ProgressKind | None = None,
+    dedupe: bool = True,
+    schemes: Iterable[str] = DEFAULT_SCHEMES,
+    checkpoint: str | os.PathLike[str] | None = None,
+    checkpoint_overwrite: bool = False,
+    reuse_pages: bool | None = None,
+    max_replacements: int | None = None,
+    connect_timeout: Seconds = 30.0,
+    seconds_per_url: float | None = None,
+    target_seconds: float | None = None,
+    max_sessions: int | None = None,
+    max_session_minutes: float | None = None,
+    render: RenderMode | None = None,
+    per_site: int = DEFAULT_PER_SITE,
+    min_delay: Seconds = 0.0,
+    robots: bool = True,
+    user_agent: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    locale: str | None = None,
+    timezone: str | None = None,
+    renew_context_after: int | None = CONTEXT_RENEW_ROWS,
+    workers: int = 1,
+    cluster: Any = None,
+    out: str | os.PathLike[str] | None = None,
+) -> ScrapeResult:
     """Scrape every URL of ``data`` with real browsers and return DataFrames.
 
     Args:
@@ -185,9 +252,10 @@ def scrape(*args: Any, **kwargs: Any) -> ScrapeResult:
     # In a notebook, the traceback of a stopped run or a refused option is the user's cell and
     # the message, not anchorframe's frames: IPython hides frames that set __tracebackhide__,
     # and the exceptions below are raised afresh here (their inner frames dropped).
+    arguments = dict(locals())
     __tracebackhide__ = True
     try:
-        table, options = _check(args, kwargs)
+        table, options = _check(arguments)
         return run_in_portal(run(table, options, rerun_with=scrape))
     except (RunInterrupted, InputError) as error:
         raise error.with_traceback(None) from error.__cause__
@@ -196,16 +264,55 @@ def scrape(*args: Any, **kwargs: Any) -> ScrapeResult:
         raise RunInterrupted(_interrupted_message(partial), partial) from None
 
 
-@with_options(scrape_signature)
-async def ascrape(*args: Any, **kwargs: Any) -> ScrapeResult:
+@refuses_unknown_options
+async def ascrape(
+    data: Any,
+    fn: ScrapeFn | Mapping[str, str] | None = None,
+    *,
+    url: Hashable | None = None,
+    extract: Mapping[str, str] | None = None,
+    backend: BackendName | Backend | None = "auto",
+    sessions: int | None = None,
+    tabs: int | None = None,
+    timeout: Seconds = 30.0,
+    retries: int = 2,
+    backoff: Seconds = 0.5,
+    setup: SetupFn | None = None,
+    block: Iterable[str] | bool | None = None,
+    progress: bool | ProgressKind | None = None,
+    dedupe: bool = True,
+    schemes: Iterable[str] = DEFAULT_SCHEMES,
+    checkpoint: str | os.PathLike[str] | None = None,
+    checkpoint_overwrite: bool = False,
+    reuse_pages: bool | None = None,
+    max_replacements: int | None = None,
+    connect_timeout: Seconds = 30.0,
+    seconds_per_url: float | None = None,
+    target_seconds: float | None = None,
+    max_sessions: int | None = None,
+    max_session_minutes: float | None = None,
+    render: RenderMode | None = None,
+    per_site: int = DEFAULT_PER_SITE,
+    min_delay: Seconds = 0.0,
+    robots: bool = True,
+    user_agent: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    locale: str | None = None,
+    timezone: str | None = None,
+    renew_context_after: int | None = CONTEXT_RENEW_ROWS,
+    workers: int = 1,
+    cluster: Any = None,
+    out: str | os.PathLike[str] | None = None,
+) -> ScrapeResult:
     """The async form of :func:`scrape` (same options), for ``await`` in a notebook or an async program.
 
     Example:
         >>> result = await af.ascrape(df, extract={"title": "h1"})  # doctest: +SKIP
     """
+    arguments = dict(locals())
     __tracebackhide__ = True  # see scrape()
     try:
-        table, options = _check(args, kwargs)
+        table, options = _check(arguments)
     except InputError as error:
         raise error.with_traceback(None) from error.__cause__
     try:
@@ -251,16 +358,15 @@ def load_checkpoint(path: str | os.PathLike[str]) -> ScrapeResult:
     )
 
 
-def _check(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[InputTable, ScrapeOptions]:
+def _check(arguments: dict[str, Any]) -> tuple[InputTable, ScrapeOptions]:
     """Every argument and the input, checked before anything is opened or started."""
-    arguments = bind(args, kwargs)
     options = check_options(arguments)
     data = arguments["data"]
     if is_dask_frame(data):  # its partitions are read by the workers (``_dask_input.py``)
         table = partition_table(data, options.url, cluster=options.cluster, out=options.out)
         return table, dataclasses.replace(options, dask_input=data)
     table = prepare_input(data, options.url, schemes=options.schemes, dedupe=options.dedupe)
-    plan_for(table, options.backend, **options.sizing)  # a sizing that cannot work fails here
+    plan_for(table, options.backend, **options.sizing.given())  # a sizing that cannot work fails here
     return table, options
 
 

@@ -133,7 +133,7 @@ class Sharded:
             self.shards = LocalShards(max(1, min(options.workers, len(todo.work))))
         shards = self.shards
         await shards.prepare()
-        sizing = {**options.sizing, "workers": shards.count}
+        sizing = {**options.sizing.given(), "workers": shards.count}
         rows_total = sum(len(w.positions) for w in todo.work) + len(todo.invalid)
         extra: dict[str, Any] = {}
         if options.dask_input is not None:  # partitions, counted on the cluster (``_dask_input.py``)
