@@ -163,7 +163,9 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
         text = option.help + ("" if shown is None else f" (default: {shown})")
         kind = option.cli
         if kind == "flag":
-            group.add_argument(option.flag, dest=option.name, action=argparse.BooleanOptionalAction, help=text)
+            group.add_argument(
+                option.flag, dest=option.name, action=argparse.BooleanOptionalAction, help=text
+            )
         elif kind == "header":
             group.add_argument(
                 "--header", dest=option.name, action="append", metavar="'NAME: VALUE'", help=text
