@@ -26,6 +26,7 @@ import pytest
         "anchorframe._engine.saturation",
         "anchorframe._engine.tabs",
         "anchorframe._scale.messages",
+        "anchorframe._scale.shard_spec",
         "anchorframe._render.extractor",
         "anchorframe.extract",
         "anchorframe._store.checkpoint_partitions",  # in a temporary directory

@@ -448,6 +448,10 @@ class Intervals:
             log.write(f"{time.time()}\n")
         return FakeDocument(texts={"h1": url}, delay=self.delay)
 
+    def starts(self) -> list[float]:
+        with open(self.path) as log:
+            return sorted(float(line) for line in log if line.strip())
+
     def most_at_once(self) -> int:
         with open(self.path) as log:
             starts = sorted(float(line) for line in log if line.strip())
@@ -469,6 +473,28 @@ def test_per_site_holds_for_the_whole_run_across_shards(tmp_path):
     )
     assert set(result.results["af_status"]) == {"ok"}
     assert documents.most_at_once() <= 2
+
+
+def test_per_site_below_the_workers_starts_no_more_shards_than_it_allows(tmp_path):
+    """per_site=1 with workers=3: one row at a time at the site, whatever the shards."""
+    documents = Intervals(tmp_path / "starts.log", delay=0.05)
+    urls = [f"https://one-site.test/item/{n}" for n in range(12)]
+    result = af.scrape(urls, heading, backend=FakeBackend(documents), workers=3, tabs=2, per_site=1, **QUIET)
+    assert set(result.results["af_status"]) == {"ok"}
+    assert documents.most_at_once() == 1
+    assert result.sessions["worker"].nunique() == 1  # the per_site share of one shard
+
+
+def test_min_delay_holds_for_all_shards_together(tmp_path):
+    """min_delay=0.1 with 2 shards: the site's starts come no faster than one every 0.1 s overall."""
+    documents = Intervals(tmp_path / "starts.log", delay=0.01)
+    urls = [f"https://one-site.test/item/{n}" for n in range(16)]
+    result = af.scrape(urls, heading, backend=FakeBackend(documents), workers=2, min_delay=0.1, **QUIET)
+    assert set(result.results["af_status"]) == {"ok"}
+    assert result.sessions["worker"].nunique() == 2
+    starts = documents.starts()
+    # Each shard spaces its own starts 2 x 0.1 s apart: 16 starts take at least 7 x 0.2 s.
+    assert starts[-1] - starts[0] >= 0.2 * 7 * 0.95
 
 
 def test_one_process_and_two_workers_give_frames_of_the_same_shape(site, no_chromium_left):

@@ -290,6 +290,10 @@ class EngineOptions:
     identity: Identity = field(default_factory=Identity)
     #: Rows a tab runs on one browser context before it opens a fresh one (None: never).
     renew_context_after: int | None = CONTEXT_RENEW_ROWS
+    #: Processes that share each site's limits (a sharded run's shards): the time between two
+    #: starts at a site (``min_delay``, a robots.txt ``Crawl-delay``) is this many times longer in
+    #: each, so that all of them together start no faster than one would.
+    sites_shared_by: int = 1
 
 
 @dataclass(frozen=True)

@@ -56,7 +56,11 @@ class Manners:
 
     def __init__(self, ledger: Ledger, options: EngineOptions, emit: Emit, *, web: bool = True) -> None:
         self.ledger = ledger
-        self.gate: SiteGate[Work] = SiteGate(per_site=options.per_site, min_delay=options.min_delay)
+        #: A sharded run's shards share each site: each keeps its delays that many times longer.
+        self.shared_by = max(1, options.sites_shared_by)
+        self.gate: SiteGate[Work] = SiteGate(
+            per_site=options.per_site, min_delay=options.min_delay * self.shared_by
+        )
         self.queue: SiteQueue[Work] = SiteQueue(self.gate)
         self.robots: RobotsCache | None = None
         if options.robots and web:
@@ -97,7 +101,7 @@ class Manners:
             return True
         verdict: RobotsVerdict = await self.robots.check(item.url)
         if verdict.crawl_delay:
-            self.gate.set_min_delay(site, verdict.crawl_delay)
+            self.gate.set_min_delay(site, verdict.crawl_delay * self.shared_by)
         if verdict.allowed:
             return True
         self.queue.finished(site, "skipped")

@@ -130,7 +130,12 @@ class Sharded:
     async def prepare(self, todo: InputTable, run_id: str, observer: Broadcast) -> tuple[Plan, RunState]:
         options, backend = self.options, self.options.backend
         if self.shards is None:
-            self.shards = LocalShards(max(1, min(options.workers, len(todo.work))))
+            # Never more shards than per_site: each takes a share of every site's rows in flight.
+            count = max(1, min(options.workers, len(todo.work), options.engine.per_site))
+            if count < options.workers and count == options.engine.per_site:
+                log.info("Starting %d shard(s), not %d: per_site=%d is shared out among them.",
+                         count, options.workers, options.engine.per_site)  # fmt: skip
+            self.shards = LocalShards(count)
         shards = self.shards
         await shards.prepare()
         sizing = {**options.sizing.given(), "workers": shards.count}
@@ -146,9 +151,9 @@ class Sharded:
                 len(todo.work), kind=backend.kind, rows=todo.rows, invalid=len(todo.invalid), **sizing
             )
         plans = shard_plans(run_plan, shards.count)
-        # per_site holds for the whole run: each shard keeps to its share of it (at least 1).
-        engine = options.engine
-        shared = dataclasses.replace(engine, per_site=max(1, engine.per_site // shards.count))
+        # The run's site limits hold for all shards together: the coordinator gives each its share
+        # of per_site (they add up to it), and each keeps its delays shards.count times longer.
+        shared = dataclasses.replace(options.engine, sites_shared_by=shards.count)
         spec, self.env = shard_spec(
             todo,
             dataclasses.replace(options, engine=shared),
@@ -180,7 +185,8 @@ class Sharded:
             run_id=run_id,
             host=getattr(shards, "host", "127.0.0.1"),
             out=self.out,
-            attempts=options.dask_input is None,  # a partition's rows are not the caller's rows
+            attempts=options.dask_input is None,
+            per_site=options.engine.per_site,  # a partition's rows are not the caller's rows
         )
         self.coordinator.on_lost = lambda tag: self.ending.append(
             asyncio.ensure_future(_end_tagged(backend, tag))

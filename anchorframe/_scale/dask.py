@@ -41,15 +41,17 @@ def dask_shards(options: Any) -> DaskShards:
             "cluster= needs Dask's distributed scheduler, which is not installed. "
             "Fix: pip install 'anchorframe[dask]'."
         ) from None
-    return DaskShards(options.cluster, options.workers)
+    return DaskShards(options.cluster, options.workers, most=options.engine.per_site)
 
 
 class DaskShards:
     """``cluster=``: the caller's side of shards that run as tasks on Dask workers."""
 
-    def __init__(self, cluster: Any, workers: int) -> None:
+    def __init__(self, cluster: Any, workers: int, *, most: int | None = None) -> None:
         self.cluster = cluster
         self.requested = workers
+        #: At most this many shards (per_site: each takes a share of every site's rows in flight).
+        self.most = most
         self.client: Any = None
         self.own_client = False
         self.count = 0
@@ -73,6 +75,8 @@ class DaskShards:
             raise InputError("The Dask cluster has no worker yet: start some, then run again.")
         # One shard per worker, unless workers= asks for more (several per worker).
         self.count = max(self.requested, len(self.addresses)) if self.requested > 1 else len(self.addresses)
+        if self.most is not None:
+            self.count = max(1, min(self.count, self.most))
         self.host = os.environ.get("ANCHORFRAME_CALLBACK_HOST") or _reachable_host(
             self.client.scheduler.address
         )

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import pickle
@@ -149,7 +150,7 @@ class _Shard:
             spec["fn"],
             backend,
             plan,
-            spec["options"],
+            dataclasses.replace(spec["options"], per_site=spec.get("per_site", spec["options"].per_site)),
             run_id=spec["run_id"],
             observer=observe,
             secrets=backend.secrets(),

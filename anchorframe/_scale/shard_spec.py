@@ -19,7 +19,7 @@ from .._core.table import InputTable
 from ..backends._base import Backend
 from ..errors import InputError
 
-__all__ = ["check_travels", "shard_plans", "shard_spec", "shard_tag"]
+__all__ = ["check_travels", "shard_plans", "shard_spec", "shard_tag", "site_share"]
 
 
 # ------------------------------------------------------------------- the spec
@@ -37,6 +37,19 @@ def shard_plans(plan: Plan, shards: int) -> list[Plan]:
         batches = tuple(min(MAX_BATCH, count - at) for at in range(0, count, MAX_BATCH))
         plans.append(dataclasses.replace(plan, sessions=count, batches=batches))
     return plans
+
+
+def site_share(per_site: int, shards: int, index: int) -> int:
+    """Shard ``index``'s share of ``per_site`` (rows in flight at one site): the shares add up to it.
+
+    A run never has more shards than ``per_site`` (``anchorframe._run.sharded``), so each share is
+    at least 1; a rescheduled shard keeps its index, hence its share.
+
+    Example:
+        >>> [site_share(8, 3, i) for i in range(3)], [site_share(2, 2, i) for i in range(2)]
+        ([3, 3, 2], [1, 1])
+    """
+    return per_site // shards + (1 if index % shards < per_site % shards else 0)
 
 
 def shard_tag(run_id: str, serial: int) -> str:

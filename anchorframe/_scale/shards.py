@@ -58,7 +58,7 @@ from .messages import (
     Stop,
     Want,
 )
-from .shard_spec import check_travels, shard_plans, shard_spec, shard_tag  # re-exported: the spec's home
+from .shard_spec import check_travels, shard_plans, shard_spec, shard_tag, site_share
 
 __all__ = ["Coordinator", "ShardLink", "check_travels", "shard_plans", "shard_spec", "shard_tag"]
 
@@ -105,6 +105,7 @@ class Coordinator:
         host: str = "127.0.0.1",
         out: str | None = None,
         attempts: bool = True,
+        per_site: int = 8,
     ) -> None:
         from multiprocessing.connection import Listener
 
@@ -115,6 +116,7 @@ class Coordinator:
         self.plans = plans
         self.run_id = run_id
         self.out = out
+        self.per_site = per_site
         #: out=: keys of the rows in parts the caller accepted (the others it writes itself at the end).
         self.written: set[int] = set()
         self.by_key = {item.key: item for item in table.work}
@@ -178,7 +180,9 @@ class Coordinator:
             plan = self.plans[link.index % len(self.plans)]
             # Its sessions carry this tag too: a shard lost with its worker has them ended by it.
             link.tag = shard_tag(self.run_id, link.serial)
-            extra = pickle.dumps({"plan": plan, "run_id": self.run_id, "shard_tag": link.tag})
+            share = site_share(self.per_site, len(self.plans), link.index)  # the run's per_site, shared out
+            own = {"plan": plan, "run_id": self.run_id, "shard_tag": link.tag, "per_site": share}
+            extra = pickle.dumps(own)
             try:
                 conn.send(Spec(_merge_spec(self.spec, extra)))
             except Exception:
