@@ -102,9 +102,9 @@ def test_a_saturated_run_adds_no_session_and_retires_some(monkeypatch):
             if state.saturation:
                 seen.append(state.saturation)
 
-    from anchorframe._run import scrape as _scrape
+    from anchorframe._run import lifecycle
 
-    monkeypatch.setattr(_scrape, "choose_display", lambda progress: Watch())
+    monkeypatch.setattr(lifecycle, "choose_display", lambda progress: Watch())
     backend = FakeBackend(lambda url: FakeDocument(texts={"h1": url}))
     urls = [f"https://shop.test/{n}" for n in range(300)]
     result = af.scrape(urls, burn, backend=backend, sessions=4, tabs=2, progress=True, retries=0)
