@@ -7,7 +7,7 @@ the choices: :data:`RenderMode` is how a run fetches pages, :data:`Route` the pa
 took.
 
 Example:
-    >>> EngineOptions(timeout=10.0, render="auto").retries
+    >>> EngineOptions(attempts=Attempts(timeout=10.0), render="auto").attempts.retries
     2
     >>> Identity(headers=Headers({"Cookie": "sid=1"}))
     Identity(user_agent=None, headers=Headers({'Cookie': '<redacted>'}), locale=None, timezone=None)
@@ -31,6 +31,8 @@ __all__ = [
     "DEFAULT_SCHEMES",
     "OPTIONS",
     "RENDERS",
+    "Attempts",
+    "BrowserOptions",
     "EngineOptions",
     "Headers",
     "Identity",
@@ -38,6 +40,7 @@ __all__ = [
     "RenderMode",
     "Route",
     "ScrapeOptions",
+    "SitePolicy",
     "Sizing",
 ]
 
@@ -270,30 +273,57 @@ class Sizing:
 
 
 @dataclass(frozen=True)
-class EngineOptions:
-    """How each row is attempted (checked values; see ``scrape()`` for each)."""
+class Attempts:
+    """How each row is tried: its time, its retries, and what a session may cost in replacements."""
 
     timeout: float = 30.0
     retries: int = 2
     backoff: float = 0.5
-    max_replacements: int | None = None
-    setup: SetupFn | None = None
-    block: frozenset[str] = frozenset()
-    #: None: reuse for anchorframe's own callables (they leave no state behind), a page per row otherwise.
-    reuse_pages: bool | None = None
     connect_timeout: float = 30.0
-    #: "browser", "http" or "auto" (see ``scrape(render=...)``).
-    render: RenderMode = "browser"
+    #: Lost or failed sessions that may be replaced (None: twice the planned sessions, at least 2).
+    max_replacements: int | None = None
+
+
+@dataclass(frozen=True)
+class SitePolicy:
+    """Good manners at every site: rows in flight, time between starts, robots.txt."""
+
     per_site: int = DEFAULT_PER_SITE
     min_delay: float = 0.0
     robots: bool = True
-    identity: Identity = field(default_factory=Identity)
-    #: Rows a tab runs on one browser context before it opens a fresh one (None: never).
-    renew_context_after: int | None = CONTEXT_RENEW_ROWS
     #: Processes that share each site's limits (a sharded run's shards): the time between two
     #: starts at a site (``min_delay``, a robots.txt ``Crawl-delay``) is this many times longer in
     #: each, so that all of them together start no faster than one would.
     sites_shared_by: int = 1
+
+
+@dataclass(frozen=True)
+class BrowserOptions:
+    """What each browser session does besides the rows: setup, blocking, pages and contexts."""
+
+    setup: SetupFn | None = None
+    block: frozenset[str] = frozenset()
+    #: None: reuse for anchorframe's own extractors (they leave no state behind), a page per row otherwise.
+    reuse_pages: bool | None = None
+    #: Rows a tab runs on one browser context before it opens a fresh one (None: never).
+    renew_context_after: int | None = CONTEXT_RENEW_ROWS
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """How the engine runs each row, in groups (checked values; see ``scrape()`` for each).
+
+    Example:
+        >>> EngineOptions(attempts=Attempts(timeout=10.0), render="auto").attempts.retries
+        2
+    """
+
+    attempts: Attempts = field(default_factory=Attempts)
+    sites: SitePolicy = field(default_factory=SitePolicy)
+    browser: BrowserOptions = field(default_factory=BrowserOptions)
+    identity: Identity = field(default_factory=Identity)
+    #: How rows are fetched (see ``scrape(render=...)``).
+    render: RenderMode = "browser"
 
 
 @dataclass(frozen=True)

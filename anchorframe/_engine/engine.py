@@ -98,7 +98,11 @@ class Engine:
         self.ledger = Ledger(
             table,
             self.state,
-            RetryPolicy(retries=options.retries, backoff=options.backoff, timeout=options.timeout),
+            RetryPolicy(
+                retries=options.attempts.retries,
+                backoff=options.attempts.backoff,
+                timeout=options.attempts.timeout,
+            ),
             emit=self._emit,
             secrets=secrets,
         )
@@ -128,7 +132,7 @@ class Engine:
             self.memory = MemoryWatch(wanted=plan.tabs)
         #: A cloud session's own context holds its profile: never renewed then.
         keeps = getattr(backend, "keeps_first_context", False)
-        self._renew_after = None if keeps else options.renew_context_after
+        self._renew_after = None if keeps else options.browser.renew_context_after
         #: Feed mode (see feed()): rows arrive while the run goes, until close_feed().
         self._feeding = self._fed = feed
         self._done = asyncio.Event()
@@ -136,8 +140,8 @@ class Engine:
         #: A ready-made scraper says what it reads and whether a tab may keep its page.
         self.extractor = fn if isinstance(fn, Extractor) else None
         self._reuse_pages = (
-            options.reuse_pages
-            if options.reuse_pages is not None
+            options.browser.reuse_pages
+            if options.browser.reuse_pages is not None
             else bool(self.extractor and self.extractor.reuse_page)
         )
         #: The HTTP stage of render="http"/"auto" (None: every row goes to a browser).
@@ -149,7 +153,7 @@ class Engine:
                 self.ledger,
                 selectors=self.extractor.http_selectors if self.extractor else None,
                 mode=options.render,
-                timeout=options.timeout,
+                timeout=options.attempts.timeout,
                 to_browser=self._to_browser,
                 retry_later=self._retry_later,
                 manners=self.manners,
@@ -325,7 +329,7 @@ class Engine:
         tab = Tab(
             shared,
             session.browser,
-            timeout=self.options.timeout,
+            timeout=self.options.attempts.timeout,
             reuse_page=self._reuse_pages,
             expect_content=self.extractor is not None,
         )

@@ -57,13 +57,13 @@ class Manners:
     def __init__(self, ledger: Ledger, options: EngineOptions, emit: Emit, *, web: bool = True) -> None:
         self.ledger = ledger
         #: A sharded run's shards share each site: each keeps its delays that many times longer.
-        self.shared_by = max(1, options.sites_shared_by)
+        self.shared_by = max(1, options.sites.sites_shared_by)
         self.gate: SiteGate[Work] = SiteGate(
-            per_site=options.per_site, min_delay=options.min_delay * self.shared_by
+            per_site=options.sites.per_site, min_delay=options.sites.min_delay * self.shared_by
         )
         self.queue: SiteQueue[Work] = SiteQueue(self.gate)
         self.robots: RobotsCache | None = None
-        if options.robots and web:
+        if options.sites.robots and web:
             from .._manners.robots import RobotsCache  # httpx: imported when a run asks a site, not before
 
             self.robots = RobotsCache()

@@ -130,12 +130,12 @@ async def fresh_context(browser: Any, options: EngineOptions) -> Any:
 
 async def prepare_context(context: Any, options: EngineOptions) -> None:
     """Resource blocking, then the user's ``setup`` on a page of ``context``."""
-    if options.block:
-        await context.route("**/*", _blocker(options.block))
-    if options.setup is not None:
-        page = await open_page(context, options.timeout)
+    if options.browser.block:
+        await context.route("**/*", _blocker(options.browser.block))
+    if options.browser.setup is not None:
+        page = await open_page(context, options.attempts.timeout)
         try:
-            await asyncio.wait_for(guarded(options.setup, page), options.timeout)
+            await asyncio.wait_for(guarded(options.browser.setup, page), options.attempts.timeout)
         finally:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(page.close(), 5)

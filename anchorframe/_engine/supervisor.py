@@ -80,7 +80,9 @@ class Supervisor:
         self._secrets = secrets
         self.budget = SessionBudget(
             plan.sessions,
-            options.max_replacements if options.max_replacements is not None else max(2, plan.sessions * 2),
+            options.attempts.max_replacements
+            if options.attempts.max_replacements is not None
+            else max(2, plan.sessions * 2),
         )
         self.pool: SessionPool | None = None
         self.sessions: dict[str, LiveSession] = {}
@@ -303,7 +305,7 @@ class Supervisor:
             assert self.pool is not None
             try:
                 session.browser = await self.pool.connect(
-                    session.handle, playwright, self.options.connect_timeout
+                    session.handle, playwright, self.options.attempts.connect_timeout
                 )
             except Exception:
                 if playwright is None or _driver.alive(playwright):
@@ -311,13 +313,13 @@ class Supervisor:
                 # The driver died (killed, crashed), not the browser: connect through another.
                 playwright = await self._live_playwright()
                 session.browser = await self.pool.connect(
-                    session.handle, playwright, self.options.connect_timeout
+                    session.handle, playwright, self.options.attempts.connect_timeout
                 )
             session.browser.on("disconnected", lambda _browser: session.mark_lost())
             session.context = await first_context(
                 session.browser, self.options, cloud=self.backend.kind != "local"
             )
-            if self.options.setup is not None:
+            if self.options.browser.setup is not None:
                 stage = "setup"
             await prepare_context(session.context, self.options)
         except asyncio.CancelledError:

@@ -25,10 +25,13 @@ from .._core.options import (
     PROGRESS_KINDS,
     RENDERS,
     RESOURCE_TYPES,
+    Attempts,
+    BrowserOptions,
     EngineOptions,
     RenderMode,
     ScrapeFn,
     ScrapeOptions,
+    SitePolicy,
     Sizing,
 )
 from .._manners.identity import check_identity
@@ -111,22 +114,28 @@ def check_options(arguments: Mapping[str, Any]) -> ScrapeOptions:
     if renew is not None:
         renew = number("renew_context_after", renew, minimum=1, integer=True)
     engine = EngineOptions(
-        timeout=float(number("timeout", a["timeout"], minimum=0.001)),
-        retries=number("retries", a["retries"], minimum=0, integer=True),
-        backoff=float(number("backoff", a["backoff"], minimum=0)),
-        max_replacements=max_replacements,
-        setup=setup,
-        block=block_set(a["block"]),
-        reuse_pages=flag("reuse_pages", a["reuse_pages"], allow_none=True),
-        connect_timeout=float(number("connect_timeout", a["connect_timeout"], minimum=0.001)),
-        render=check_render(a["render"], scraper, backend=backend, setup=setup),
-        per_site=number("per_site", a["per_site"], minimum=1, integer=True),
-        min_delay=float(number("min_delay", a["min_delay"], minimum=0)),
-        robots=bool(flag("robots", a["robots"])),
+        attempts=Attempts(
+            timeout=float(number("timeout", a["timeout"], minimum=0.001)),
+            retries=number("retries", a["retries"], minimum=0, integer=True),
+            backoff=float(number("backoff", a["backoff"], minimum=0)),
+            connect_timeout=float(number("connect_timeout", a["connect_timeout"], minimum=0.001)),
+            max_replacements=max_replacements,
+        ),
+        sites=SitePolicy(
+            per_site=number("per_site", a["per_site"], minimum=1, integer=True),
+            min_delay=float(number("min_delay", a["min_delay"], minimum=0)),
+            robots=bool(flag("robots", a["robots"])),
+        ),
+        browser=BrowserOptions(
+            setup=setup,
+            block=block_set(a["block"]),
+            reuse_pages=flag("reuse_pages", a["reuse_pages"], allow_none=True),
+            renew_context_after=renew,
+        ),
         identity=check_identity(
             user_agent=a["user_agent"], headers=a["headers"], locale=a["locale"], timezone=a["timezone"]
         ),
-        renew_context_after=renew,
+        render=check_render(a["render"], scraper, backend=backend, setup=setup),
     )
     checkpoint = a["checkpoint"]
     if checkpoint is not None and not isinstance(checkpoint, (str, os.PathLike)):

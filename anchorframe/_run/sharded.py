@@ -131,10 +131,10 @@ class Sharded:
         options, backend = self.options, self.options.backend
         if self.shards is None:
             # Never more shards than per_site: each takes a share of every site's rows in flight.
-            count = max(1, min(options.workers, len(todo.work), options.engine.per_site))
-            if count < options.workers and count == options.engine.per_site:
+            count = max(1, min(options.workers, len(todo.work), options.engine.sites.per_site))
+            if count < options.workers and count == options.engine.sites.per_site:
                 log.info("Starting %d shard(s), not %d: per_site=%d is shared out among them.",
-                         count, options.workers, options.engine.per_site)  # fmt: skip
+                         count, options.workers, options.engine.sites.per_site)  # fmt: skip
             self.shards = LocalShards(count)
         shards = self.shards
         await shards.prepare()
@@ -153,7 +153,9 @@ class Sharded:
         plans = shard_plans(run_plan, shards.count)
         # The run's site limits hold for all shards together: the coordinator gives each its share
         # of per_site (they add up to it), and each keeps its delays shards.count times longer.
-        shared = dataclasses.replace(options.engine, sites_shared_by=shards.count)
+        engine = options.engine
+        sites = dataclasses.replace(engine.sites, sites_shared_by=shards.count)
+        shared = dataclasses.replace(engine, sites=sites)
         spec, self.env = shard_spec(
             todo,
             dataclasses.replace(options, engine=shared),
@@ -185,8 +187,8 @@ class Sharded:
             run_id=run_id,
             host=getattr(shards, "host", "127.0.0.1"),
             out=self.out,
-            attempts=options.dask_input is None,
-            per_site=options.engine.per_site,  # a partition's rows are not the caller's rows
+            attempts=options.dask_input is None,  # a partition's rows are not the caller's rows
+            per_site=options.engine.sites.per_site,
         )
         self.coordinator.on_lost = lambda tag: self.ending.append(
             asyncio.ensure_future(_end_tagged(backend, tag))

@@ -41,7 +41,7 @@ def dask_shards(options: Any) -> DaskShards:
             "cluster= needs Dask's distributed scheduler, which is not installed. "
             "Fix: pip install 'anchorframe[dask]'."
         ) from None
-    return DaskShards(options.cluster, options.workers, most=options.engine.per_site)
+    return DaskShards(options.cluster, options.workers, most=options.engine.sites.per_site)
 
 
 class DaskShards:

@@ -150,7 +150,7 @@ class _Shard:
             spec["fn"],
             backend,
             plan,
-            dataclasses.replace(spec["options"], per_site=spec.get("per_site", spec["options"].per_site)),
+            _with_share(spec["options"], spec.get("per_site")),
             run_id=spec["run_id"],
             observer=observe,
             secrets=backend.secrets(),
@@ -350,6 +350,13 @@ class _Shard:
         while True:
             await asyncio.sleep(SNAPSHOT_SECONDS)
             self._send(State(self._snapshot()))
+
+
+def _with_share(options: Any, per_site: int | None) -> Any:
+    """The engine's options with this shard's share of the run's per_site (the coordinator's)."""
+    if per_site is None:
+        return options
+    return dataclasses.replace(options, sites=dataclasses.replace(options.sites, per_site=per_site))
 
 
 def _portable(exc: BaseException | None, secrets: tuple[str, ...]) -> Any:
