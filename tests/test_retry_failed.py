@@ -101,3 +101,13 @@ def _result(results: pd.DataFrame) -> ScrapeResult:
         run_id="r",
         elapsed=1.0,
     )
+
+
+def test_a_misspelt_option_of_retry_failed_gets_a_suggestion():
+    """retry_failed() takes scrape()'s options and names the one a typo meant, before anything runs."""
+    import anchorframe as af
+    from anchorframe.backends.fake import FakeBackend
+
+    result = af.scrape(["https://shop.test/a"], backend=FakeBackend(), progress=False)
+    with pytest.raises(af.InputError, match=r"retry_failed\(\) got an unexpected keyword argument 'timout'"):
+        result.retry_failed(timout=3)

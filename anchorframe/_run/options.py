@@ -17,7 +17,7 @@ import functools
 import inspect
 import math
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
@@ -49,6 +49,28 @@ __all__ = ["check_options", "refuses_unknown_options", "resolve_backend"]
 _API_KEY_VARIABLES = ("ANCHOR_API_KEY", "ANCHORBROWSER_API_KEY")
 
 
+def refuse_unknown(function: str, given: Iterable[str], options: Sequence[str]) -> None:
+    """Raise InputTypeError for each name of ``given`` not in ``options``, with the closest one.
+
+    Example:
+        >>> refuse_unknown("scrape", ["retires"], ["retries", "timeout"])
+        Traceback (most recent call last):
+        ...
+        anchorframe.errors.InputTypeError: scrape() got an unexpected keyword argument 'retires' (did ...
+    """
+    unknown = [key for key in given if key not in options]
+    if not unknown:
+        return
+    hints = []
+    for key in unknown:
+        close = difflib.get_close_matches(key, list(options), n=1)
+        hints.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    raise InputTypeError(
+        f"{function}() got an unexpected keyword argument {', '.join(hints)}. "
+        f"Its options are: {', '.join(options)}."
+    )
+
+
 def refuses_unknown_options(fn: Callable[P, R]) -> Callable[P, R]:
     """Refuse a misspelt or misplaced argument with the fix: the closest option's name, or the order.
 
@@ -60,17 +82,8 @@ def refuses_unknown_options(fn: Callable[P, R]) -> Callable[P, R]:
     name = fn.__name__
 
     def check(args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-        unknown = [key for key in kwargs if key not in signature.parameters]
-        if unknown:
-            hints = []
-            for key in unknown:
-                close = difflib.get_close_matches(key, list(signature.parameters), n=1)
-                hints.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
-            options = [p for p, v in signature.parameters.items() if v.kind is v.KEYWORD_ONLY]
-            raise InputTypeError(
-                f"{name}() got an unexpected keyword argument {', '.join(hints)}. "
-                f"Its options are: {', '.join(options)}."
-            )
+        options = [p for p, v in signature.parameters.items() if v.kind is v.KEYWORD_ONLY]
+        refuse_unknown(name, kwargs, options)
         try:
             signature.bind(*args, **kwargs)
         except TypeError as exc:

@@ -161,6 +161,10 @@ class ScrapeResult:
             >>> result = af.scrape(df, scraper)  # doctest: +SKIP
             >>> result = result.retry_failed(timeout=60, retries=4)  # doctest: +SKIP
         """
+        from .._core.options import OPTION_NAMES
+        from .options import refuse_unknown
+
+        refuse_unknown("retry_failed", options, OPTION_NAMES)  # the options of scrape(), by name
         if self.out is not None:
             from ..errors import ResultsOnDiskError
 
