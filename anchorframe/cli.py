@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ._store.tables import read_table, write_run
+
 __all__ = ["main"]
 
 EPILOG = """examples:
@@ -51,7 +53,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--out",
         default="anchorframe-demo.parquet",
-        help="where to save the results (.parquet or .csv; default: %(default)s)",
+        help="where to save the results (.parquet, .csv, .jsonl or .json; default: %(default)s)",
     )
     demo.add_argument(
         "--rows",
@@ -105,7 +107,12 @@ def _parser() -> argparse.ArgumentParser:
         metavar="NAME=SELECTOR",
         help="a column filled from a CSS selector (repeatable)",
     )
-    scrape.add_argument("--out", required=True, help="output file (.parquet, .csv or .jsonl)")
+    scrape.add_argument(
+        "--out",
+        required=True,
+        help="output file (.parquet, .csv, .jsonl or .json); the run's errors, sessions and "
+        "attempts go beside it (NAME.errors.parquet...)",
+    )
     scrape.add_argument(
         "--max-failed",
         type=_threshold,
@@ -207,7 +214,7 @@ def _given(args: argparse.Namespace) -> dict[str, Any]:
 def _header(text: str) -> tuple[str, str]:
     name, sep, value = text.partition(":")
     if not sep or not name.strip():
-        raise SystemExit(f"--header takes 'NAME: VALUE' (e.g. 'Accept-Language: de'), not {text!r}.")
+        raise _usage(f"--header takes 'NAME: VALUE' (e.g. 'Accept-Language: de'), not {text!r}.")
     return name.strip(), value.strip()
 
 
@@ -237,23 +244,21 @@ def _threshold(text: str) -> tuple[str, float]:
     return ("rows", value)
 
 
-def read_table(path: str | Path) -> Any:
-    """Read a CSV, Parquet or JSON Lines file into a DataFrame."""
-    import pandas as pd
-
+def _usage(message: str) -> Exception:
+    """A mistake on the command line: one line on stderr and exit status 2, no traceback."""
     from .errors import InputError
 
-    source = Path(path)
-    if not source.is_file():
-        raise InputError(f"There is no input file {str(path)!r}.")
-    suffix = source.suffix.lower()
-    if suffix == ".parquet":
-        return pd.read_parquet(source)
-    if suffix in (".jsonl", ".ndjson"):
-        return pd.read_json(source, lines=True, convert_dates=False)
-    if suffix == ".json":
-        return pd.read_json(source, convert_dates=False)
-    return pd.read_csv(source)
+    return InputError(message)
+
+
+def _check_outputs(args: argparse.Namespace) -> None:
+    """The files a run will write, checked before anything starts (format known, folder writable)."""
+    from ._store.tables import check_output
+
+    check_output(args.out)
+    timeline = getattr(args, "timeline", None)
+    if timeline and Path(timeline).suffix.lower() not in (".html", ".png", ".svg"):
+        raise _usage(f"--timeline takes a .html, .png or .svg file, not {timeline!r}.")
 
 
 def _write_timeline(result: Any, args: argparse.Namespace) -> None:
@@ -263,34 +268,21 @@ def _write_timeline(result: Any, args: argparse.Namespace) -> None:
         write_timeline(result, args.timeline)
 
 
-def write_result(result: Any, path: str | Path, nested: Any = "flatten") -> None:
-    """Write a result's rows as Parquet, CSV or JSON Lines (by the file's suffix)."""
-    suffix = Path(path).suffix.lower()
-    if suffix == ".parquet":
-        result.to_parquet(path, nested=nested)
-    elif suffix in (".jsonl", ".ndjson"):
-        result.to_json(path, nested=nested)
-    elif suffix == ".json":
-        result.to_json(path, nested=nested, lines=False)
-    else:
-        result.to_csv(path, nested=nested)
-
-
 def _load_callable(spec: str, flag: str = "--scraper") -> Any:
     import importlib
 
     module_name, _, attribute = spec.partition(":")
     if not module_name or not attribute:
-        raise SystemExit(f"{flag} takes MODULE:FUNCTION (e.g. mypackage.scrapers:product), not {spec!r}.")
+        raise _usage(f"{flag} takes MODULE:FUNCTION (e.g. mypackage.scrapers:product), not {spec!r}.")
     sys.path.insert(0, str(Path.cwd()))
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise SystemExit(f"Cannot import {module_name!r} for {flag}: {exc}") from exc
+        raise _usage(f"Cannot import {module_name!r} for {flag}: {exc}") from None
     try:
         return getattr(module, attribute)
     except AttributeError:
-        raise SystemExit(f"Module {module_name!r} has no {attribute!r} for {flag}.") from None
+        raise _usage(f"Module {module_name!r} has no {attribute!r} for {flag}.") from None
 
 
 def _extract(pairs: list[str]) -> dict[str, str]:
@@ -298,7 +290,7 @@ def _extract(pairs: list[str]) -> dict[str, str]:
     for pair in pairs:
         name, sep, selector = pair.partition("=")
         if not sep or not name or not selector:
-            raise SystemExit(f"--extract takes NAME=SELECTOR (e.g. price=.price), not {pair!r}.")
+            raise _usage(f"--extract takes NAME=SELECTOR (e.g. price=.price), not {pair!r}.")
         selectors[name] = selector
     return selectors
 
@@ -308,6 +300,7 @@ def _demo(args: argparse.Namespace) -> int:
 
     from .demo import DemoSite
 
+    _check_outputs(args)
     with DemoSite() as site:
         frame = site.frame()
         if args.rows is not None:
@@ -327,9 +320,9 @@ def _demo(args: argparse.Namespace) -> int:
 
     with pd.option_context("display.width", 160, "display.max_columns", 12, "display.max_colwidth", 40):
         print(result.results.drop(columns=["af_error", "af_session"]).head(8).to_string())
-    write_result(result, args.out)
+    write_run(result, args.out)
     _write_timeline(result, args)
-    print(f"\nSaved {len(result.results)} rows to {args.out}")
+    print(f"\nSaved {len(result.results)} rows to {args.out}; errors, sessions and attempts beside it.")
     return 0
 
 
@@ -367,6 +360,7 @@ def _plan(args: argparse.Namespace) -> int:
 def _scrape(args: argparse.Namespace) -> int:
     import anchorframe as af
 
+    _check_outputs(args)
     frame = read_table(args.input)
     scraper = _load_callable(args.scraper) if args.scraper else None
     extract = _extract(args.extract) if args.extract else None
@@ -380,10 +374,14 @@ def _scrape(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
         raise
-    write_result(result, args.out, args.nested)
+    written = write_run(result, args.out, args.nested)
     _write_timeline(result, args)
     print(result.summary(), file=sys.stderr)
-    print(f"Wrote {len(result.results)} rows to {args.out}", file=sys.stderr)
+    print(
+        f"Wrote {len(result.results)} rows to {args.out}; errors, sessions and attempts to "
+        + ", ".join(path.name for path in written[1:]),
+        file=sys.stderr,
+    )
     return _exit_status(result.counts, args.max_failed)
 
 

@@ -80,3 +80,52 @@ def test_a_bad_value_is_refused_by_scrapes_own_check_with_status_2(tmp_path):
     assert "Traceback" not in done.stderr
     done = run_cli("plan", str(urls), "--header", "no colon", "--backend", "local")
     assert done.returncode != 0 and "--header takes 'NAME: VALUE'" in done.stderr
+
+
+def test_an_output_the_cli_cannot_write_is_refused_before_anything_starts(tmp_path, site):
+    """--out in a folder nobody can write, or with an unknown format: exit 2 at once, no page fetched."""
+    urls = tmp_path / "urls.csv"
+    urls.write_text("url\n" + "\n".join(site.pages(3)) + "\n")
+    before = sum(site.hits.values())
+    for out, words in (("/proc/out.csv", "cannot be written"), (str(tmp_path / "x.xlsx"), "unknown format")):
+        done = run_cli("scrape", str(urls), "--extract", "h=h1", "--out", out, "--backend", "local")
+        assert done.returncode == 2 and words in done.stderr, done.stderr
+        assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert sum(site.hits.values()) == before  # nothing was fetched
+
+
+@pytest.mark.parametrize(
+    ("flags", "words"),
+    [
+        (["--extract", "h1"], "--extract takes NAME=SELECTOR"),
+        (["--scraper", "json:nope"], "has no 'nope' for --scraper"),
+        (["--scraper", "no_such_module_here:f"], "Cannot import 'no_such_module_here'"),
+        (["--extract", "h=h1", "--setup", "nocolon"], "--setup takes MODULE:FUNCTION"),
+    ],
+)
+def test_usage_errors_exit_2_with_one_line(tmp_path, flags, words):
+    """A malformed flag is a usage error: status 2 (not 1, kept for --max-failed), one line, no traceback."""
+    urls = tmp_path / "urls.csv"
+    urls.write_text("url\nhttps://a.test/1\n")
+    done = run_cli("scrape", str(urls), *flags, "--out", str(tmp_path / "o.csv"), "--backend", "local")
+    assert done.returncode == 2 and words in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_the_run_s_errors_sessions_and_attempts_are_written_beside_the_rows(tmp_path, site):
+    """Without --checkpoint, a pipeline still keeps why rows failed: NAME.errors/.sessions/.attempts."""
+    import pandas as pd
+
+    urls = tmp_path / "urls.csv"
+    urls.write_text("url\n" + "\n".join([*site.pages(3), site.url("/missing")]) + "\n")
+    out = tmp_path / "run" / "prices.parquet"
+    done = run_cli(
+        "scrape", str(urls), "--extract", "h=h1", "--out", str(out), "--render", "http", "--backend", "local"
+    )
+    assert done.returncode == 0, done.stderr
+    assert len(pd.read_parquet(out)) == 4
+    errors = pd.read_parquet(tmp_path / "run" / "prices.errors.parquet")
+    assert (errors["scope"] == "url").any()
+    assert (tmp_path / "run" / "prices.sessions.parquet").exists()
+    attempts = pd.read_parquet(tmp_path / "run" / "prices.attempts.parquet")
+    assert len(attempts) >= 4

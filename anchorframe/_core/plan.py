@@ -242,7 +242,10 @@ def plan_sessions(
     if sessions > useful:
         sessions = useful
         reasons.append(f"no more sessions than the work keeps busy: ceil({urls} / {tabs}) = {useful}")
-    tabs = min(tabs, math.ceil(urls / sessions))
+    fewer = math.ceil(urls / sessions)
+    if fewer < tabs:  # said, so that the plan's tabs and its reasons agree
+        reasons.append(f"{fewer} tab(s) per session: no more than its share of the {urls} URLs")
+        tabs = fewer
     explicit = any(r.endswith("session(s), as asked") for r in reasons)
     if cloud:
         sessions, workers = _fit_processes(sessions, workers, tabs, spu, cores, explicit, reasons)

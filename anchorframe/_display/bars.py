@@ -7,6 +7,7 @@ Both are throttled to one refresh per ``REFRESH_SECONDS``. The notebook panel
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from typing import Any
 
@@ -16,6 +17,8 @@ from .._core.events import Event, RunState
 __all__ = ["REFRESH_SECONDS", "LogDisplay", "TqdmDisplay"]
 
 log = logging.getLogger("anchorframe")
+#: Where progress="log" writes its lines.
+progress_log = logging.getLogger("anchorframe.progress")
 
 #: Seconds between two refreshes of a display: a fast run must not flood a frontend.
 REFRESH_SECONDS = 0.2
@@ -91,23 +94,35 @@ class TqdmDisplay(_Throttled):
 
 
 class LogDisplay(_Throttled):
-    """Progress as log lines on the ``anchorframe`` logger (for pipelines that want them)."""
+    """Progress as log lines on the ``anchorframe.progress`` logger (for pipelines that want them).
+
+    ``progress="log"`` asks for the lines, so they are shown also where logging was never set
+    up: the logger logs at INFO unless given a level, and when no handler would take its
+    records (no ``logging.basicConfig``), the display writes them to stderr itself for the run.
+    """
 
     def __init__(self, every: float = 10.0) -> None:
         super().__init__()
         self._every = every
         self._last_line = 0.0
+        self._handler: logging.Handler | None = None
+        if progress_log.level == logging.NOTSET:
+            progress_log.setLevel(logging.INFO)
+        if not progress_log.hasHandlers():
+            self._handler = logging.StreamHandler(sys.stderr)
+            self._handler.setFormatter(logging.Formatter("%(asctime)s anchorframe: %(message)s"))
+            progress_log.addHandler(self._handler)
 
     def __call__(self, event: Event, state: RunState) -> None:
         if event.name in (ev.SESSION_FAILED,):
-            log.info("session %s failed: %s", event.session, event.detail)
+            progress_log.info("session %s failed: %s", event.session, event.detail)
         elif event.name == ev.SITE_PAUSED:
             pause = event.detail
-            log.info("site %s paused for %.0f s (%s)", pause.site, pause.seconds, pause.reason)
+            progress_log.info("site %s paused for %.0f s (%s)", pause.site, pause.seconds, pause.reason)
         now = time.monotonic()
         if now - self._last_line >= self._every:
             self._last_line = now
-            log.info(
+            progress_log.info(
                 "%d/%d rows (%d ok, %d failed), %d sessions ready, %.1f rows/s",
                 state.rows_done,
                 state.rows_total,
@@ -118,7 +133,7 @@ class LogDisplay(_Throttled):
             )
 
     def close(self, state: RunState) -> None:
-        log.info(
+        progress_log.info(
             "done: %d rows (%d ok, %d failed, %d invalid, %d skipped) in %.1f s",
             state.rows_total,
             state.rows_ok,
@@ -127,3 +142,6 @@ class LogDisplay(_Throttled):
             state.rows_skipped,
             state.elapsed,
         )
+        if self._handler is not None:
+            progress_log.removeHandler(self._handler)
+            self._handler = None

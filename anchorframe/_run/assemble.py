@@ -24,7 +24,7 @@ from ..errors import InputError
 from .options import resolve_callable
 from .result import ScrapeResult
 
-__all__ = ["build_result", "merge_results", "rerun_for", "session_records"]
+__all__ = ["Rerun", "build_result", "merge_results", "rerun_for", "session_records"]
 
 #: ``scrape`` itself, handed in by the module that defines it (a rerun is a new scrape).
 Scrape = Callable[..., ScrapeResult]
@@ -45,6 +45,7 @@ def build_result(
     rerun: Any,
     attempt_records: list[tuple[Any, ...]] | None = None,
     out: str | None = None,
+    resumed_rows: int = 0,
 ) -> ScrapeResult:
     """The ScrapeResult of ``table``, whose ``work`` items carry each row's outcome.
 
@@ -78,6 +79,7 @@ def build_result(
         _rerun=rerun,
         out=out,
         _counts=counts,
+        resumed_rows=resumed_rows,
     )
 
 
@@ -129,13 +131,46 @@ def session_records(state: RunState) -> list[dict[str, Any]]:
     return records
 
 
-def rerun_for(table: InputTable, call: Mapping[str, Any], scrape: Scrape) -> Any:
+def rerun_for(table: InputTable, call: Mapping[str, Any], scrape: Scrape) -> Rerun:
     """The ``retry_failed`` hook of a result of ``table`` scraped with the options of ``call``."""
+    return Rerun(table, dict(call), scrape)
 
-    def rerun(previous: ScrapeResult, fn: Any, overrides: dict[str, Any]) -> ScrapeResult:
-        return _retry_failed(previous, table, dict(call), fn, overrides, scrape)
 
-    return rerun
+class Rerun:
+    """How a result scrapes its failed rows again: its input and the options it was scraped with.
+
+    It travels with a pickled result (``portable``): the backend without its secrets (they are
+    read from this process's environment again, as a shard does), or not at all when the
+    scraper or the backend cannot travel; ``retry_failed()`` then says so.
+    """
+
+    def __init__(self, table: InputTable, call: dict[str, Any], scrape: Scrape) -> None:
+        self.table, self.call, self.scrape = table, call, scrape
+
+    def __call__(self, previous: ScrapeResult, fn: Any, overrides: dict[str, Any]) -> ScrapeResult:
+        call = dict(self.call)
+        backend = call.get("backend")
+        if backend is not None and hasattr(backend, "arrived"):
+            call["backend"] = backend.arrived()  # its secrets, if it travelled without them
+        return _retry_failed(previous, self.table, call, fn, overrides, self.scrape)
+
+    def portable(self) -> Rerun | None:
+        """This rerun as it may be pickled (no secret in it), or None when it cannot travel."""
+        import pickle
+
+        call = dict(self.call)
+        backend = call.get("backend")
+        if backend is not None and hasattr(backend, "for_another_process"):
+            try:
+                call["backend"], _ = backend.for_another_process(for_cluster=True)
+            except InputError:
+                return None
+        portable = Rerun(self.table, call, self.scrape)
+        try:
+            pickle.dumps(portable)
+        except Exception:  # a scraper defined in a cell, a lambda: the result travels without it
+            return None
+        return portable
 
 
 def _retry_failed(

@@ -241,6 +241,9 @@ async def _run(
             rerun=None if executor.out is not None else rerun_for(table, options.call, rerun_with),
             attempt_records=executor.attempt_records,
             out=executor.out,
+            resumed_rows=0  # a dask input's rows are partitions, counted in out=
+            if options.dask_input is not None
+            else table.rows - len(table.invalid) - sum(len(w.positions) for w in todo.work),
         )
         executor.annotate(result)
         if writer is not None:

@@ -117,6 +117,8 @@ def check_options(arguments: Mapping[str, Any]) -> ScrapeOptions:
     setup = a["setup"]
     if setup is not None and not is_async(setup):
         raise InputTypeError("setup must be an async function: async def setup(page): ...")
+    if setup is not None:
+        check_shape(setup, names="page", when="once per session, before its rows")
     # The sizing rule checks its own inputs (``plan_sessions``); scrape() runs it before anything starts.
     sizing = Sizing(**{f.name: a[f.name] for f in dataclasses.fields(Sizing)})
     backend = resolve_backend(a["backend"])
@@ -155,6 +157,11 @@ def check_options(arguments: Mapping[str, Any]) -> ScrapeOptions:
         raise InputError(
             f"checkpoint must be a path (a str or pathlib.Path), not {type(checkpoint).__name__}: "
             "e.g. checkpoint='run.parquet'."
+        )
+    if checkpoint is not None and os.path.isfile(checkpoint):
+        raise InputError(
+            f"checkpoint={os.fspath(checkpoint)!r} is a file; a checkpoint is a directory anchorframe "
+            "makes. Name a new path (e.g. checkpoint='run.ckpt'), or remove the file."
         )
     workers, cluster, out = check_scale_out(a["workers"], a["cluster"], a["out"])
     call = {k: v for k, v in a.items() if k not in ("data", "checkpoint", "checkpoint_overwrite", "extract")}
@@ -339,7 +346,42 @@ def resolve_callable(fn: Any, extract: Mapping[str, str] | None) -> ScrapeFn:
             "        await page.goto(row.url)\n"
             "        return {'title': await page.title()}\n"
         )
+    check_shape(fn)
     return fn  # type: ignore[no-any-return]
+
+
+def check_shape(
+    fn: Any, *, names: str = "page, row", when: str = "for every row (its URL is row.url)"
+) -> None:
+    """Refuse a callable that cannot be called as ``fn(page, row)`` (e.g. ``async def one(page)``).
+
+    Example:
+        >>> async def one(page): ...
+        >>> check_shape(one)
+        Traceback (most recent call last):
+        ...
+        anchorframe.errors.InputTypeError: one() takes ... but anchorframe calls it as one(page, row) ...
+    """
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return  # a builtin or an object whose signature Python cannot read: trust it
+    arguments = [object()] * (names.count(",") + 1)
+    try:
+        signature.bind(*arguments)
+    except TypeError:
+        name = getattr(fn, "__name__", None) or type(fn).__name__
+        if not str(name).isidentifier():
+            name = "scraper"
+        raise InputTypeError(
+            f"{name}() takes {_parameters(signature)}, but anchorframe calls it as {name}({names}) "
+            f"{when}. Write it as: async def {name}({names}): ..."
+        ) from None
+
+
+def _parameters(signature: inspect.Signature) -> str:
+    shown = str(signature).split(" ->")[0]
+    return "no parameters" if shown == "()" else f"the parameters {shown}"
 
 
 def resolve_backend(backend: Any) -> Backend:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -12,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from .._core.plan import Plan
-from .._core.table import ATTEMPTS, REASON, RENDER, STATUS, STATUSES
+from .._core.table import RENDER, STATUS, STATUSES
 from .._display.timeline_data import attempts_frame, run_usage, session_usage
 from ..errors import InputError
 
@@ -32,7 +31,9 @@ class ScrapeResult:
             output columns added, and the status columns ``af_status`` (ok, failed,
             invalid, skipped), ``af_reason``, ``af_error``, ``af_attempts``,
             ``af_elapsed`` (seconds) and ``af_session``.
-        errors: one row per failure event (scope ``session`` or ``url``).
+        errors: one row per failure event: scope ``session`` (a session that would not start
+            or died), ``url`` (an attempt at a row, or an invalid row) or ``site`` (a site that
+            paused the run with a 429 or 503).
         sessions: one row per browser session, with how long it took to be ready
             (``ready_s``) and, after that, how long it worked and idled: ``busy_s``,
             ``idle_s``, ``idle_share`` (of its session-minutes) and ``tabs_busy_share``
@@ -67,6 +68,20 @@ class ScrapeResult:
     out: str | None = None
     #: Rows by status of a run whose rows are in ``out`` (``results`` is not held).
     _counts: dict[str, int] | None = field(default=None, repr=False)
+    #: Rows an earlier run answered (a checkpoint or ``out=`` held them): not scraped by this run.
+    resumed_rows: int = 0
+
+    def __getstate__(self) -> dict[str, Any]:
+        # A result pickles (a cache, a Dask task, another process): its retry hook travels without
+        # the backend's secrets, or not at all when its scraper cannot (retry_failed says so).
+        state = dict(self.__dict__)
+        rerun = state.get("_rerun")
+        if rerun is not None:
+            state["_rerun"] = rerun.portable() if hasattr(rerun, "portable") else None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
 
     def __post_init__(self) -> None:
         # The engine may hand the raw attempt records; merged results hand concatenated frames.
@@ -110,7 +125,8 @@ class ScrapeResult:
 
     @property
     def pages_per_second(self) -> float:
-        scraped = self.counts["ok"] + self.counts["failed"]
+        """Rows this run scraped (ok or failed) per second; rows resumed from a checkpoint not counted."""
+        scraped = max(0, self.counts["ok"] + self.counts["failed"] - self.resumed_rows)
         return scraped / self.elapsed if self.elapsed > 0 else 0.0
 
     @property
@@ -174,8 +190,10 @@ class ScrapeResult:
             )
         if self._rerun is None:
             raise RuntimeError(
-                "This result cannot be retried: it was not produced by scrape() or load_checkpoint() "
-                "in this process. Scrape result.failed() instead."
+                "This result cannot be retried: it was not produced by scrape() or load_checkpoint(), "
+                "or it was pickled with a scraper that could not travel with it (one defined in a "
+                "notebook cell: pip install cloudpickle, or define it in a module). "
+                "Scrape result.failed() instead."
             )
         return self._rerun(self, fn, options)
 
@@ -258,56 +276,9 @@ class ScrapeResult:
 
     def summary(self) -> str:
         """A few lines of text: rows by status, sessions, throughput, session-minutes, top errors."""
-        counts = self.counts
-        total = sum(counts.values())
-        sessions = len(self.sessions)
-        failed_sessions = int((self.sessions["state"].isin(["failed", "lost"])).sum()) if sessions else 0
-        attempts = int(self.results[ATTEMPTS].sum()) if total and self.out is None else len(self.attempts)
-        lines = [
-            f"anchorframe {'run (interrupted)' if self.interrupted else 'run'} {self.run_id} "
-            f"on {self.backend}: "
-            f"{total} rows in {self.elapsed:.1f} s",
-            "  rows: " + ", ".join(f"{counts[s]} {s}" for s in STATUSES),
-            f"  sessions: {sessions} ({failed_sessions} failed or lost), {self.plan.tabs} tab(s) each; "
-            f"{self.session_minutes:.2f} session-minutes"
-            if sessions or not self._over_http
-            else "  sessions: none (no row needed a browser)",
-            *([f"  session time: {_usage_text(run_usage(self.sessions))}"] if sessions else []),
-            f"  throughput: {self.pages_per_second:.1f} pages/s, {attempts} attempts"
-            + (
-                f", first result after {self.first_result_s:.2f} s" if self.first_result_s is not None else ""
-            ),
-        ]
-        fetched = _fetched_text(self.results) if self.out is None else ""  # out=: rows on disk
-        if fetched:
-            lines.append(f"  fetched: {fetched}")
-        manners = self._manners_text()
-        if manners:
-            lines.append(f"  sites: {manners}")
-        common = self.common_errors(3)
-        if len(common):
-            lines.append("  most common errors:")
-            for row in common.itertuples(index=False):
-                lines.append(f"    {row.count} x {row.stage}/{row.reason}: {str(row.example)[:100]}")
-        return "\n".join(lines)
+        from .summary import summary_text
 
-    def _manners_text(self) -> str:
-        """What sites pushed back with: robots.txt, pauses after 429/503, block pages ("" if none)."""
-        parts = []
-        reasons = self.results.get(REASON) if self.out is None else None  # out=: the rows are on disk
-        disallowed = int((reasons == "robots_txt").sum()) if reasons is not None else 0
-        if disallowed:
-            parts.append(f"{disallowed} row(s) skipped: robots.txt disallows them")
-        errors = self.errors
-        if len(errors) and {"site", "scope", "reason"} <= set(errors.columns):
-            pauses = errors[errors["scope"] == "site"]
-            if len(pauses):
-                sites = pauses["site"].nunique()
-                parts.append(f"{len(pauses)} pause(s) at {sites} site(s) that answered 429/503")
-            blocked = errors[errors["reason"] == "blocked"]
-            if len(blocked):
-                parts.append(f"{len(blocked)} blocked page(s) at {blocked['site'].nunique()} site(s)")
-        return "; ".join(parts)
+        return summary_text(self)
 
     def __repr__(self) -> str:
         counts = self.counts
@@ -320,69 +291,9 @@ class ScrapeResult:
         )
 
     def _repr_html_(self) -> str:
-        counts = self.counts
-        badges = ", ".join(
-            f'<span style="color:{_STATUS_COLOURS[s]};font-weight:600">{counts[s]} {s}</span>'
-            for s in STATUSES
-        )
-        sessions = len(self.sessions)
-        lost = int(self.sessions["state"].isin(["failed", "lost"]).sum()) if sessions else 0
-        first_s = self.first_result_s
-        first = f" · first result after {first_s:.2f} s" if first_s is not None else ""
-        note = (
-            f'<div style="color:{_STATUS_COLOURS["skipped"]}">Interrupted: {counts["skipped"]} rows were '
-            "not finished (status <code>skipped</code>); <code>.retry_failed()</code> scrapes them.</div>"
-            if self.interrupted
-            else ""
-        )
-        facts = [
-            ("rows", f"{sum(counts.values())}: {badges}"),
-            (
-                "sessions",
-                f"{sessions} ({lost} failed or lost) x {self.plan.tabs} tabs · "
-                f"{self.session_minutes:.2f} session-minutes"
-                if sessions or not self._over_http
-                else "none (no row needed a browser)",
-            ),
-            *([("session time", html.escape(_usage_text(run_usage(self.sessions))))] if sessions else []),
-            ("throughput", f"{self.pages_per_second:.1f} pages/s · {self.elapsed:.1f} s{first}"),
-        ]
-        fetched = _fetched_text(self.results) if self.out is None else ""  # out=: rows on disk
-        if fetched:
-            facts.append(("fetched", html.escape(fetched)))
-        rows = "".join(
-            f'<tr><th style="text-align:left;padding:1px 12px 1px 0;font-weight:600">{name}</th>'
-            f'<td style="text-align:left;padding:1px 0">{value}</td></tr>'
-            for name, value in facts
-        )
-        common = self.common_errors(5)
-        errors_html = (
-            f"<details open><summary>Most common errors ({len(self.errors)} in "
-            "<code>.errors</code>)</summary>"
-            + _frame_html(common[["count", "stage", "reason", "example"]], index=False)
-            + "</details>"
-            if len(common)
-            else ""
-        )
-        if self.out is not None:
-            rows_html = (
-                f"<div>Rows in the Parquet dataset <code>{html.escape(self.out)}</code> (out=): "
-                "<code>pd.read_parquet(result.out)</code> or <code>dd.read_parquet(result.out)</code>.</div>"
-            )
-        else:
-            head = self.results.head(10)
-            rows_html = (
-                f"<details open><summary>First rows ({len(head)} of {len(self.results)} in "
-                f"<code>.results</code>)</summary>{_frame_html(head)}</details>"
-            )
-        return (
-            '<div class="anchorframe-result">'
-            f"<b>ScrapeResult</b> · run <code>{html.escape(self.run_id)}</code> on "
-            f"{html.escape(self.backend)}{' (interrupted)' if self.interrupted else ''}"
-            f'{note}<table style="border-collapse:collapse;margin:4px 0">{rows}</table>'
-            f"{errors_html}{rows_html}"
-            "</div>"
-        )
+        from .summary import summary_html
+
+        return summary_html(self)
 
 
 class _Results:
@@ -415,68 +326,3 @@ class _Results:
 _descriptor = _Results()
 _descriptor.__set_name__(ScrapeResult, "results")
 ScrapeResult.results = _descriptor  # type: ignore[assignment]
-
-
-def _usage_text(usage: dict[str, float] | None) -> str:
-    """Where the session-minutes went, e.g. "12% idle (ready, no work), 80% busy, 8% starting"."""
-    if usage is None:
-        return "idle time not recorded"
-    return (
-        f"{usage['idle_share']:.0%} idle (ready, no work), {usage['busy_share']:.0%} busy, "
-        f"{usage['starting_share']:.0%} starting; .plot() draws it"
-    )
-
-
-_STATUS_COLOURS = {"ok": "#2e7d32", "failed": "#c62828", "invalid": "#ef6c00", "skipped": "#757575"}
-#: Characters of a text cell shown in the HTML view (a page's text can be long).
-_CELL_CHARS = 200
-
-
-def _frame_html(frame: pd.DataFrame, *, index: bool = True) -> str:
-    """``frame`` as an HTML table: text escaped and cut short, image bytes as thumbnails."""
-    shown = frame.copy()
-    for column in shown.columns:
-        if shown[column].dtype == object or isinstance(shown[column].dtype, pd.StringDtype):
-            shown[column] = shown[column].map(_cell, na_action="ignore")
-    shown.columns = [html.escape(str(c)) for c in shown.columns]
-    shown.index = shown.index.map(lambda v: html.escape(str(v)))
-    if shown.index.name is not None:
-        shown.index.name = html.escape(str(shown.index.name))
-    return shown.to_html(border=0, escape=False, index=index, na_rep="")
-
-
-def _cell(value: Any) -> str:
-    if isinstance(value, (bytes, bytearray)):
-        return _thumbnail(value)
-    return _escaped(value)
-
-
-def _escaped(value: Any) -> str:
-    text = str(value)
-    return html.escape(text if len(text) <= _CELL_CHARS else text[: _CELL_CHARS - 1] + "…")
-
-
-def _thumbnail(value: Any) -> str:
-    import base64
-
-    if not isinstance(value, (bytes, bytearray)):
-        return html.escape(str(value))
-    kind = "png" if bytes(value[:8]) == b"\x89PNG\r\n\x1a\n" else "jpeg"
-    data = base64.b64encode(bytes(value)).decode("ascii")
-    return f'<img src="data:image/{kind};base64,{data}" style="max-width:160px;max-height:120px">'
-
-
-def _fetched_text(results: pd.DataFrame) -> str:
-    """How rows were fetched ("12 over HTTP, 3 in a browser"); empty when no row went over HTTP.
-
-    Example:
-        >>> _fetched_text(pd.DataFrame({"af_render": ["http", "browser", "http", None]}))
-        '2 over HTTP, 1 in a browser'
-    """
-    if RENDER not in results.columns:
-        return ""
-    counts = results[RENDER].value_counts()
-    http = int(counts.get("http", 0))
-    if not http:
-        return ""  # a browser-only run: nothing to tell apart
-    return f"{http} over HTTP, {int(counts.get('browser', 0))} in a browser"

@@ -164,7 +164,7 @@ def scrape(
         fn: ``async def fn(page, row)`` with a Playwright page; returns a dict (one
             column per key), a scalar (a ``value`` column) or None. Default: a page
             summary (final URL, HTTP status, title, text length).
-        url: the URL column (default: a column named url/link/href...).
+        url: the URL column (default: ``"url"``; without one, the error names a likely column).
         extract: a dict of column name -> CSS selector, instead of ``fn``.
         backend: "auto" (Anchor when ANCHOR_API_KEY is set, else local Chromium),
             "local", "anchor", or a Backend instance.
