@@ -244,6 +244,34 @@ def _threshold(text: str) -> tuple[str, float]:
     return ("rows", value)
 
 
+def for_the_command_line(text: str) -> str:
+    """Advice written for Python (``url='link'``, ``.plot()``) as the command line's flags.
+
+    Example:
+        >>> for_the_command_line("Pass url='link' (columns: ['link']), or robots=False.")
+        "Pass --url link (columns: ['link']), or --no-robots."
+    """
+    import re
+
+    from ._core.options import OPTIONS
+
+    for option in OPTIONS:
+        if option.cli is None:
+            continue
+        if option.cli == "flag":
+            no = "--no-" + option.flag[2:]
+            text = re.sub(rf"\b{option.name}=True\b", option.flag, text)
+            text = re.sub(rf"\b{option.name}=False\b", no, text)
+            continue
+        flag = "--header" if option.cli == "header" else option.flag
+        text = re.sub(
+            rf"\b{option.name}=(?:'([^']*)'|\"([^\"]*)\"|([\w.:/-]+))",
+            lambda m, flag=flag: f"{flag} {m.group(m.lastindex or 0)}",  # type: ignore[misc]
+            text,
+        )
+    return text.replace(".plot() draws it", "--timeline run.html draws it")
+
+
 def _usage(message: str) -> Exception:
     """A mistake on the command line: one line on stderr and exit status 2, no traceback."""
     from .errors import InputError
@@ -314,7 +342,7 @@ def _demo(args: argparse.Namespace) -> int:
         result = af.scrape(
             frame, extract={"name": "h1", "price": ".price", "stock": ".stock"}, **_given(args)
         )
-    print(result.summary())
+    print(for_the_command_line(result.summary()))
     print()
     import pandas as pd
 
@@ -376,7 +404,7 @@ def _scrape(args: argparse.Namespace) -> int:
         raise
     written = write_run(result, args.out, args.nested)
     _write_timeline(result, args)
-    print(result.summary(), file=sys.stderr)
+    print(for_the_command_line(result.summary()), file=sys.stderr)
     print(
         f"Wrote {len(result.results)} rows to {args.out}; errors, sessions and attempts to "
         + ", ".join(path.name for path in written[1:]),
@@ -438,7 +466,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if isinstance(exc, KeyboardInterrupt):
             print(f"\n{exc}", file=sys.stderr)
             return 130
-        print(f"anchorframe: {exc}", file=sys.stderr)
+        print(f"anchorframe: {for_the_command_line(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -129,3 +129,11 @@ def test_the_run_s_errors_sessions_and_attempts_are_written_beside_the_rows(tmp_
     assert (tmp_path / "run" / "prices.sessions.parquet").exists()
     attempts = pd.read_parquet(tmp_path / "run" / "prices.attempts.parquet")
     assert len(attempts) >= 4
+
+
+def test_the_cli_gives_advice_as_flags_not_python(tmp_path):
+    """A missing URL column: the fix is named as --url, not url='link'."""
+    urls = tmp_path / "urls.csv"
+    urls.write_text("link,title\nhttps://a.test/1,A\n")
+    done = run_cli("plan", str(urls), "--backend", "local")
+    assert done.returncode == 2 and "--url link" in done.stderr and "url='link'" not in done.stderr

@@ -29,6 +29,8 @@ import pytest
         "anchorframe._scale.shard_spec",
         "anchorframe._render.extractor",
         "anchorframe.extract",
+        "anchorframe.cli",
+        "anchorframe._store.tables",
         "anchorframe._store.checkpoint_partitions",  # in a temporary directory
     ],
 )

@@ -115,8 +115,9 @@ def _resolve(table, status="ok", value=None):
     return outcomes
 
 
-def test_results_keep_index_order_and_input_columns():
-    """Results have the input's index (non-unique, any dtype) and order, input columns first."""
+def test_results_keep_index_order_and_input_columns(caplog):
+    """Results have the input's index (non-unique, any dtype) and order, input columns first;
+    a scraped column named like an input column is renamed, and the log says so."""
     frame = pd.DataFrame(
         {"url": ["https://a.test/1", None, "https://a.test/1"], "n": [1, 2, 3]}, index=[10, 10, 5]
     )
@@ -124,6 +125,7 @@ def test_results_keep_index_order_and_input_columns():
     results = results_frame(table, _resolve(table, value={"title": "T", "n": 9}))
     assert list(results.index) == [10, 10, 5]
     assert list(results.columns[:4]) == ["url", "n", "title", "n_scraped"]
+    assert "'n' -> 'n_scraped'" in caplog.text
     assert list(results["af_status"]) == ["ok", "invalid", "ok"]
     assert list(results["n"]) == [1, 2, 3]
     assert results["title"].iloc[0] == "T" and pd.isna(results["title"].iloc[1])

@@ -8,6 +8,7 @@ in :mod:`anchorframe._core.table`.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
@@ -27,6 +28,8 @@ from .table import (
     InputTable,
     Work,
 )
+
+log = logging.getLogger("anchorframe")
 
 __all__ = [
     "ERROR_COLUMNS",
@@ -160,11 +163,20 @@ def results_frame(
     outputs = _output_columns(values)
     taken = set(table.frame.columns) | set(STATUS_COLUMNS)
     named: dict[Hashable, list[Any]] = {}
+    renamed: list[str] = []
     for key, column in outputs.items():
         name: Hashable = key
         while name in taken or name in named:
             name = f"{name}{OUTPUT_SUFFIX}"
+        if name != key:
+            renamed.append(f"{key!r} -> {name!r}")
         named[name] = column
+    if renamed:  # said once per result, so that nobody looks for the value under the input's name
+        log.warning(
+            "The scraper returned column(s) named like input or status columns; they are kept as %s. "
+            "Rename them in the scraper to choose their names.",
+            ", ".join(renamed),
+        )
     out = pd.DataFrame({name: _column(values) for name, values in named.items()}, index=pd.RangeIndex(n))
     out[STATUS] = pd.Categorical(status, categories=STATUSES)
     out[REASON] = pd.Series(reason, dtype="object")
