@@ -19,6 +19,7 @@ from .table import (
     ATTEMPTS,
     ELAPSED,
     ERROR,
+    HTTP_STATUS,
     REASON,
     RENDER,
     SESSION,
@@ -139,6 +140,7 @@ def results_frame(
     elapsed: list[float] = [math.nan] * n
     session: list[str | None] = [None] * n
     render: list[str | None] = [None] * n
+    http_status: list[int | None] = [None] * n
     values: list[Any] = [None] * n
     for position in range(n):
         item = outcomes[position]
@@ -158,6 +160,7 @@ def results_frame(
         elapsed[position] = math.nan if item.elapsed is None else item.elapsed
         session[position] = item.session
         render[position] = item.render
+        http_status[position] = item.http_status
         if item.status == "ok":
             values[position] = item.value
     outputs = _output_columns(values)
@@ -185,6 +188,7 @@ def results_frame(
     out[ELAPSED] = pd.Series(elapsed, dtype="float64")
     out[SESSION] = pd.Series(session, dtype="object")
     out[RENDER] = pd.Series(render, dtype="object")
+    out[HTTP_STATUS] = pd.array(http_status, dtype="Int64")
     base = table.frame.reset_index(drop=True)
     frame = pd.concat([base, out], axis=1) if len(base.columns) else out
     frame.index = table.frame.index

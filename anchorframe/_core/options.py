@@ -225,6 +225,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("reuse_pages", None, "browser", "keep one page per tab between rows (default: for extractors)",
            "flag"),
     Option("max_replacements", None, "timeouts", "lost or failed sessions that may be replaced", "int"),
+    Option("allow_status", None, "timeouts",
+           "HTTP statuses >= 400 your scraper's pages may have and still be ok, e.g. 404,410", "list"),
     Option("connect_timeout", 30.0, "timeouts", "seconds to connect to a provisioned session", "float"),
     Option("seconds_per_url", None, "sizing", "the sizing rule's expected seconds per page", "float"),
     Option("target_seconds", None, "sizing", "the wall time the plan aims for", "float"),
@@ -282,6 +284,8 @@ class Attempts:
     connect_timeout: float = 30.0
     #: Lost or failed sessions that may be replaced (None: twice the planned sessions, at least 2).
     max_replacements: int | None = None
+    #: Main-document statuses >= 400 a user's scraper may meet and still return its row ok.
+    allow_status: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True)

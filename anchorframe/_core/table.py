@@ -52,7 +52,9 @@ ATTEMPTS = "af_attempts"
 ELAPSED = "af_elapsed"
 SESSION = "af_session"
 RENDER = "af_render"
-STATUS_COLUMNS: tuple[str, ...] = (STATUS, REASON, ERROR, ATTEMPTS, ELAPSED, SESSION, RENDER)
+#: The HTTP status of the row's main document (what the page answered; <NA> when not known).
+HTTP_STATUS = "af_http_status"
+STATUS_COLUMNS: tuple[str, ...] = (STATUS, REASON, ERROR, ATTEMPTS, ELAPSED, SESSION, RENDER, HTTP_STATUS)
 STATUSES: tuple[str, ...] = ("ok", "failed", "invalid", "skipped")
 
 _OPAQUE_SCHEMES = frozenset({"javascript", "data", "about", "mailto", "blob", "tel"})
@@ -77,6 +79,8 @@ class Work:
     session: str | None = None
     #: How the row was fetched: "http" or "browser" (None until an attempt resolved it).
     render: Route | None = None
+    #: The HTTP status of the row's main document in its last attempt (None: not known).
+    http_status: int | None = None
 
 
 #: The key, in the value of a dask input's Work (one partition), of its rows by status.

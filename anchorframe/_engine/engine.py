@@ -332,6 +332,8 @@ class Engine:
             timeout=self.options.attempts.timeout,
             reuse_page=self._reuse_pages,
             expect_content=self.extractor is not None,
+            # An extractor checks its response itself; a user's callable is checked here.
+            allow_status=None if self.extractor is not None else self.options.attempts.allow_status,
         )
         ledger, manners, memory = self.ledger, self.manners, self.memory
         loop = asyncio.get_running_loop()
@@ -400,13 +402,15 @@ class Engine:
     ) -> None:
         """What an attempt's end means: for its site first (throttled, blocked), then for the row."""
         manners, ledger = self.manners, self.ledger
+        if signals.status is not None:
+            attempt.work.http_status = signals.status  # af_http_status: what the page answered
         if signals.throttle is not None:
             delay = manners.throttled(site, attempt, signals.throttle.status, signals.throttle.retry_after)
         elif signals.blocked is not None:
             delay = manners.blocked(site, attempt, signals.blocked)
-        elif exc is not None:
+        elif exc is not None or signals.http_error is not None:
             manners.finished(site, "failed")
-            delay = ledger.failed(attempt, exc)
+            delay = ledger.failed(attempt, exc if exc is not None else signals.http_error)  # type: ignore[arg-type]
         else:
             manners.finished(site, "ok")
             ledger.succeeded(attempt, value)

@@ -166,6 +166,8 @@ class HttpStage:
             except Exception as exc:  # a bug of the HTTP path must not lose the row: the browser takes it
                 outcome = None
                 reason = f"the HTTP path failed ({type(exc).__name__}: {exc})"
+            if outcome is not None and outcome.status is not None and not outcome.needs_browser:
+                item.http_status = outcome.status  # af_http_status, as a browser's row says it
             if outcome is not None and outcome.status in THROTTLE_STATUSES and outcome.challenge is None:
                 retry_after = parse_retry_after(outcome.headers.get("retry-after"), time.time())
                 delay = manners.throttled(site, attempt, outcome.status, retry_after)

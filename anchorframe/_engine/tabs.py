@@ -33,6 +33,7 @@ from typing import Any
 from .._core.retry import looks_like_lost_browser
 from .._render.blocked import Blocked
 from .._render.page_signals import MainDocument, Throttle, blocked_of, read_page, throttle_of
+from ..errors import RowFailed
 from . import driver as _driver
 
 __all__ = ["Escalated", "SharedContext", "Signals", "Tab", "guarded", "open_page"]
@@ -82,6 +83,10 @@ class Signals:
 
     throttle: Throttle | None = None
     blocked: Blocked | None = None
+    #: The main document's HTTP status (None: the callable made no navigation, or it is not known).
+    status: int | None = None
+    #: A user's callable returned, but its page answered with an error status it did not allow.
+    http_error: RowFailed | None = None
 
 
 NO_SIGNALS = Signals()
@@ -230,12 +235,16 @@ class Tab:
         timeout: float,
         reuse_page: bool,
         expect_content: bool = False,
+        allow_status: frozenset[int] | None = None,
     ) -> None:
         self.shared = shared
         self.browser = browser
         self.timeout = timeout
         self.reuse_page = reuse_page
         self.expect_content = expect_content
+        #: A user's callable (not an extractor, which checks its response itself): a main document
+        #: that answered >= 400, outside these statuses, fails its row as ``http_error``.
+        self.allow_status = allow_status
         #: What the last row's page said (read before the page was closed).
         self.signals = NO_SIGNALS
         self.context: Any = None
@@ -275,18 +284,39 @@ class Tab:
         doc, page = self._doc, self._page
         if doc is None or page is None:
             return
+        status = doc.status
+        self.signals = Signals(status=status)
         throttle = throttle_of(doc, time.time())
         if throttle is not None:
-            self.signals = Signals(throttle=throttle)
+            self.signals = Signals(throttle=throttle, status=status)
             return
         empty = not failed and self.expect_content and _empty(value)
-        if not (failed or empty or (doc.status or 0) >= 400):
+        if not (failed or empty or (status or 0) >= 400):
             return
         with contextlib.suppress(Exception):
             text = await read_page(page, timeout=min(1.0, self.timeout))  # a loaded page answers in ms
             blocked = blocked_of(doc, text, expect_content=empty)
             if blocked is not None:
-                self.signals = Signals(blocked=blocked)
+                self.signals = Signals(blocked=blocked, status=status)
+                return
+        allowed = self.allow_status
+        if (
+            not failed
+            and status is not None
+            and status >= 400
+            and allowed is not None
+            and status not in allowed
+        ):
+            url = doc.url or "the page"
+            self.signals = Signals(
+                status=status,
+                http_error=RowFailed(
+                    "http_error",
+                    f"HTTP {status} for {url} (the scraper returned, but its page is an error; "
+                    f"allow_status={{{status}}} keeps such pages)",
+                    retryable=status >= 500,
+                ),
+            )
 
     async def browser_gone(self, exc: BaseException, lost: Callable[[], bool]) -> bool:
         """Whether ``exc`` came from the browser dying rather than from the row."""

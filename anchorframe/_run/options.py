@@ -135,6 +135,7 @@ def check_options(arguments: Mapping[str, Any]) -> ScrapeOptions:
             backoff=float(number("backoff", a["backoff"], minimum=0)),
             connect_timeout=float(number("connect_timeout", a["connect_timeout"], minimum=0.001)),
             max_replacements=max_replacements,
+            allow_status=status_set(a["allow_status"]),
         ),
         sites=SitePolicy(
             per_site=number("per_site", a["per_site"], minimum=1, integer=True),
@@ -291,6 +292,31 @@ def scheme_set(schemes: Any) -> frozenset[str]:
         ) from None
     if not items:
         raise InputError("schemes is empty: allow at least one, e.g. schemes={'https'}.")
+    return items
+
+
+def status_set(statuses: Any) -> frozenset[int]:
+    """``allow_status=``: HTTP statuses from 400 to 599 (``"404,410"`` from the command line too).
+
+    Example:
+        >>> sorted(status_set([404, "410"]))
+        [404, 410]
+    """
+    if statuses is None:
+        return frozenset()
+    if isinstance(statuses, (int, str)):
+        statuses = [statuses]
+    try:
+        items = frozenset(int(s) for s in statuses)
+    except (TypeError, ValueError):
+        raise InputError(
+            f"allow_status must be HTTP statuses such as {{404, 410}}, not {statuses!r}."
+        ) from None
+    wrong = sorted(s for s in items if not 400 <= s <= 599)
+    if wrong:
+        raise InputError(
+            f"allow_status takes error statuses (400-599), not {wrong}: pages below 400 are ok already."
+        )
     return items
 
 

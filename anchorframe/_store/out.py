@@ -62,7 +62,7 @@ STAGING = "_staging"
 ROWS_KEY = b"anchorframe.rows"
 #: A dask input's part: which partition it holds, of which input, and its rows by status.
 PARTITION_KEY = b"anchorframe.partition"
-_TYPES = {"af_attempts": "int64", "af_elapsed": "float64"}  # the other status columns are text
+_TYPES = {"af_attempts": "int64", "af_elapsed": "float64", "af_http_status": "int64"}  # the rest: text
 
 
 def _filesystem(out: str) -> tuple[Any, str]:
