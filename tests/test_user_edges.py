@@ -123,3 +123,14 @@ def test_progress_log_prints_lines_where_logging_was_never_configured():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "anchorframe: done: 2 rows (2 ok" in done.stderr
+
+
+def test_a_cloud_plan_needs_no_key_and_takes_every_scrape_option(monkeypatch):
+    """af.plan(backend="anchor") estimates without a key; timeout= and render= are accepted."""
+    for name in ("ANCHOR_API_KEY", "ANCHORBROWSER_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    urls = [f"https://shop.test/{n}" for n in range(500)]
+    plan = af.plan(urls, backend="anchor", timeout=10, render="browser", per_site=4)
+    assert plan.backend == "anchor" and plan.sessions >= 1 and plan.est_session_minutes > 0
+    with pytest.raises(InputError, match="No Anchor API key"):
+        af.scrape(urls, heading, backend="anchor", progress=False)  # a run still needs one

@@ -110,7 +110,7 @@ def refuses_unknown_options(fn: Callable[P, R]) -> Callable[P, R]:
     return checked  # type: ignore[return-value]
 
 
-def check_options(arguments: Mapping[str, Any]) -> ScrapeOptions:
+def check_options(arguments: Mapping[str, Any], *, estimate: bool = False) -> ScrapeOptions:
     """Check every option of a run (as :func:`bind` returns them); raise InputError on misuse."""
     a = dict(arguments)
     scraper = resolve_callable(a["fn"], a["extract"])
@@ -121,7 +121,7 @@ def check_options(arguments: Mapping[str, Any]) -> ScrapeOptions:
         check_shape(setup, names="page", when="once per session, before its rows")
     # The sizing rule checks its own inputs (``plan_sessions``); scrape() runs it before anything starts.
     sizing = Sizing(**{f.name: a[f.name] for f in dataclasses.fields(Sizing)})
-    backend = resolve_backend(a["backend"])
+    backend = resolve_backend(a["backend"], estimate=estimate)
     max_replacements = a["max_replacements"]
     if max_replacements is not None:
         max_replacements = number("max_replacements", max_replacements, minimum=0, integer=True)
@@ -410,8 +410,12 @@ def _parameters(signature: inspect.Signature) -> str:
     return "no parameters" if shown == "()" else f"the parameters {shown}"
 
 
-def resolve_backend(backend: Any) -> Backend:
-    """Turn ``backend=`` into a Backend: "auto" (Anchor when a key is set, else local), "local", "anchor"."""
+def resolve_backend(backend: Any, *, estimate: bool = False) -> Backend:
+    """Turn ``backend=`` into a Backend: "auto" (Anchor when a key is set, else local), "local", "anchor".
+
+    ``estimate``: for ``af.plan()``, which needs no key to size a cloud run: "anchor" without
+    one is a backend that plans and never provisions.
+    """
     from ..backends._base import Backend
     from ..backends.local import LocalBackend
 
@@ -424,8 +428,16 @@ def resolve_backend(backend: Any) -> Backend:
     if backend == "local":
         return LocalBackend()
     if backend == "anchor":
+        if estimate and not any(os.environ.get(name) for name in _API_KEY_VARIABLES):
+            from ..backends.anchor import AnchorBackend
+
+            return AnchorBackend(api_key=PLAN_ONLY_KEY)
         return _anchor_backend()
     raise InputError(f"backend must be 'auto', 'local', 'anchor' or a Backend instance, not {backend!r}.")
+
+
+#: The stand-in key of ``af.plan(backend="anchor")`` without one: the plan needs none and starts nothing.
+PLAN_ONLY_KEY = "no-key-plan-only"
 
 
 def _anchor_backend() -> Backend:

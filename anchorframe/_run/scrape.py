@@ -64,6 +64,7 @@ def plan(
     checkpoint_overwrite: bool = False,
     reuse_pages: bool | None = None,
     max_replacements: int | None = None,
+    allow_status: Iterable[int] | None = None,
     connect_timeout: Seconds = 30.0,
     seconds_per_url: float | None = None,
     target_seconds: float | None = None,
@@ -105,7 +106,7 @@ def plan(
     """
     arguments = dict(locals())
     del arguments["probe"]
-    options = check_options(arguments)  # the checks (and suggestions) of scrape()
+    options = check_options(arguments, estimate=True)  # scrape()'s checks; a cloud plan needs no key
     table = prepare_input(data, options.url, schemes=options.schemes, dedupe=options.dedupe)
     sized = plan_for(table, options.backend, **options.sizing.given())
     if not probe:
@@ -137,6 +138,7 @@ def scrape(
     checkpoint_overwrite: bool = False,
     reuse_pages: bool | None = None,
     max_replacements: int | None = None,
+    allow_status: Iterable[int] | None = None,
     connect_timeout: Seconds = 30.0,
     seconds_per_url: float | None = None,
     target_seconds: float | None = None,
@@ -189,6 +191,10 @@ def scrape(
             extractors (they leave no state behind); a fresh page per row for your callable.
         max_replacements: how many lost or failed sessions may be replaced (default:
             twice the planned sessions, at least 2).
+        allow_status: HTTP statuses of 400 and above that your scraper's pages may answer with
+            and still be ok (e.g. ``{404, 410}``). Without it, such a page fails its row as
+            ``http_error`` even when the scraper returned (4xx not retried, 5xx retried; 429
+            and 503 pause the site). Every row's ``af_http_status`` says what its page answered.
         connect_timeout: seconds to connect to a session once it is provisioned.
         seconds_per_url, target_seconds, max_sessions, max_session_minutes: inputs of the
             sizing rule (see ``af.plan``).
@@ -286,6 +292,7 @@ async def ascrape(
     checkpoint_overwrite: bool = False,
     reuse_pages: bool | None = None,
     max_replacements: int | None = None,
+    allow_status: Iterable[int] | None = None,
     connect_timeout: Seconds = 30.0,
     seconds_per_url: float | None = None,
     target_seconds: float | None = None,
