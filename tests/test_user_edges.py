@@ -132,5 +132,5 @@ def test_a_cloud_plan_needs_no_key_and_takes_every_scrape_option(monkeypatch):
     urls = [f"https://shop.test/{n}" for n in range(500)]
     plan = af.plan(urls, backend="anchor", timeout=10, render="browser", per_site=4)
     assert plan.backend == "anchor" and plan.sessions >= 1 and plan.est_session_minutes > 0
-    with pytest.raises(InputError, match="No Anchor API key"):
+    with pytest.raises(af.AnchorframeError, match="No Anchor API key"):
         af.scrape(urls, heading, backend="anchor", progress=False)  # a run still needs one
