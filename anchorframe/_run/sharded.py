@@ -26,6 +26,7 @@ from .._core.plan import Plan, plan_sessions
 from .._core.secrets import mask_password
 from .._core.table import InputTable
 from .._scale.dask_input import ROWS, counts_of, input_token, partition_tasks
+from .._scale.messages import PartitionInput
 from .._scale.shards import Coordinator, shard_plans, shard_spec
 from .._store.checkpoint_partitions import PartitionCheckpoint, open_partition_checkpoint
 from .._store.out import check_out, commit, finish, part_table, partitions_in, rows_in, stage
@@ -140,9 +141,9 @@ class Sharded:
         await shards.prepare()
         sizing = {**options.sizing.given(), "workers": shards.count}
         rows_total = sum(len(w.positions) for w in todo.work) + len(todo.invalid)
-        extra: dict[str, Any] = {}
+        partitions: PartitionInput | None = None
         if options.dask_input is not None:  # partitions, counted on the cluster (``_dask_input.py``)
-            self.lengths, extra = await asyncio.to_thread(_partitions, options, shards)
+            self.lengths, partitions = await asyncio.to_thread(_partitions, options, shards)
             rows_total = sum(self.lengths[item.key] for item in todo.work)
             run_plan = plan_sessions(rows_total, kind=backend.kind, rows=rows_total, **sizing)
         else:
@@ -160,7 +161,7 @@ class Sharded:
             todo,
             dataclasses.replace(options, engine=shared),
             for_cluster=not isinstance(shards, LocalShards),
-            extra=extra,
+            partitions=partitions,
         )
         self.state = state = RunState(
             backend=backend.describe(),
@@ -387,10 +388,9 @@ def _finish_out(out: str, todo: InputTable, written: set[int], partitioned: bool
     finish(out)
 
 
-def _partitions(options: ScrapeOptions, shards: Any) -> tuple[list[int], dict[str, Any]]:
+def _partitions(options: ScrapeOptions, shards: Any) -> tuple[list[int], PartitionInput]:
     """A dask input's rows per partition (computed by the workers) and what each shard needs to read them."""
     data = options.dask_input
     lengths = [int(n) for n in shards.client.compute(data.map_partitions(len)).result()]
     check = {"url": options.url, "schemes": options.schemes, "dedupe": options.dedupe}
-    extra = {"partitions": partition_tasks(data), "input_check": check, "input_token": input_token(data)}
-    return lengths, extra
+    return lengths, PartitionInput(partition_tasks(data), check, input_token(data))

@@ -32,7 +32,7 @@ import pandas as pd
 
 from .._core.table import ROWS, InputTable, Work, counts_of
 from ..errors import InputError
-from .messages import Done, Outcome
+from .messages import Done, Outcome, PartitionInput
 
 __all__ = [
     "ROWS",
@@ -96,11 +96,11 @@ def _compute(blob: bytes) -> pd.DataFrame:
 class PartitionRunner:
     """The shard's side: one partition at a time through the shard's feed-mode engine."""
 
-    def __init__(self, shard: Any, spec: dict[str, Any]) -> None:
+    def __init__(self, shard: Any, partitions: PartitionInput) -> None:
         self.shard = shard
-        self.tasks: list[bytes] = spec["partitions"]
-        self.check = spec["input_check"]  # prepare_input's url, schemes and dedupe
-        self.token: str = spec["input_token"]
+        self.tasks: list[bytes] = partitions.tasks
+        self.check = partitions.check  # prepare_input's url, schemes and dedupe
+        self.token: str = partitions.token
         self.queue: collections.deque[Work] = collections.deque()
         self.current: Work | None = None
         self.table: InputTable | None = None

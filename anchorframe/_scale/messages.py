@@ -31,7 +31,10 @@ __all__ = [
     "Hello",
     "Lost",
     "Outcome",
+    "PartitionInput",
     "Rows",
+    "ShardOrders",
+    "ShardSpec",
     "Snapshot",
     "Spec",
     "State",
@@ -136,10 +139,48 @@ class Lost:
 
 # -------------------------------------------------------------- caller -> shard
 @dataclass(frozen=True)
-class Spec:
-    """What a shard runs: the pickled spec (``shard_spec``) merged with its own plan and tag."""
+class PartitionInput:
+    """A dask input: its partitions' tasks, how to check their rows, and the input's token."""
 
-    blob: bytes
+    tasks: list[bytes]
+    #: ``prepare_input``'s url, schemes and dedupe.
+    check: dict[str, Any]
+    token: str
+
+
+@dataclass(frozen=True)
+class ShardSpec:
+    """What every shard of a run runs (``shard_spec``, pickled once per run); it holds no secret."""
+
+    #: The input's frame and columns, without its rows' work (rows come as :class:`Rows`).
+    table: Any
+    #: The scraper, the engine's options and the backend, pickled by value where cloudpickle can.
+    payload: bytes
+    #: The caller's import path, so that the scraper's module is found.
+    sys_path: list[str]
+    #: ``out=``: the Parquet dataset the shard writes its rows to.
+    out: str | None = None
+    partitions: PartitionInput | None = None
+
+
+@dataclass(frozen=True)
+class ShardOrders:
+    """What one shard is told beside the run's spec."""
+
+    plan: Any
+    run_id: str
+    #: The tag of its cloud sessions (a lost shard's are ended by it).
+    shard_tag: str
+    #: Its share of the run's ``per_site`` (the shares add up to it).
+    per_site: int
+
+
+@dataclass(frozen=True)
+class Spec:
+    """What a shard runs: the run's pickled :class:`ShardSpec`, and its own orders."""
+
+    run: bytes
+    orders: ShardOrders
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ import pickle
 import signal
 import sys
 import threading
+from dataclasses import dataclass
 from typing import Any
 
 from .messages import (
@@ -37,6 +38,8 @@ from .messages import (
     Hello,
     Outcome,
     Rows,
+    ShardOrders,
+    ShardSpec,
     Snapshot,
     Spec,
     State,
@@ -66,29 +69,44 @@ def main() -> None:
     answer = conn.recv()
     if not isinstance(answer, Spec):
         return
-    spec = _load(answer.blob)
-    asyncio.run(_Shard(conn, spec).serve())
+    asyncio.run(_Shard(conn, ShardRun.load(answer)).serve())
 
 
-def _load(blob: bytes) -> dict[str, Any]:
-    spec: dict[str, Any] = pickle.loads(blob)
-    for path in spec.pop("sys_path", ()):
-        if path not in sys.path and (not path or os.path.isdir(path)):
-            sys.path.append(path)
-    payload = spec.pop("payload")
-    try:
-        import cloudpickle  # noqa: F401 - registers what cloudpickle pickled by value
-    except ImportError:
-        pass
-    spec.update(pickle.loads(payload))
-    spec["backend"] = spec["backend"].arrived()  # its secrets, from this process's environment
-    return spec
+@dataclass
+class ShardRun:
+    """What this shard runs, unpacked from the caller's :class:`~.messages.Spec`."""
+
+    spec: ShardSpec
+    orders: ShardOrders
+    fn: Any
+    #: The engine's options, with this shard's share of per_site.
+    options: Any
+    backend: Any
+
+    @classmethod
+    def load(cls, message: Spec) -> ShardRun:
+        spec: ShardSpec = pickle.loads(message.run)
+        for path in spec.sys_path:
+            if path not in sys.path and (not path or os.path.isdir(path)):
+                sys.path.append(path)
+        try:
+            import cloudpickle  # noqa: F401 - registers what cloudpickle pickled by value
+        except ImportError:
+            pass
+        payload = pickle.loads(spec.payload)
+        orders = message.orders
+        options = payload["options"]
+        options = dataclasses.replace(
+            options, sites=dataclasses.replace(options.sites, per_site=orders.per_site)
+        )
+        backend = payload["backend"].arrived()  # its secrets, from this process's environment
+        return cls(spec, orders, payload["fn"], options, backend)
 
 
 class _Shard:
-    def __init__(self, conn: Any, spec: dict[str, Any]) -> None:
+    def __init__(self, conn: Any, run: ShardRun) -> None:
         self.conn = conn
-        self.spec = spec
+        self.run = run
         self.asked = 0
         self.outbox: list[Outcome] = []
         self.errors_sent = 0
@@ -98,7 +116,7 @@ class _Shard:
         self.lost = False
         self.closed = False
         #: out=: resolved rows wait here for their Parquet part (sent with it, see ``_out.py``).
-        self.out: str | None = spec.get("out")
+        self.out: str | None = run.spec.out
         self.pending: list[Any] = []
         self.part_timer: asyncio.TimerHandle | None = None
         self.writing: set[asyncio.Future[None]] = set()
@@ -106,22 +124,22 @@ class _Shard:
         self.out_error: BaseException | None = None
         #: A dask input: the rows handed out are partitions (``_dask_input.py``).
         self.partitions: Any = None
-        if spec.get("partitions") is not None:
+        if run.spec.partitions is not None:
             from .dask_input import PartitionRunner
 
-            self.partitions = PartitionRunner(self, spec)
-        self.token = f"{spec.get('run_id', 'run')}-{os.getpid()}-{os.urandom(3).hex()}"
+            self.partitions = PartitionRunner(self, run.spec.partitions)
+        self.token = f"{run.orders.run_id}-{os.getpid()}-{os.urandom(3).hex()}"
 
     async def serve(self) -> None:
         from .._core import events as ev
         from .._engine.engine import Engine
 
-        spec = self.spec
+        run = self.run
         self.loop = asyncio.get_running_loop()
-        backend = spec["backend"]
-        plan = spec["plan"]
-        if spec.get("shard_tag"):
-            backend.tag_sessions(spec["shard_tag"])
+        backend = run.backend
+        plan = run.orders.plan
+        if run.orders.shard_tag:
+            backend.tag_sessions(run.orders.shard_tag)
         #: Rows kept in hand: twice what the sessions work on at once, so no tab waits for the caller.
         self.target = max(4, plan.sessions * plan.tabs * 2)
 
@@ -146,12 +164,12 @@ class _Shard:
                 self._ask()
 
         self.engine = engine = Engine(
-            spec["table"],
-            spec["fn"],
+            run.spec.table,
+            run.fn,
             backend,
             plan,
-            _with_share(spec["options"], spec.get("per_site")),
-            run_id=spec["run_id"],
+            run.options,
+            run_id=run.orders.run_id,
             observer=observe,
             secrets=backend.secrets(),
             feed=True,
@@ -272,7 +290,7 @@ class _Shard:
         positions = [p for item in items for p in item.positions]
         outcomes = [item for item in items for _ in item.positions]
         try:
-            arrow = part_table(self.spec["table"], positions, outcomes)
+            arrow = part_table(self.run.spec.table, positions, outcomes)
             await asyncio.to_thread(stage, self.out, arrow, name)
         except Exception as exc:
             self.fail_out(len(positions), exc)
@@ -350,13 +368,6 @@ class _Shard:
         while True:
             await asyncio.sleep(SNAPSHOT_SECONDS)
             self._send(State(self._snapshot()))
-
-
-def _with_share(options: Any, per_site: int | None) -> Any:
-    """The engine's options with this shard's share of the run's per_site (the coordinator's)."""
-    if per_site is None:
-        return options
-    return dataclasses.replace(options, sites=dataclasses.replace(options.sites, per_site=per_site))
 
 
 def _portable(exc: BaseException | None, secrets: tuple[str, ...]) -> Any:

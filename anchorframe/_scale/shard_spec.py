@@ -18,6 +18,7 @@ from .._core.plan import MAX_BATCH, Plan
 from .._core.table import InputTable
 from ..backends._base import Backend
 from ..errors import InputError
+from .messages import PartitionInput, ShardSpec
 
 __all__ = ["check_travels", "shard_plans", "shard_spec", "shard_tag", "site_share"]
 
@@ -90,7 +91,7 @@ def _payload(scraper: Any, engine: Any, backend: Backend) -> bytes:
 
 
 def shard_spec(
-    table: InputTable, options: ScrapeOptions, *, for_cluster: bool, extra: dict[str, Any] | None = None
+    table: InputTable, options: ScrapeOptions, *, for_cluster: bool, partitions: PartitionInput | None = None
 ) -> tuple[bytes, dict[str, str]]:
     """What every shard receives (pickled) and the environment that carries the backend's secrets.
 
@@ -101,6 +102,5 @@ def shard_spec(
     backend, env = options.backend.for_another_process(for_cluster=for_cluster)
     shard_table = dataclasses.replace(table, work=[], _columns={})
     payload = _payload(options.scraper, options.engine, backend)
-    spec = {"table": shard_table, "payload": payload, "sys_path": list(sys.path), "out": options.out}
-    spec.update(extra or {})
+    spec = ShardSpec(shard_table, payload, list(sys.path), options.out, partitions)
     return pickle.dumps(spec, protocol=pickle.HIGHEST_PROTOCOL), env

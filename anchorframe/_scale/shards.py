@@ -29,7 +29,6 @@ import collections
 import contextlib
 import itertools
 import logging
-import pickle
 import secrets as _random
 import socket
 import threading
@@ -52,6 +51,7 @@ from .messages import (
     Outcome,
     Rows,
     ShardMessage,
+    ShardOrders,
     Snapshot,
     Spec,
     State,
@@ -181,10 +181,9 @@ class Coordinator:
             # Its sessions carry this tag too: a shard lost with its worker has them ended by it.
             link.tag = shard_tag(self.run_id, link.serial)
             share = site_share(self.per_site, len(self.plans), link.index)  # the run's per_site, shared out
-            own = {"plan": plan, "run_id": self.run_id, "shard_tag": link.tag, "per_site": share}
-            extra = pickle.dumps(own)
+            orders = ShardOrders(plan, self.run_id, link.tag, share)
             try:
-                conn.send(Spec(_merge_spec(self.spec, extra)))
+                conn.send(Spec(self.spec, orders))
             except Exception:
                 continue
             self._loop.call_soon_threadsafe(self._connected, link)
@@ -429,9 +428,3 @@ class Coordinator:
         for link in self.links:
             with contextlib.suppress(Exception):
                 link.conn.close()
-
-
-def _merge_spec(spec: bytes, extra: bytes) -> bytes:
-    merged = pickle.loads(spec)
-    merged.update(pickle.loads(extra))
-    return pickle.dumps(merged, protocol=pickle.HIGHEST_PROTOCOL)
