@@ -276,7 +276,7 @@ def test_reap_ends_what_a_crashed_run_left(emulator):
 
 def test_auto_picks_anchor_when_a_key_is_set(monkeypatch, emulator):
     """backend='auto' is Anchor with a key in the environment, local without."""
-    from anchorframe._run.scrape import resolve_backend
+    from anchorframe._run.options import resolve_backend
 
     assert resolve_backend("auto").name == "local"
     monkeypatch.setenv("ANCHOR_API_KEY", emulator.api_key)
