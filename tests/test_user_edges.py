@@ -134,3 +134,13 @@ def test_a_cloud_plan_needs_no_key_and_takes_every_scrape_option(monkeypatch):
     assert plan.backend == "anchor" and plan.sessions >= 1 and plan.est_session_minutes > 0
     with pytest.raises(af.AnchorframeError, match="No Anchor API key"):
         af.scrape(urls, heading, backend="anchor", progress=False)  # a run still needs one
+
+
+def test_a_selector_that_does_not_parse_is_refused_before_anything_starts():
+    """extract={"h": "h1[[["} names the selector and the fix; a browser-only pseudo-class still passes."""
+    backend = FakeBackend(pages)
+    for bad in ("h1[[[", "div >", "h1,,h2", "p::first-line"):
+        with pytest.raises(InputError, match=r"extract=\{'h': .*the CSS selector does not parse"):
+            af.scrape(URLS, extract={"h": bad}, backend=backend, progress=False)
+    assert backend.sessions_started == 0
+    assert af.extract.css({"h": "a:focus-visible", "lang": "html:lang(en) h1"}).http_selectors

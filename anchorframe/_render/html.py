@@ -42,6 +42,30 @@ class HtmlResult:
     challenge: str | None = None
 
 
+#: A pseudo-class (one colon) and its argument: lexbor does not know every one a browser does
+#: (``:focus-visible``, ``:lang(en)``), so a selector is refused only when it fails without them.
+_PSEUDO_CLASS = re.compile(r"(?<!:):[A-Za-z-]+(\((?:[^()]|\([^()]*\))*\))?")
+
+
+def selector_problem(selector: str) -> str | None:
+    """Why a CSS selector cannot be used (its syntax is wrong for any browser), or None.
+
+    Example:
+        >>> selector_problem("h1[[["), selector_problem("a:focus-visible"), selector_problem("p::first-line")
+        ('the CSS selector does not parse', None, 'the CSS selector does not parse')
+    """
+    from selectolax.lexbor import LexborHTMLParser
+
+    probe = LexborHTMLParser("<html></html>")
+    for candidate in (selector, _PSEUDO_CLASS.sub("", selector) or "*"):
+        try:
+            probe.css(candidate)
+            return None
+        except Exception:
+            continue
+    return "the CSS selector does not parse"
+
+
 def split_selectors(selectors: Mapping[str, str]) -> tuple[list[tuple[str, str]], dict[str, str]]:
     """Check ``extract=`` and split it into (name, CSS selector) pairs and {name: attribute}.
 
@@ -69,6 +93,12 @@ def split_selectors(selectors: Mapping[str, str]) -> tuple[list[tuple[str, str]]
         )
         if not base:
             base, attr = selector, ""
+        problem = selector_problem(base.strip())
+        if problem:
+            raise InputError(
+                f"extract={{{name!r}: {selector!r}}}: {problem}. Fix the selector (e.g. 'h1', '.price', "
+                "'a.next@href' for an attribute); nothing was fetched."
+            )
         pairs.append((name, base.strip()))
         if attr:
             attrs[name] = attr.strip()
