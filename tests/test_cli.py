@@ -77,7 +77,7 @@ def test_plan_command_and_clear_input_errors(tmp_path):
     done = run_cli("plan", str(source), "--url", "link", "--backend", "local")
     assert done.returncode == 0 and "2 URLs to scrape" in done.stdout
     bad = run_cli("plan", str(source), "--backend", "local")
-    assert bad.returncode == 2 and "Pass url='link'" in bad.stderr and "Traceback" not in bad.stderr
+    assert bad.returncode == 2 and "Pass --url link" in bad.stderr and "Traceback" not in bad.stderr
 
 
 def test_plan_probe_estimates_the_browser_share_over_http(tmp_path):
@@ -135,7 +135,7 @@ def test_scrape_jsonl_with_a_scraper_and_a_checkpoint_resumes(tmp_path, site):
     pd.DataFrame({"url": site.pages(4)}).to_json(source, orient="records", lines=True)
     changed = run_cli(*args, cwd=tmp_path)
     assert changed.returncode == 2 and "different input" in changed.stderr
-    assert "--overwrite-checkpoint" in changed.stderr and "Traceback" not in changed.stderr
+    assert "--checkpoint-overwrite" in changed.stderr and "Traceback" not in changed.stderr
 
 
 def test_max_failed_takes_a_number_of_rows(tmp_path, site):

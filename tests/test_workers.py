@@ -307,12 +307,12 @@ def test_api_keys_travel_in_the_environment_never_in_the_spec(monkeypatch):
     table = prepare_input(URLS, None)
     spec, env = shard_spec(table, options, for_cluster=False)
     assert key.encode() not in spec and list(env.values()) == [key]
-    backend = pickle.loads(pickle.loads(spec)["payload"])["backend"]
+    backend = pickle.loads(pickle.loads(spec).payload)["backend"]
     assert isinstance(backend._api_key, FromEnv) and key not in repr(vars(backend))
     monkeypatch.setenv(next(iter(env)), key)
     assert backend.arrived().secrets() == (key,)
     cluster_spec, _ = shard_spec(table, options, for_cluster=True)
-    on_worker = pickle.loads(pickle.loads(cluster_spec)["payload"])["backend"]
+    on_worker = pickle.loads(pickle.loads(cluster_spec).payload)["backend"]
     assert on_worker._api_key.names == ("ANCHOR_API_KEY", "ANCHORBROWSER_API_KEY")
     assert options.backend.secrets() == (key,)  # the caller's backend keeps its key
 

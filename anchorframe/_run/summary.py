@@ -28,7 +28,9 @@ def summary_text(result: ScrapeResult) -> str:
     failed_sessions = int((result.sessions["state"].isin(["failed", "lost"])).sum()) if sessions else 0
     # This run's attempts (a checkpoint's rows carry the attempts of the runs that scraped them).
     attempts = len(result.attempts)
-    if not attempts and total and result.out is None:  # a result read back from a checkpoint
+    if (
+        not attempts and total and result.out is None and not result.resumed_rows
+    ):  # read back from a checkpoint
         attempts = int(result.results[ATTEMPTS].sum())
     resumed = result.resumed_rows
     lines = [

@@ -160,7 +160,7 @@ def _check_same_input(root: Path, manifest: Mapping[str, Any], table: InputTable
         f"The checkpoint {root} was written for a different input ({what}, columns "
         f"{stored.get('columns')}); this input has {table.rows} rows and columns "
         f"{[str(c) for c in table.frame.columns]}. Results of two inputs are never mixed: pass a new "
-        "checkpoint path, or checkpoint_overwrite=True (CLI: --overwrite-checkpoint) to start this one "
+        "checkpoint path, or checkpoint_overwrite=True to start this one "
         "afresh."
     )
 

@@ -180,6 +180,7 @@ def encode_rows(rows: list[tuple[Work, int]]) -> Any:
     elapsed: list[float | None] = []
     sessions: list[str | None] = []
     renders: list[str | None] = []
+    http_statuses: list[int | None] = []
     keys: list[str | None] = []
     outputs: dict[str, list[Any]] = {}
     for i, (item, extra) in enumerate(rows):
@@ -192,6 +193,7 @@ def encode_rows(rows: list[tuple[Work, int]]) -> Any:
         elapsed.append(item.elapsed)
         sessions.append(item.session)
         renders.append(item.render)
+        http_statuses.append(item.http_status)
         value = item.value if item.status == "ok" else None
         if value is None:
             keys.append(None)
@@ -216,6 +218,7 @@ def encode_rows(rows: list[tuple[Work, int]]) -> Any:
         "af_elapsed": pa.array(elapsed, type=pa.float64()),
         "af_session": pa.array(sessions, type=pa.string()),
         "af_render": pa.array(renders, type=pa.string()),
+        "af_http_status": pa.array(http_statuses, type=pa.int64()),
         _KEYS: pa.array(keys, type=pa.string()),
     }
     for name, values in outputs.items():
@@ -227,10 +230,9 @@ def encode_rows(rows: list[tuple[Work, int]]) -> Any:
 def _decode_part(table: Any) -> list[dict[str, Any]]:
     names = table.column_names
     plain = {n: table.column(n).to_pylist() for n in (_ROW, _URL, *_FIELDS, _KEYS)}
-    # af_render arrived in format 1's second release: parts written before it have none.
-    plain["af_render"] = (
-        table.column("af_render").to_pylist() if "af_render" in names else [None] * table.num_rows
-    )
+    # Columns added in later releases of format 1: parts written before them have none.
+    for added in ("af_render", "af_http_status"):
+        plain[added] = table.column(added).to_pylist() if added in names else [None] * table.num_rows
     outputs: dict[str, list[Any]] = {}
     for name in names:
         if name.startswith(_VALUE_PREFIX):
@@ -239,7 +241,7 @@ def _decode_part(table: Any) -> list[dict[str, Any]]:
             texts = table.column(name).to_pylist()
             outputs[name[len(_JSON_PREFIX) :]] = [None if t is None else json.loads(t) for t in texts]
     layouts: dict[str, list[tuple[str, list[Any]]]] = {}
-    fields = (_ROW, _URL, *_FIELDS, "af_render")
+    fields = (_ROW, _URL, *_FIELDS, "af_render", "af_http_status")
     columns = [plain[f] for f in fields]
     records = []
     rows = zip(*columns, strict=True)
@@ -282,6 +284,7 @@ def _apply(item: Work, record: Mapping[str, Any]) -> None:
     item.elapsed = None if elapsed is None or math.isnan(elapsed) else float(elapsed)
     item.session = record["af_session"]
     item.render = record.get("af_render")
+    item.http_status = record.get("af_http_status")
     item.value = record["value"]
 
 
