@@ -165,12 +165,11 @@ class Rerun:
                 call["backend"], _ = backend.for_another_process(for_cluster=True)
             except InputError:
                 return None
-        portable = Rerun(self.table, call, self.scrape)
-        try:
-            pickle.dumps(portable)
+        try:  # the options (the scraper, setup=): the input table is plain data and always travels
+            pickle.dumps(call)
         except Exception:  # a scraper defined in a cell, a lambda: the result travels without it
             return None
-        return portable
+        return Rerun(self.table, call, self.scrape)
 
 
 def _retry_failed(
