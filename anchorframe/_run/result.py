@@ -114,7 +114,8 @@ class ScrapeResult:
 
     @property
     def ok(self) -> bool:
-        """True when every row that could be scraped was scraped."""
+        """True when every row that could be scraped was scraped: a flag, so a property
+        (``if result.ok:``); the rows themselves are a frame built on demand, ``result.failed()``."""
         counts = self.counts
         return counts["failed"] == 0 and counts["skipped"] == 0
 
@@ -162,7 +163,11 @@ class ScrapeResult:
         return timeline(self, max_bars=max_bars, max_lanes=max_lanes)
 
     def failed(self) -> pd.DataFrame:
-        """The rows that were not scraped: failed and skipped (not invalid)."""
+        """The rows that were not scraped: failed and skipped (not invalid), as a new frame.
+
+        A method, as pandas' ``df.head()``: it selects from ``results`` each time; ``result.ok``
+        is the yes/no.
+        """
         return self.results[self.results[STATUS].isin(["failed", "skipped"])]
 
     def retry_failed(self, fn: Any = None, **options: Any) -> ScrapeResult:
