@@ -98,10 +98,12 @@ def test_the_js_rule_carries_the_same_lists():
 
 
 def test_selectors_split_attribute_reads_as_before():
-    assert split_selectors({"a": "a[href$='@x']", "b": "img@src", "c": "@"}) == (
-        [("a", "a[href$='@x']"), ("b", "img"), ("c", "@")],
+    assert split_selectors({"a": "a[href$='@x']", "b": "img@src"}) == (
+        [("a", "a[href$='@x']"), ("b", "img")],
         {"b": "src"},
     )
+    with pytest.raises(InputError, match="does not parse"):
+        split_selectors({"c": "@"})  # no selector left before the @
     with pytest.raises(InputError, match="non-empty dict"):
         split_selectors({})
     with pytest.raises(InputError, match="non-empty strings"):
@@ -111,6 +113,18 @@ def test_selectors_split_attribute_reads_as_before():
 def test_a_missing_selector_sends_the_row_to_the_browser():
     result = extract_html("<h1>x</h1>", {"name": "h1", "price": ".price"}, final_url="u", status=200)
     assert result.values is None and result.needs_browser == "selector '.price' (price) not found"
+
+
+def test_render_http_calls_an_absent_field_of_a_complete_page_missing():
+    """absent="missing" (render="http"): the value is None, as css() gives in a browser; shells still
+    need a browser."""
+    page = "<html><head><title>t</title></head><body><h1>x</h1>" + "<p>text</p>" * 50 + "</body></html>"
+    result = extract_html(
+        page, {"name": "h1", "price": ".price"}, final_url="u", status=200, absent="missing"
+    )
+    assert result.needs_browser is None and result.values == {"name": "x", "price": None}
+    shell = "<html><body><div id=root></div><script src=/app.js></script></body></html>"
+    assert extract_html(shell, {"t": "title"}, final_url="u", status=200, absent="missing").needs_browser
 
 
 @pytest.mark.parametrize("where", ["head", "body"])
@@ -124,7 +138,8 @@ def test_selectors_never_match_inside_noscript_as_in_a_browser_running_javascrip
 
 
 def test_a_selector_the_parser_rejects_goes_to_the_browser():
-    result = extract_html("<h1>x</h1>", {"a": "h1:::nonsense"}, final_url="u", status=200)
+    """A pseudo-class lexbor does not know but Chromium does: the browser reads it."""
+    result = extract_html("<h1>x</h1>", {"a": "h1:focus-visible"}, final_url="u", status=200)
     assert result.values is None and "cannot read selector" in (result.needs_browser or "")
 
 

@@ -144,3 +144,12 @@ def test_a_selector_that_does_not_parse_is_refused_before_anything_starts():
             af.scrape(URLS, extract={"h": bad}, backend=backend, progress=False)
     assert backend.sessions_started == 0
     assert af.extract.css({"h": "a:focus-visible", "lang": "html:lang(en) h1"}).http_selectors
+
+
+def test_render_http_returns_a_complete_page_s_absent_field_as_missing(site):
+    """render="http" on pages that lack one field: rows ok, the field missing, no browser (issue 23, 2)."""
+    result = af.scrape(site.pages(3), extract={"h": "h1", "badge": ".badge"}, render="http", progress=False)
+    frame = result.results
+    assert frame["af_status"].tolist() == ["ok"] * 3 and frame["af_render"].tolist() == ["http"] * 3
+    assert frame["h"].notna().all() and frame["badge"].isna().all()
+    assert len(result.sessions) == 0

@@ -158,7 +158,14 @@ class HttpStage:
                 manners.finished(site, "moved")
                 continue
             try:
-                outcome = await fetch_extract(self._client, item.url, self.selectors, timeout=self.timeout)
+                outcome = await fetch_extract(
+                    self._client,
+                    item.url,
+                    self.selectors,
+                    timeout=self.timeout,
+                    # render="http": a complete page's absent field is missing, never "needs a browser"
+                    absent="missing" if self.mode == "http" else "browser",
+                )
             except asyncio.CancelledError:
                 ledger.cancelled(attempt)
                 manners.finished(site, "moved")

@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from ..errors import InputError
 from .challenge import SCAN_BYTES, detect_challenge, detect_shell, executable_scripts, has_weak_marker
@@ -112,8 +112,14 @@ def extract_html(
     final_url: str,
     status: int,
     headers: Mapping[str, str] | None = None,
+    absent: Literal["browser", "missing"] = "browser",
 ) -> HtmlResult:
     """The values of ``css(selectors)`` (or of ``page_summary`` when ``selectors`` is None) for a page.
+
+    A selector that matches nothing in a complete document (not a script shell, not a challenge)
+    sends the row to a browser (``absent="browser"``, where JavaScript may still write it), or is
+    a missing value, as a browser's would be on a page without scripts (``absent="missing"``:
+    ``render="http"``, which never calls a complete page a browser page).
 
     Example:
         >>> extract_html("<div id=root></div><script src=/app.js></script>", None,
@@ -161,6 +167,9 @@ def extract_html(
         except Exception as exc:  # lexbor rejects a selector Chromium may accept: let the browser judge
             return HtmlResult(None, f"the parser cannot read selector {selector!r} ({exc})")
         if node is None:
+            if absent == "missing":
+                values[name] = None  # as css() gives in a browser for a selector matching nothing
+                continue
             return HtmlResult(None, f"selector {selector!r} ({name}) not found")
         attr = attrs.get(name)
         if attr:

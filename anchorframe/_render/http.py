@@ -162,8 +162,11 @@ async def fetch_extract(
     selectors: Mapping[str, str] | None,
     *,
     timeout: float | None,
+    absent: Literal["browser", "missing"] = "browser",
 ) -> HttpOutcome:
     """Fetch ``url`` and extract ``selectors`` (``None``: the page summary) within ``timeout`` seconds.
+
+    ``absent``: what a selector matching nothing in a complete page means (see ``extract_html``).
 
     The timeout covers the whole row (connect, redirects, body, parse), as the
     browser path's per-row timeout does.
@@ -171,8 +174,10 @@ async def fetch_extract(
     started = time.perf_counter()
     try:
         if timeout is None:
-            return await _fetch_extract(client, url, selectors, started, None)
-        return await asyncio.wait_for(_fetch_extract(client, url, selectors, started, timeout), timeout)
+            return await _fetch_extract(client, url, selectors, started, None, absent)
+        return await asyncio.wait_for(
+            _fetch_extract(client, url, selectors, started, timeout, absent), timeout
+        )
     except (asyncio.TimeoutError, httpx.TimeoutException) as exc:
         failure = classify_failure(TimeoutError(), timeout)
         if isinstance(exc, httpx.TimeoutException):
@@ -251,6 +256,7 @@ async def _fetch_extract(
     selectors: Mapping[str, str] | None,
     started: float,
     timeout: float | None,
+    absent: Literal["browser", "missing"] = "browser",
 ) -> HttpOutcome:
     try:
         page = await fetch_page(client, url, timeout=timeout)
@@ -304,7 +310,12 @@ async def _fetch_extract(
         return HttpOutcome(url, "browser", reason=reason, elapsed=_since(started), **common)
     try:
         result = extract_html(
-            page.html, selectors, final_url=page.final_url, status=page.status, headers=page.headers
+            page.html,
+            selectors,
+            final_url=page.final_url,
+            status=page.status,
+            headers=page.headers,
+            absent=absent,
         )
     except Exception as exc:  # a parser bug must cost a browser row, not the run
         reason = f"the HTML parser failed ({type(exc).__name__}: {first_line(exc)})"
