@@ -24,7 +24,6 @@ Example:
 from __future__ import annotations
 
 import asyncio
-import itertools
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
@@ -98,7 +97,9 @@ class FakeBackend(Backend):
         #: Contexts made with new_context(), and the most open at once in one browser.
         self.contexts_made = 0
         self.most_contexts = 0
-        self._numbers = itertools.count(1)
+        # A plain int, not itertools.count: the backend pickles (to shards, with a result) on every
+        # Python (itertools objects stop pickling in 3.14 and warn in 3.12-3.13).
+        self._last_number = 0
         self._pools: list[_FakePool] = []
 
     def open_pool(self, run_id: str, plan: Plan | None = None) -> SessionPool:
@@ -137,7 +138,8 @@ class _FakePool(SessionPool):
     async def provision(self, count: int) -> AsyncIterator[Provisioned]:  # type: ignore[override]
         backend = self.backend
         for _ in range(count):
-            number = next(backend._numbers)
+            backend._last_number += 1
+            number = backend._last_number
             if backend.provision_delay:
                 await asyncio.sleep(backend.provision_delay)
             if number in backend.fail_provision:
