@@ -143,7 +143,8 @@ def test_a_selector_that_does_not_parse_is_refused_before_anything_starts():
         with pytest.raises(InputError, match=r"extract=\{'h': .*the CSS selector does not parse"):
             af.scrape(URLS, extract={"h": bad}, backend=backend, progress=False)
     assert backend.sessions_started == 0
-    assert af.extract.css({"h": "a:focus-visible", "lang": "html:lang(en) h1"}).http_selectors
+    browser_only = {"h": "a:focus-visible", "lang": "html:lang(en) h1", "n": "div > :focus-visible"}
+    assert af.extract.css(browser_only).http_selectors == browser_only
 
 
 def test_render_http_returns_a_complete_page_s_absent_field_as_missing(site):
@@ -153,3 +154,23 @@ def test_render_http_returns_a_complete_page_s_absent_field_as_missing(site):
     assert frame["af_status"].tolist() == ["ok"] * 3 and frame["af_render"].tolist() == ["http"] * 3
     assert frame["h"].notna().all() and frame["badge"].isna().all()
     assert len(result.sessions) == 0
+
+
+def test_a_credential_header_never_travels_in_a_pickled_result():
+    """headers={"Authorization": ...}: the pickled result holds no token (and says why it cannot retry)."""
+    token = "Bearer sk-header-never-pickled-7"
+    result = af.scrape(URLS[:2], heading, backend=FakeBackend(pages), headers={"Authorization": token},
+                       progress=False)  # fmt: skip
+    blob = pickle.dumps(result)
+    assert token.encode() not in blob and b"sk-header-never-pickled-7" not in blob
+    with pytest.raises(RuntimeError, match="headers= holding a credential"):
+        pickle.loads(blob).retry_failed()
+
+
+def test_data_and_fn_may_be_passed_by_name():
+    """scrape(df, fn=...) and plan(data=...) work as the signature says; a typo still gets its hint."""
+    result = af.scrape(data=URLS[:1], fn=heading, backend=FakeBackend(pages), progress=False)
+    assert result.counts["ok"] == 1
+    assert af.plan(data=URLS, backend="local").urls == 3
+    with pytest.raises(InputTypeError, match="did you mean 'fn'"):
+        af.scrape(URLS, fnn=heading)

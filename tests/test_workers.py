@@ -512,6 +512,7 @@ def test_one_process_and_two_workers_give_frames_of_the_same_shape(site, no_chro
         assert kept.sessions["busy_s"].notna().all() and (kept.sessions["busy_s"] > 0).all()
         assert kept.sessions["idle_s"].notna().all()
     assert one.results.columns.tolist() == two.results.columns.tolist()
+    assert two.results["af_http_status"].tolist() == one.results["af_http_status"].tolist()  # 200s, <NA>
     assert one.results.index.tolist() == two.results.index.tolist()
     assert one.errors.columns.tolist() == two.errors.columns.tolist()
     assert one.attempts.columns.tolist() == two.attempts.columns.tolist()

@@ -402,8 +402,7 @@ class Engine:
     ) -> None:
         """What an attempt's end means: for its site first (throttled, blocked), then for the row."""
         manners, ledger = self.manners, self.ledger
-        if signals.status is not None:
-            attempt.work.http_status = signals.status  # af_http_status: what the page answered
+        attempt.work.http_status = signals.status  # af_http_status: what the last attempt's page answered
         if signals.throttle is not None:
             delay = manners.throttled(site, attempt, signals.throttle.status, signals.throttle.retry_after)
         elif signals.blocked is not None:

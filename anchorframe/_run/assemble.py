@@ -16,6 +16,7 @@ import pandas as pd
 
 from .._core.events import RunState
 from .._core.frames import errors_frame, invalid_records, results_frame, sessions_frame
+from .._core.options import is_sensitive
 from .._core.plan import Plan
 from .._core.table import ATTEMPTS, STATUS_COLUMNS, InputTable, Work
 from .._display.timeline_data import attempts_frame
@@ -159,6 +160,9 @@ class Rerun:
         import pickle
 
         call = dict(self.call)
+        headers = call.get("headers") or {}
+        if any(is_sensitive(str(name)) and value for name, value in dict(headers).items()):
+            return None  # a credential in headers= never travels in a pickle
         backend = call.get("backend")
         if backend is not None and hasattr(backend, "for_another_process"):
             try:

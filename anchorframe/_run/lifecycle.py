@@ -85,8 +85,15 @@ class Executor(Protocol):
     async def execute(self) -> None:
         """Run the rows until every one is resolved (cancelled: stop promptly)."""
 
-    async def wind_down(self, todo: InputTable) -> RunState:
-        """Stop what still runs and settle the storage; the run's final state."""
+    @property
+    def state(self) -> RunState:
+        """The run's state (counts, sessions, phase) as the executor keeps it."""
+
+    async def wind_down(self, todo: InputTable) -> None:
+        """Stop what still runs: the rows' sessions (and shards) released."""
+
+    async def settle(self, todo: InputTable) -> None:
+        """Finish the executor's own storage once the rows are in (``out=``'s last rows and schema)."""
 
     @property
     def error_records(self) -> list[dict[str, Any]]: ...
@@ -140,9 +147,16 @@ class InProcess:
         assert self.engine is not None
         await self.engine.run()
 
-    async def wind_down(self, todo: InputTable) -> RunState:
+    @property
+    def state(self) -> RunState:
         assert self.engine is not None
-        return self.engine.state  # the engine ended its sessions itself
+        return self.engine.state
+
+    async def wind_down(self, todo: InputTable) -> None:
+        pass  # the engine ended its sessions itself
+
+    async def settle(self, todo: InputTable) -> None:
+        pass
 
     @property
     def error_records(self) -> list[dict[str, Any]]:
@@ -217,16 +231,25 @@ async def _run(
         interrupted = True
         raise
     finally:
-        state = await executor.wind_down(todo)
-        if display is not None:
-            try:
-                display.close(state)
-            except Exception:
-                log.warning("The progress display failed to show the final state.", exc_info=True)
-        if writer is not None:
-            # After the rows, also when the run was cancelled: the rows it finished are written.
-            writer.drain()
-            writer.add_previous_attempts(todo.work)
+        try:
+            await executor.wind_down(todo)
+        finally:  # whatever stopping cost: the display shows the end, the rows finished are written
+            state = executor.state
+            if display is not None:
+                try:
+                    display.close(state)
+                except Exception:
+                    log.warning("The progress display failed to show the final state.", exc_info=True)
+            if writer is not None:
+                # After the rows, also when the run was cancelled: the rows it finished are written.
+                writer.drain()
+                writer.add_previous_attempts(todo.work)
+        try:
+            await executor.settle(todo)  # out=: the rows resolved here, and the dataset's schema
+        except BaseException:
+            if writer is not None:
+                writer.close()  # its rows are written; the run record says it did not end
+            raise
         result = build_result(
             table,
             error_records=executor.error_records,

@@ -82,8 +82,7 @@ def refuses_unknown_options(fn: Callable[P, R]) -> Callable[P, R]:
     name = fn.__name__
 
     def check(args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-        options = [p for p, v in signature.parameters.items() if v.kind is v.KEYWORD_ONLY]
-        refuse_unknown(name, kwargs, options)
+        refuse_unknown(name, kwargs, list(signature.parameters))  # data= and fn= by name are fine
         try:
             signature.bind(*args, **kwargs)
         except TypeError as exc:

@@ -196,8 +196,8 @@ class ScrapeResult:
         if self._rerun is None:
             raise RuntimeError(
                 "This result cannot be retried: it was not produced by scrape() or load_checkpoint(), "
-                "or it was pickled with a scraper that could not travel with it (one defined in a "
-                "notebook cell: pip install cloudpickle, or define it in a module). "
+                "or it was pickled with options that could not travel with it (a scraper defined in a "
+                "notebook cell, or headers= holding a credential, which a pickle never carries). "
                 "Scrape result.failed() instead."
             )
         return self._rerun(self, fn, options)

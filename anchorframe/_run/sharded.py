@@ -104,7 +104,7 @@ class Sharded:
         self.partitions: PartitionCheckpoint | None = None  # a dask input's checkpoint: no rows, a lock
         self.coordinator: Coordinator | None = None
         self.lengths: list[int] = []  # a dask input's rows per partition
-        self.state: RunState | None = None
+        self._state: RunState | None = None
         self.ending: list[asyncio.Future[None]] = []  # ending the sessions of lost shards
         self.closed = False
 
@@ -163,7 +163,7 @@ class Sharded:
             for_cluster=not isinstance(shards, LocalShards),
             partitions=partitions,
         )
-        self.state = state = RunState(
+        self._state = state = RunState(
             backend=backend.describe(),
             rows_total=rows_total,
             urls_total=len(todo.work),
@@ -196,6 +196,11 @@ class Sharded:
         )
         return run_plan, state
 
+    @property
+    def state(self) -> RunState:
+        assert self._state is not None
+        return self._state
+
     async def execute(self) -> None:
         coordinator, state = self.coordinator, self.state
         assert coordinator is not None and state is not None
@@ -208,24 +213,28 @@ class Sharded:
             finally:
                 watcher.cancel()
 
-    async def wind_down(self, todo: InputTable) -> RunState:
+    async def wind_down(self, todo: InputTable) -> None:
         coordinator, state = self.coordinator, self.state
         assert coordinator is not None and state is not None
-        await _wind_down(coordinator, self.shards)
-        await asyncio.gather(*self.ending, return_exceptions=True)
-        await _end_orphans(self.options.backend, coordinator.run_id, coordinator.orphans)
-        state.finished = time.monotonic()
-        state.rows_skipped = sum(len(w.positions) for w in todo.work if w.status is None)
-        state.phase = "done"
-        coordinator.observer(Event(ev.RUN_FINISHED), state)
-        for item in todo.work:  # a partition no shard wrote: its rows are not in out=, 'skipped'
-            if self.lengths and counts_of(item.value) is None:
-                item.value = {ROWS: {"skipped": self.lengths[item.key]}}
-        if self.out is not None:
+        try:
+            await _wind_down(coordinator, self.shards)
+            await asyncio.gather(*self.ending, return_exceptions=True)
+            await _end_orphans(self.options.backend, coordinator.run_id, coordinator.orphans)
+        finally:
+            state.finished = time.monotonic()
+            state.rows_skipped = sum(len(w.positions) for w in todo.work if w.status is None)
+            state.phase = "done"
+            coordinator.observer(Event(ev.RUN_FINISHED), state)
+            for item in todo.work:  # a partition no shard wrote: its rows are not in out=, 'skipped'
+                if self.lengths and counts_of(item.value) is None:
+                    item.value = {ROWS: {"skipped": self.lengths[item.key]}}
+            if coordinator.fatal is not None:
+                self.fatal = coordinator.fatal
+
+    async def settle(self, todo: InputTable) -> None:
+        coordinator = self.coordinator
+        if self.out is not None and coordinator is not None:
             await asyncio.to_thread(_finish_out, self.out, todo, coordinator.written, bool(self.lengths))
-        if coordinator.fatal is not None:
-            self.fatal = coordinator.fatal
-        return state
 
     @property
     def error_records(self) -> list[dict[str, Any]]:
@@ -249,6 +258,8 @@ class Sharded:
             )
 
     def close(self, result: Any, *, interrupted: bool) -> None:
+        if result is None and self.coordinator is not None:
+            self.coordinator.close()  # a run that failed before its shards: the listener goes too
         if self.partitions is not None and not self.closed:
             self.closed = True
             try:

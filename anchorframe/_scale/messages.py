@@ -72,6 +72,8 @@ class Outcome(NamedTuple):
     elapsed: float | None
     session: str | None
     render: Route | None
+    #: The main document's HTTP status in the row's last attempt (``af_http_status``).
+    http_status: int | None = None
 
     @classmethod
     def of(cls, item: Any, *, value: Any = None, keep_value: bool = True) -> Outcome:
@@ -86,6 +88,7 @@ class Outcome(NamedTuple):
             item.elapsed,
             item.session,
             item.render,
+            item.http_status,
         )
 
 

@@ -251,7 +251,7 @@ class Coordinator:
 
     def _resolved(self, link: ShardLink, rows: list[Outcome]) -> None:
         state = self.state
-        for key, status, value, reason, message, attempts, elapsed, session, render in rows:
+        for key, status, value, reason, message, attempts, elapsed, session, render, http_status in rows:
             link.assigned.pop(key, None)
             item = self.by_key.get(key)
             if item is None or item.status is not None:
@@ -260,6 +260,7 @@ class Coordinator:
             item.attempts, item.elapsed = attempts, elapsed
             if render is not None:
                 item.render = render  # which path fetched it (af_render), when the engine says
+            item.http_status = http_status
             item.session = self._alias(link, session) if session is not None else None
             partition = counts_of(value)  # a partition of a dask input: its rows by status
             if partition is not None:
