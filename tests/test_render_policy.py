@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 import anchorframe._render.policy as module
 from anchorframe._render.http import HttpOutcome
-from anchorframe._render.policy import RenderPolicy, pattern_key
+from anchorframe._render.policy import RenderPolicy, pattern_key, section_key
 
 hosts = st.sampled_from(["a.example", "b.example", "c.example:8080"])
 segments = st.sampled_from(["products", "app", "docs", "p1", "p22", ""])
@@ -138,3 +138,28 @@ def test_bad_settings_are_refused_with_the_fix():
         RenderPolicy(window=0)
     with pytest.raises(ValueError, match="between 0 and 1"):
         RenderPolicy(probe_rate=1.5)
+
+
+def test_an_absent_field_is_judged_by_what_its_section_has_shown():
+    """Optional (shown elsewhere in the section) -> missing; unknown -> wait, then check; a browser
+    finding it -> browser for the section only; found missing `confirm` times -> missing."""
+    policy = RenderPolicy(confirm=2)
+    url = "https://d.example/library/a.html"
+    assert policy.absent_route(url, ("added",)) == "wait"
+    assert policy.absent_route(url, ("added",), waited=True) == "check"
+    assert policy.seen("https://d.example/library/b.html", {"added": "New in 3.2", "h1": "b"})
+    assert not policy.seen("https://d.example/library/c.html", {"added": "New in 3.3"})
+    assert policy.absent_route(url, ("added",)) == "missing"
+    assert policy.absent_route("https://d.example/c-api/x.html", ("added",)) == "wait"  # another section
+    # a field JavaScript writes in /app/*: the first check finds it, the section's rows go to the browser
+    assert policy.checked("https://d.example/app/1", ("note",), {"note": "hi", "h1": "x"})
+    assert policy.absent_route("https://d.example/app/2", ("note",)) == "browser"
+    assert policy.absent_route("https://d.example/app/2", ("h1",), waited=True) == "check"
+    # found missing by two checks: trusted missing from then on
+    assert not policy.checked("https://d.example/faq/1", ("note",), {"note": None})
+    assert policy.absent_route("https://d.example/faq/2", ("note",), waited=True) == "check"
+    assert not policy.checked("https://d.example/faq/3", ("note",), {"note": None})
+    assert policy.absent_route("https://d.example/faq/2", ("note",)) == "missing"
+    # root files share one section; values absent from the HTML are not shown by it
+    assert section_key("https://d.example/about.html") == section_key("https://d.example/bugs.html")
+    assert not policy.seen("https://d.example/about.html", {"note": None}, ("note",))

@@ -410,9 +410,13 @@ class Engine:
         elif exc is not None or signals.http_error is not None:
             manners.finished(site, "failed")
             delay = ledger.failed(attempt, exc if exc is not None else signals.http_error)  # type: ignore[arg-type]
+            if self.http is not None:
+                self.http.browser_failed(attempt.work)
         else:
             manners.finished(site, "ok")
             ledger.succeeded(attempt, value)
+            if self.http is not None:
+                self.http.browser_done(attempt.work, value)  # a browser check teaches its section
             return
         if delay is not None:
             self._retry_later(attempt.work, delay)

@@ -7,9 +7,18 @@ fetched with one shared ``httpx.AsyncClient`` and extracted from the HTML
 * done over HTTP: the row is ``ok`` with ``af_render == "http"``;
 * failed (a 404, a 5xx, a timeout): the ledger decides, exactly as for a browser
   attempt (retries go back to this stage);
-* needs a browser (a selector not found, a script-rendered shell, a challenge):
-  under ``"auto"`` the row moves to the browser queue without spending an attempt;
-  under ``"http"`` it fails with reason ``needs_browser``.
+* needs a browser (a script-rendered shell, a challenge, a 401/403): under ``"auto"``
+  the row moves to the browser queue without spending an attempt; under ``"http"`` it
+  fails with reason ``needs_browser``.
+
+A field absent from a complete page is missing under ``"http"``. Under ``"auto"`` the
+:class:`~anchorframe._render.policy.RenderPolicy` judges it by what the page's *section*
+has shown (:meth:`~anchorframe._render.policy.RenderPolicy.absent_route`): an optional
+field (the section's HTML has it elsewhere) is missing; a field JavaScript writes there
+sends the row to the browser; with nothing known yet the row waits (up to
+:data:`WAIT_FOR_SECTION` s, its attempt open, its HTML kept) for the section's other pages,
+then is *checked in a browser*: it moves to a tab (attempt outcome ``browser_check``), its
+values there are the row's, and they teach the section (:meth:`HttpStage.browser_done`).
 
 While rows wait for a browser that is still starting, one fetcher goes on and
 the others wait (``browser_starting``): in a mixed run the browser rows are the
@@ -34,6 +43,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from .._core.options import Identity
@@ -41,7 +51,7 @@ from .._core.retry import Failure
 from .._core.table import InputTable, Work
 from .._manners.sites import parse_retry_after
 from .._render.page_signals import THROTTLE_STATUSES
-from .._render.policy import RenderPolicy
+from .._render.policy import RenderPolicy, section_key
 from .ledger import Ledger
 from .manners import Manners
 
@@ -52,6 +62,22 @@ __all__ = ["HTTP_CONCURRENCY", "HttpStage"]
 HTTP_CONCURRENCY = 16
 #: Seconds a fetcher waits before it asks again whether the browser is still starting.
 YIELD_WAIT = 0.02
+#: Seconds a row whose absent field nothing is known of waits for its section's other pages
+#: before it is checked in a browser.
+WAIT_FOR_SECTION = 1.0
+#: Waits after which a row is checked in a browser even while its section's checks are out
+#: (a check that failed in the browser teaches nothing).
+MAX_WAITS = 30
+
+
+@dataclass(eq=False)
+class _Waiting:
+    """A row done over HTTP but for fields its section has not shown yet: kept until judged."""
+
+    attempt: Any
+    outcome: Any
+    timer: asyncio.TimerHandle | None = None
+    waits: int = 0
 
 
 class HttpStage:
@@ -96,6 +122,14 @@ class HttpStage:
         #: Rows done over HTTP, and rows the HTTP path handed to the browser.
         self.done_over_http = 0
         self.sent_to_browser = 0
+        #: Rows checked in a browser (a field absent from their HTML, nothing known of it yet).
+        self.checked_in_browser = 0
+        #: Work key -> the fields its HTML lacked, for rows in a browser as checks.
+        self._checks: dict[int, tuple[str, ...]] = {}
+        #: Section -> rows waiting for it to show (or a browser to judge) their absent fields.
+        self._waiting: dict[tuple[str, str], list[_Waiting]] = {}
+        #: Section -> its rows in a browser as checks now (at most ``policy.confirm`` at once).
+        self._checking: dict[tuple[str, str], int] = {}
 
     def route(self, item: Work) -> None:
         """A row's first stop: this stage, or (a browser-first pattern under "auto") the browser."""
@@ -122,6 +156,12 @@ class HttpStage:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        for rows in self._waiting.values():  # a stopped run: these come back unresolved
+            for row in rows:
+                if row.timer is not None:
+                    row.timer.cancel()
+                self.ledger.cancelled(row.attempt)
+        self._waiting.clear()
         if self._client is not None:
             with contextlib.suppress(Exception):
                 await self._client.aclose()
@@ -163,8 +203,8 @@ class HttpStage:
                     item.url,
                     self.selectors,
                     timeout=self.timeout,
-                    # render="http": a complete page's absent field is missing, never "needs a browser"
-                    absent="missing" if self.mode == "http" else "browser",
+                    # A complete page's absent field is missing; under "auto" _done() judges it.
+                    absent="missing",
                 )
             except asyncio.CancelledError:
                 ledger.cancelled(attempt)
@@ -182,9 +222,7 @@ class HttpStage:
                     self._retry_later(item, delay)
             elif outcome is not None and outcome.done:
                 manners.finished(site, "ok")
-                self.policy.record(item.url, outcome)
-                self.done_over_http += 1
-                ledger.succeeded(attempt, outcome.values)
+                self._done(attempt, outcome)
             elif outcome is not None and outcome.failed:
                 assert outcome.failure is not None
                 manners.finished(site, "failed")
@@ -197,6 +235,79 @@ class HttpStage:
                     self.policy.record(item.url, outcome)
                     reason = outcome.reason or "the page needs a browser"
                 self._needs_browser(attempt, reason)
+
+    # ------------------------------------------------------------ absent fields
+    def _done(self, attempt: Any, outcome: Any, *, waits: int = 0) -> None:
+        """A complete page: done, unless a field it lacks may be one only a browser finds."""
+        url = attempt.work.url
+        if self.mode == "auto":
+            section = section_key(url)
+            if self.policy.seen(url, outcome.values, outcome.absent):
+                self._judge_waiting(section)
+            if outcome.absent:
+                verdict = self.policy.absent_route(url, outcome.absent, waited=waits > 0)
+                if verdict == "check" and self._checking.get(section, 0) >= self.policy.confirm:
+                    # Enough of its section's rows are being checked: wait for their verdict.
+                    verdict = "check" if waits >= MAX_WAITS else "wait"
+                if verdict == "wait":
+                    self._wait(attempt, outcome, waits)
+                    return
+                if verdict == "check":
+                    self._check(attempt, outcome, section)
+                    return
+                if verdict == "browser":
+                    self.policy.record(url, "browser")
+                    names = ", ".join(outcome.absent)
+                    self._needs_browser(attempt, f"a browser found {names} on other pages of this section")
+                    return
+        self.policy.record(url, outcome)
+        self.done_over_http += 1
+        self.ledger.succeeded(attempt, outcome.values)
+
+    def _wait(self, attempt: Any, outcome: Any, waits: int) -> None:
+        row = _Waiting(attempt, outcome, waits=waits)
+        section = section_key(attempt.work.url)
+        self._waiting.setdefault(section, []).append(row)
+        row.timer = asyncio.get_running_loop().call_later(WAIT_FOR_SECTION, self._waited, section, row)
+
+    def _waited(self, section: tuple[str, str], row: _Waiting) -> None:
+        rows = self._waiting.get(section, [])
+        if row in rows:
+            rows.remove(row)
+            self._done(row.attempt, row.outcome, waits=row.waits + 1)
+
+    def _judge_waiting(self, section: tuple[str, str]) -> None:
+        """The section learnt something: its waiting rows are judged again."""
+        rows = self._waiting.pop(section, [])
+        for row in rows:
+            if row.timer is not None:
+                row.timer.cancel()
+            self._done(row.attempt, row.outcome, waits=row.waits)
+
+    def _check(self, attempt: Any, outcome: Any, section: tuple[str, str]) -> None:
+        """Check the row in a browser: its values there are the row's, and teach its section."""
+        item = attempt.work
+        self._checks[item.key] = outcome.absent
+        self._checking[section] = self._checking.get(section, 0) + 1
+        self.checked_in_browser += 1
+        if self.ledger.moved(attempt, "browser_check"):
+            self._to_browser(item)
+
+    def browser_done(self, item: Work, values: Any) -> None:
+        """A row succeeded in a browser; if it was a check, its section learns from it."""
+        absent = self._checks.pop(item.key, None) if self._checks else None
+        if absent is not None:
+            section = section_key(item.url)
+            self._checking[section] = max(0, self._checking.get(section, 0) - 1)
+            self.policy.checked(item.url, absent, values)
+            self._judge_waiting(section)
+
+    def browser_failed(self, item: Work) -> None:
+        """A row failed in a browser; a check that failed teaches nothing: its section checks another."""
+        if self._checks and self._checks.pop(item.key, None) is not None:
+            section = section_key(item.url)
+            self._checking[section] = max(0, self._checking.get(section, 0) - 1)
+            self._judge_waiting(section)
 
     def _needs_browser(self, attempt: Any, reason: str) -> None:
         if self.mode == "http":

@@ -18,6 +18,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -40,6 +41,8 @@ class HtmlResult:
     values: dict[str, Any] | None
     needs_browser: str | None = None
     challenge: str | None = None
+    #: The fields whose selector matched nothing in a complete page (``absent="missing"``).
+    absent: tuple[str, ...] = ()
 
 
 #: A pseudo-class (one colon) and its argument: lexbor does not know every one a browser does
@@ -160,8 +163,9 @@ def extract_html(
                 "text_length": len(body_text or ""),
             }
         )
-    pairs, attrs = split_selectors(selectors)
+    pairs, attrs = _split_once(tuple(selectors.items()))
     values: dict[str, Any] = {}
+    missing: list[str] = []
     for name, selector in pairs:
         try:
             node = tree.css_first(selector)
@@ -170,6 +174,7 @@ def extract_html(
         if node is None:
             if absent == "missing":
                 values[name] = None  # as css() gives in a browser for a selector matching nothing
+                missing.append(name)
                 continue
             return HtmlResult(None, f"selector {selector!r} ({name}) not found")
         attr = attrs.get(name)
@@ -180,7 +185,13 @@ def extract_html(
             values[name] = (attributes[key] or "") if key in attributes else None
         else:
             values[name] = node_text(node)
-    return HtmlResult(values)
+    return HtmlResult(values, absent=tuple(missing))
+
+
+@functools.lru_cache(maxsize=64)
+def _split_once(items: tuple[tuple[str, str], ...]) -> tuple[list[tuple[str, str]], dict[str, str]]:
+    # A run's selectors are checked once (split_selectors parses each), not once per page.
+    return split_selectors(dict(items))
 
 
 # A browser running JavaScript parses <noscript> content as raw text up to the first

@@ -142,6 +142,8 @@ class HttpOutcome:
     elapsed: float = 0.0
     nbytes: int = 0
     headers: dict[str, str] = field(default_factory=dict, repr=False)
+    #: Fields whose selector matched nothing in the complete page (their values are None).
+    absent: tuple[str, ...] = ()
 
     @property
     def done(self) -> bool:
@@ -325,7 +327,9 @@ async def _fetch_extract(
             url, "browser", reason=result.needs_browser, challenge=result.challenge,
             elapsed=_since(started), **common,
         )  # fmt: skip
-    return HttpOutcome(url, "done", values=result.values, elapsed=_since(started), **common)
+    return HttpOutcome(
+        url, "done", values=result.values, absent=result.absent, elapsed=_since(started), **common
+    )
 
 
 class _TooLarge(Exception):

@@ -16,6 +16,22 @@ are kept per *pattern* (host and first path segment, digits collapsed:
   the pattern back to HTTP-first at once.
 * Failed HTTP attempts (timeouts, 404...) say nothing about rendering: not recorded.
 
+**A field absent from a complete page** (real text, not a script shell, not a challenge) is
+not, by itself, a reason for a browser: optional fields (a badge, a discount, a second
+author) are missing on real pages all the time, and a browser finds them missing too. What
+a browser would add is learnt per *section* (host and first path directory:
+``docs.example/library/*``; files at the root share ``docs.example/``), field by field
+(:meth:`RenderPolicy.absent_route`):
+
+* the section's HTML has shown the field on another page: it is an optional field, missing
+  here (no browser);
+* a browser found the field where the HTML lacked it (a check, below): JavaScript writes it
+  in this section, so its rows without it in the HTML go to the browser;
+* a browser found it missing too, :attr:`~RenderPolicy.confirm` times (default 2): missing;
+* nothing known yet: the row waits for the section's other pages (``"wait"``), then is
+  *checked in a browser* (``"check"``): its values there are the row's, and they teach the
+  section (:meth:`RenderPolicy.checked`).
+
 Example:
     >>> policy = RenderPolicy(seed=1)
     >>> for n in range(4):
@@ -33,9 +49,11 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-__all__ = ["RenderPolicy", "Route", "pattern_key"]
+__all__ = ["AbsentRoute", "RenderPolicy", "Route", "pattern_key", "section_key"]
 
 Route = Literal["http", "browser"]
+#: What a complete page's absent fields mean for its row; see the module docstring.
+AbsentRoute = Literal["missing", "browser", "check", "wait"]
 
 _DIGITS = re.compile(r"\d+")
 
@@ -62,6 +80,26 @@ def pattern_key(url: str) -> tuple[str, str]:
     return host, f"/{first}/*" if len(segments) > 1 else f"/{first}"
 
 
+def section_key(url: str) -> tuple[str, str]:
+    """(host, first directory) for ``url``: where a field absent from the HTML is judged.
+
+    Example:
+        >>> section_key("https://docs.example/library/os.html"), section_key("https://docs.example/faq.html")
+        (('docs.example', '/library/*'), ('docs.example', '/'))
+    """
+    host, pattern = pattern_key(url)
+    return (host, pattern) if pattern.endswith("/*") else (host, "/")
+
+
+@dataclass
+class _Fields:
+    """What one section taught about its fields."""
+
+    present: set[str] = field(default_factory=set)  # shown by the HTML of some page
+    verdict: dict[str, Literal["browser", "missing"]] = field(default_factory=dict)
+    confirmed: dict[str, int] = field(default_factory=dict)  # browser checks that found it missing too
+
+
 @dataclass
 class _History:
     last: deque[bool]  # True: the attempt needed a browser
@@ -86,12 +124,17 @@ class RenderPolicy:
     window: int = 4
     probe_rate: float = 0.05
     seed: int = 0
+    #: Browser checks that must find a field missing too before its absence is trusted.
+    confirm: int = 2
     _patterns: dict[tuple[str, str], _History] = field(default_factory=dict, repr=False)
+    _fields: dict[tuple[str, str], _Fields] = field(default_factory=dict, repr=False)
     _hosts: dict[str, _History] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         if self.window < 1:
             raise ValueError(f"window={self.window}: it must be at least 1 attempt.")
+        if self.confirm < 1:
+            raise ValueError(f"confirm={self.confirm}: it must be at least 1 browser check.")
         if not 0.0 <= self.probe_rate <= 1.0:
             raise ValueError(f"probe_rate={self.probe_rate}: it must be between 0 and 1.")
 
@@ -132,6 +175,66 @@ class RenderPolicy:
                 history.needed_browser += 1
             else:
                 history.http_done += 1
+
+    def seen(self, url: str, values: dict[str, Any], absent: tuple[str, ...] = ()) -> bool:
+        """Learn from a page's HTML which fields it holds; True if the section learnt a new one."""
+        fields = self._fields.setdefault(section_key(url), _Fields())
+        new = {name for name, value in values.items() if value is not None and name not in absent}
+        new -= fields.present
+        fields.present |= new
+        return bool(new)
+
+    def absent_route(self, url: str, absent: tuple[str, ...], *, waited: bool = False) -> AbsentRoute:
+        """What the fields ``absent`` from a complete page of ``url`` mean; see the module docstring.
+
+        ``waited``: the row has waited for its section's other pages already ("wait" becomes "check").
+
+        Example:
+            >>> policy = RenderPolicy()
+            >>> policy.absent_route("https://d.example/lib/a.html", ("note",))
+            'wait'
+            >>> policy.seen("https://d.example/lib/b.html", {"note": "New in 3.2"})
+            True
+            >>> policy.absent_route("https://d.example/lib/a.html", ("note",))
+            'missing'
+        """
+        fields = self._fields.get(section_key(url))
+        unknown = False
+        for name in absent:
+            verdict = fields.verdict.get(name) if fields is not None else None
+            if verdict == "browser":
+                return "browser"
+            if verdict is None and (fields is None or name not in fields.present):
+                unknown = True
+        if not unknown:
+            return "missing"
+        return "check" if waited else "wait"
+
+    def checked(self, url: str, absent: tuple[str, ...], values: Any) -> bool:
+        """Learn from a row checked in a browser: True if it found a field the HTML lacked.
+
+        ``absent``: the fields the HTML lacked; ``values``: what the browser's extractor returned.
+
+        Example:
+            >>> policy = RenderPolicy(confirm=1)
+            >>> policy.checked("https://d.example/app/1", ("price",), {"price": "12 EUR"})
+            True
+            >>> policy.absent_route("https://d.example/app/2", ("price",))
+            'browser'
+        """
+        fields = self._fields.setdefault(section_key(url), _Fields())
+        found = isinstance(values, dict) and any(values.get(name) is not None for name in absent)
+        for name in absent:
+            if fields.verdict.get(name) == "browser":
+                continue
+            if isinstance(values, dict) and values.get(name) is not None:
+                fields.verdict[name] = "browser"
+            else:
+                fields.confirmed[name] = fields.confirmed.get(name, 0) + 1
+                if fields.confirmed[name] >= self.confirm:
+                    fields.verdict[name] = "missing"
+        self.record(url, "browser" if found else "http")
+        return found
 
     def browser_share(self, host: str | None = None) -> float | None:
         """The share of recorded HTTP attempts that needed a browser (all hosts, or one); None if none.

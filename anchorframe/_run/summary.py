@@ -49,7 +49,7 @@ def summary_text(result: ScrapeResult) -> str:
             f", first result after {result.first_result_s:.2f} s" if result.first_result_s is not None else ""
         ),
     ]
-    fetched = _fetched_text(result.results) if result.out is None else ""  # out=: rows on disk
+    fetched = _fetched_text(result.results, result.attempts) if result.out is None else ""  # out=: on disk
     if fetched:
         lines.append(f"  fetched: {fetched}")
     manners = manners_text(result)
@@ -109,7 +109,7 @@ def summary_html(result: ScrapeResult) -> str:
         *([("session time", html.escape(_usage_text(run_usage(result.sessions))))] if sessions else []),
         ("throughput", f"{result.pages_per_second:.1f} pages/s · {result.elapsed:.1f} s{first}"),
     ]
-    fetched = _fetched_text(result.results) if result.out is None else ""  # out=: rows on disk
+    fetched = _fetched_text(result.results, result.attempts) if result.out is None else ""  # out=: on disk
     if fetched:
         facts.append(("fetched", html.escape(fetched)))
     rows = "".join(
@@ -196,12 +196,16 @@ def _thumbnail(value: Any) -> str:
     return f'<img src="data:image/{kind};base64,{data}" style="max-width:160px;max-height:120px">'
 
 
-def _fetched_text(results: pd.DataFrame) -> str:
+def _fetched_text(results: pd.DataFrame, attempts: pd.DataFrame | None = None) -> str:
     """How rows were fetched ("12 over HTTP, 3 in a browser"); empty when no row went over HTTP.
 
+    Rows checked in a browser (render="auto": a field absent from the HTML that the page's
+    section had not shown yet) are counted apart, from the attempts' ``browser_check``.
+
     Example:
-        >>> _fetched_text(pd.DataFrame({"af_render": ["http", "browser", "http", None]}))
-        '2 over HTTP, 1 in a browser'
+        >>> _fetched_text(pd.DataFrame({"af_render": ["http", "browser", "http", None]}),
+        ...               pd.DataFrame({"url": ["u2"], "outcome": ["browser_check"]}))
+        '2 over HTTP, 1 in a browser (1 checked in a browser)'
     """
     if RENDER not in results.columns:
         return ""
@@ -209,4 +213,9 @@ def _fetched_text(results: pd.DataFrame) -> str:
     http = int(counts.get("http", 0))
     if not http:
         return ""  # a browser-only run: nothing to tell apart
-    return f"{http} over HTTP, {int(counts.get('browser', 0))} in a browser"
+    text = f"{http} over HTTP, {int(counts.get('browser', 0))} in a browser"
+    if attempts is not None and len(attempts) and "outcome" in attempts.columns:
+        checked = attempts.loc[attempts["outcome"] == "browser_check", "url"].nunique()
+        if checked:
+            text += f" ({checked} checked in a browser)"
+    return text
