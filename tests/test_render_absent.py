@@ -18,7 +18,8 @@ FIELDS = {"name": "h1", "badge": ".badge", "note": ".note"}
 _TEXT = "<p>" + "Plain prose of a documentation page, long enough to be a real page. " * 20 + "</p>"
 _WRITE_NOTE = (
     "<script>document.addEventListener('DOMContentLoaded', () => setTimeout(() => {"
-    "const p = document.createElement('p'); p.className = 'note'; p.textContent = 'note ' + location.pathname;"
+    "const p = document.createElement('p'); p.className = 'note';"
+    "p.textContent = 'note ' + location.pathname;"
     "document.body.appendChild(p); }, 150));</script>"
 )
 
@@ -71,9 +72,7 @@ def test_a_field_javascript_writes_is_found_on_every_page_of_its_section():
             [server.url(p) for p in paths], extract=FIELDS, render="auto", progress=False, tabs=2
         )
     rows = result.results
-    expected = [
-        _expected(p, badge=True, note=f"note {p}" if p.startswith("/app/") else True) for p in paths
-    ]
+    expected = [_expected(p, badge=True, note=f"note {p}" if p.startswith("/app/") else True) for p in paths]
     assert rows[list(FIELDS)].to_dict("records") == expected
     on_app = rows["url"].str.contains("/app/")
     assert set(rows.loc[on_app, "af_render"]) == {"browser"}
@@ -84,7 +83,7 @@ def test_a_field_javascript_writes_is_found_on_every_page_of_its_section():
 
 
 def test_a_static_field_on_half_the_pages_of_a_section_keeps_its_rows_on_http():
-    """The badge is on the odd pages only (the first row lacks it): >= 90 % of rows over HTTP, values right."""
+    """The badge is on the odd pages only (the first row lacks it): >= 90 % of rows on HTTP, values right."""
     paths = [f"/shop/item-{n}" for n in range(40)]
     pages = {p: _page(p.rsplit("/", 1)[1], badge=n % 2 == 1, note=True) for n, p in enumerate(paths)}
     with PageServer(pages) as server:
