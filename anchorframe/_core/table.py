@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 import pandas as pd
 
 from ..errors import InputError
+from .native import NativeFrame, is_native, read_native
 from .options import DEFAULT_SCHEMES, Route
 
 __all__ = [
@@ -104,6 +105,8 @@ class InputTable:
     invalid: dict[int, str]
     work: list[Work]
     checked_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    #: The user's frame when it was not pandas (polars, pyarrow): results are given back as it.
+    native: NativeFrame | None = field(default=None, repr=False)
     _columns: dict[Hashable, list[Any]] = field(default_factory=dict, repr=False)
 
     @property
@@ -266,13 +269,15 @@ def _as_frame(data: Any) -> pd.DataFrame:
         return pd.DataFrame({"url": list(data)})
     if isinstance(data, str):
         raise InputError(
-            "scrape() takes a DataFrame, a Series or a list of URLs, not a single string. "
+            "scrape() takes a DataFrame (pandas, polars or pyarrow), a Series or a list of URLs, not a "
+            "single string. "
             f"Pass a list: scrape([{data[:60]!r}], ...)."
         )
     if isinstance(data, (Sequence, Iterable)) and not isinstance(data, (bytes, Mapping)):
         return pd.DataFrame({"url": list(data)})
     raise InputError(
-        f"scrape() takes a DataFrame, a Series or a list of URLs, not {type(data).__name__}. "
+        f"scrape() takes a DataFrame (pandas, polars or pyarrow), a Series or a list of URLs, "
+        f"not {type(data).__name__}. "
         "Wrap it: pd.DataFrame({'url': [...]})."
     )
 
@@ -286,12 +291,18 @@ def prepare_input(
 ) -> InputTable:
     """Check the input before anything costs money and list the work to do.
 
+    A polars or pyarrow frame is read as pandas and kept as ``table.native``, to give the
+    results back in its kind (``_core.native``); its rows are labelled 0, 1, 2...
+
     Example:
         >>> frame = pd.DataFrame({"link": ["https://a.test", "https://a.test", None]})
         >>> table = prepare_input(frame, url="link")
         >>> [w.positions for w in table.work], table.invalid
         ([[0, 1]], {2: 'missing URL'})
     """
+    native = None
+    if is_native(data):
+        data, native = read_native(data)
     frame = _as_frame(data)
     if url is None and isinstance(data, pd.Series):
         url = frame.columns[0]  # a Series is its own URL column, whatever its name
@@ -305,6 +316,7 @@ def prepare_input(
     if ours:
         # An earlier result handed back in (e.g. result.failed()): its status is redone.
         frame = frame.drop(columns=ours)
+        native = native.without(ours) if native is not None else None
     if url is None:
         url = "url" if "url" in frame.columns else None
         if url is None:
@@ -345,4 +357,4 @@ def prepare_input(
                 by_url[normalised] = item
         else:
             item.positions.append(position)
-    return InputTable(frame=frame, url_column=url, urls=urls, invalid=invalid, work=work)
+    return InputTable(frame=frame, url_column=url, urls=urls, invalid=invalid, work=work, native=native)

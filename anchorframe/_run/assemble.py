@@ -81,6 +81,7 @@ def build_result(
         out=out,
         _counts=counts,
         resumed_rows=resumed_rows,
+        _native=table.native,
     )
 
 
@@ -184,12 +185,12 @@ def _retry_failed(
     overrides: dict[str, Any],
     scrape: Scrape,
 ) -> ScrapeResult:
-    if len(previous.results) != table.rows:
+    if len(previous._frame) != table.rows:
         raise InputError(
-            f"retry_failed() needs the result's {table.rows} rows, but it has {len(previous.results)}; "
+            f"retry_failed() needs the result's {table.rows} rows, but it has {len(previous._frame)}; "
             "call it on the whole result, not on a filtered copy."
         )
-    mask = previous.results["af_status"].isin(["failed", "skipped"]).to_numpy()
+    mask = previous._frame["af_status"].isin(["failed", "skipped"]).to_numpy()
     if not mask.any():
         return previous
     options = {**call, **overrides}
@@ -220,8 +221,8 @@ def merge_results(
     both runs are kept (missing values where a run did not produce one), with a
     dtype that holds both (whole numbers with gaps become Int64, not float).
     """
-    old = previous.results
-    new = again.results
+    old = previous._frame
+    new = again._frame
     positions = np.asarray(mask).nonzero()[0]
     if len(new) != len(positions):
         raise InputError(f"merge_results(): {len(positions)} rows selected but the rerun has {len(new)}.")
@@ -267,6 +268,7 @@ def merge_results(
         interrupted=again.interrupted,
         attempts=pd.concat([previous.attempts, again.attempts], ignore_index=True),
         _rerun=rerun,
+        _native=previous._native,  # the rerun scraped pandas rows; the whole comes back as the input
     )
 
 

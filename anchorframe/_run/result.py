@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from .._core.native import NativeFrame
 from .._core.plan import Plan
 from .._core.table import RENDER, STATUS, STATUSES
 from .._display.timeline_data import attempts_frame, run_usage, session_usage
@@ -30,7 +31,10 @@ class ScrapeResult:
         results: one row per input row, same index and order, input columns kept,
             output columns added, and the status columns ``af_status`` (ok, failed,
             invalid, skipped), ``af_reason``, ``af_error``, ``af_attempts``,
-            ``af_elapsed`` (seconds) and ``af_session``.
+            ``af_elapsed`` (seconds) and ``af_session``. It is of the input's kind: a
+            pandas DataFrame, or for a polars DataFrame, polars LazyFrame or pyarrow Table
+            in, the same kind back (the input's columns as they came in, same rows, same
+            order; a LazyFrame over the collected rows). ``failed()`` follows it.
         errors: one row per failure event: scope ``session`` (a session that would not start
             or died), ``url`` (an attempt at a row, or an invalid row) or ``site`` (a site that
             paused the run with a 429 or 503).
@@ -40,7 +44,9 @@ class ScrapeResult:
             (see ``session_usage``).
         attempts: one row per attempt of a URL: ``session``, ``tab``, ``row``, ``url``,
             ``attempt``, ``start``, ``end``, ``duration_s``, ``outcome``, ``render``
-            (see ``attempts_frame``). ``plot()`` draws them.
+            (see ``attempts_frame``). ``plot()`` draws them. ``errors``, ``sessions`` and
+            ``attempts`` describe the run, not the input: they are pandas whatever the
+            input (``row`` is a position, 0, 1, 2..., for a polars or pyarrow input).
         plan: the plan the run followed.
         out: where a run with ``out=`` wrote its rows (a Parquet dataset, one row per
             input row with its index label, the columns of ``results``); such a result
@@ -70,11 +76,14 @@ class ScrapeResult:
     _counts: dict[str, int] | None = field(default=None, repr=False)
     #: Rows an earlier run answered (a checkpoint or ``out=`` held them): not scraped by this run.
     resumed_rows: int = 0
+    #: The user's polars or pyarrow input: ``results`` is given back as its kind (None: pandas).
+    _native: NativeFrame | None = field(default=None, repr=False)
 
     def __getstate__(self) -> dict[str, Any]:
         # A result pickles (a cache, a Dask task, another process): its retry hook travels without
         # the backend's secrets, or not at all when its scraper cannot (retry_failed says so).
         state = dict(self.__dict__)
+        state.pop(_NATIVE_RESULTS, None)  # made again from the pandas rows when read
         rerun = state.get("_rerun")
         if rerun is not None:
             state["_rerun"] = rerun.portable() if hasattr(rerun, "portable") else None
@@ -105,11 +114,16 @@ class ScrapeResult:
 
     # ------------------------------------------------------------------ views
     @property
+    def _frame(self) -> pd.DataFrame:
+        """The rows as pandas, whatever the input's kind (``results`` is of the input's kind)."""
+        return _descriptor.pandas(self)  # type: ignore[no-any-return]
+
+    @property
     def counts(self) -> dict[str, int]:
         """Rows by status, every status present (zeros included)."""
         if self._counts is not None:
             return {status: int(self._counts.get(status, 0)) for status in STATUSES}
-        counts = self.results[STATUS].value_counts()
+        counts = self._frame[STATUS].value_counts()
         return {status: int(counts.get(status, 0)) for status in STATUSES}
 
     @property
@@ -166,9 +180,11 @@ class ScrapeResult:
         """The rows that were not scraped: failed and skipped (not invalid), as a new frame.
 
         A method, as pandas' ``df.head()``: it selects from ``results`` each time; ``result.ok``
-        is the yes/no.
+        is the yes/no. The frame is of the kind of ``results`` (polars, pyarrow or pandas).
         """
-        return self.results[self.results[STATUS].isin(["failed", "skipped"])]
+        if self._native is not None:
+            return self._native.rows_with(self.results, STATUS, ["failed", "skipped"])
+        return self._frame[self._frame[STATUS].isin(["failed", "skipped"])]
 
     def retry_failed(self, fn: Any = None, **options: Any) -> ScrapeResult:
         """Scrape the failed and skipped rows again and return the merged result.
@@ -217,7 +233,7 @@ class ScrapeResult:
         """
         from .._store.export import write_parquet
 
-        write_parquet(self.results, path, nested=nested)
+        write_parquet(self._frame, path, nested=nested)
 
     def to_csv(self, path: str | os.PathLike[str], *, nested: Nested = "flatten") -> None:
         """Write ``results`` as CSV: dicts flattened (or JSON text with ``nested="struct"``), bytes base64.
@@ -227,7 +243,7 @@ class ScrapeResult:
         """
         from .._store.export import write_csv
 
-        write_csv(self.results, path, nested=nested)
+        write_csv(self._frame, path, nested=nested)
 
     def to_json(
         self, path: str | os.PathLike[str], *, nested: Nested = "flatten", lines: bool = True
@@ -239,7 +255,7 @@ class ScrapeResult:
         """
         from .._store.export import write_json
 
-        write_json(self.results, path, nested=nested, lines=lines)
+        write_json(self._frame, path, nested=nested, lines=lines)
 
     # ---------------------------------------------------------------- summary
     def common_errors(self, limit: int = 5, *, by: str | Sequence[str] = ("stage", "reason")) -> pd.DataFrame:
@@ -275,9 +291,9 @@ class ScrapeResult:
     @property
     def _over_http(self) -> bool:
         """Whether any row of this run was fetched over plain HTTP (render="http"/"auto")."""
-        if self.out is not None or RENDER not in self.results.columns:
+        if self.out is not None or RENDER not in self._frame.columns:
             return False  # out=: the rows are on disk
-        return bool((self.results[RENDER] == "http").any())
+        return bool((self._frame[RENDER] == "http").any())
 
     def summary(self) -> str:
         """A few lines of text: rows by status, sessions, throughput, session-minutes, top errors."""
@@ -301,8 +317,17 @@ class ScrapeResult:
         return summary_html(self)
 
 
+#: Where a result keeps ``results`` in the input's kind once read (made from the pandas rows).
+_NATIVE_RESULTS = "_results_native"
+
+
 class _Results:
-    """``ScrapeResult.results``: the frame, or for a run with ``out=`` an error naming the dataset."""
+    """``ScrapeResult.results``: the frame, or for a run with ``out=`` an error naming the dataset.
+
+    The rows are held as pandas (what the summary, the exports and ``retry_failed`` read,
+    as ``result._frame``); a result of a polars or pyarrow input hands them out in that kind,
+    made once on first read.
+    """
 
     def __set_name__(self, owner: type, name: str) -> None:
         self.slot = f"_{name}_frame"
@@ -310,6 +335,17 @@ class _Results:
     def __get__(self, result: Any, owner: type | None = None) -> Any:
         if result is None:
             return self
+        frame = self.pandas(result)
+        native = result.__dict__.get("_native")
+        if native is None or frame is None:
+            return frame
+        given = result.__dict__.get(_NATIVE_RESULTS)
+        if given is None:
+            given = result.__dict__[_NATIVE_RESULTS] = native.results(frame)
+        return given
+
+    def pandas(self, result: Any) -> Any:
+        """The rows as pandas, whatever the input's kind."""
         frame = result.__dict__.get(self.slot)
         if frame is None and result.out is not None:
             from ..errors import ResultsOnDiskError
@@ -325,6 +361,7 @@ class _Results:
 
     def __set__(self, result: Any, frame: Any) -> None:
         result.__dict__[self.slot] = frame
+        result.__dict__.pop(_NATIVE_RESULTS, None)
 
 
 # A data descriptor set after @dataclass made __init__, which assigns ``self.results`` through it.

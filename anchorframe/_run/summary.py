@@ -31,7 +31,7 @@ def summary_text(result: ScrapeResult) -> str:
     if (
         not attempts and total and result.out is None and not result.resumed_rows
     ):  # read back from a checkpoint
-        attempts = int(result.results[ATTEMPTS].sum())
+        attempts = int(result._frame[ATTEMPTS].sum())
     resumed = result.resumed_rows
     lines = [
         f"anchorframe {'run (interrupted)' if result.interrupted else 'run'} {result.run_id} "
@@ -49,7 +49,7 @@ def summary_text(result: ScrapeResult) -> str:
             f", first result after {result.first_result_s:.2f} s" if result.first_result_s is not None else ""
         ),
     ]
-    fetched = _fetched_text(result.results, result.attempts) if result.out is None else ""  # out=: on disk
+    fetched = _fetched_text(result._frame, result.attempts) if result.out is None else ""  # out=: on disk
     if fetched:
         lines.append(f"  fetched: {fetched}")
     manners = manners_text(result)
@@ -66,7 +66,7 @@ def summary_text(result: ScrapeResult) -> str:
 def manners_text(result: ScrapeResult) -> str:
     """What sites pushed back with: robots.txt, pauses after 429/503, block pages ("" if none)."""
     parts = []
-    reasons = result.results.get(REASON) if result.out is None else None  # out=: the rows are on disk
+    reasons = result._frame.get(REASON) if result.out is None else None  # out=: the rows are on disk
     disallowed = int((reasons == "robots_txt").sum()) if reasons is not None else 0
     if disallowed:
         parts.append(f"{disallowed} row(s) skipped: robots.txt disallows them")
@@ -109,7 +109,7 @@ def summary_html(result: ScrapeResult) -> str:
         *([("session time", html.escape(_usage_text(run_usage(result.sessions))))] if sessions else []),
         ("throughput", f"{result.pages_per_second:.1f} pages/s · {result.elapsed:.1f} s{first}"),
     ]
-    fetched = _fetched_text(result.results, result.attempts) if result.out is None else ""  # out=: on disk
+    fetched = _fetched_text(result._frame, result.attempts) if result.out is None else ""  # out=: on disk
     if fetched:
         facts.append(("fetched", html.escape(fetched)))
     rows = "".join(
@@ -132,9 +132,9 @@ def summary_html(result: ScrapeResult) -> str:
             "<code>pd.read_parquet(result.out)</code> or <code>dd.read_parquet(result.out)</code>.</div>"
         )
     else:
-        head = result.results.head(10)
+        head = result._frame.head(10)
         rows_html = (
-            f"<details open><summary>First rows ({len(head)} of {len(result.results)} in "
+            f"<details open><summary>First rows ({len(head)} of {len(result._frame)} in "
             f"<code>.results</code>)</summary>{_frame_html(head)}</details>"
         )
     return (

@@ -100,7 +100,8 @@ def shard_spec(
     ``ANCHOR_API_KEY`` (``cluster=``), never in a message.
     """
     backend, env = options.backend.for_another_process(for_cluster=for_cluster)
-    shard_table = dataclasses.replace(table, work=[], _columns={})
+    # A shard reads the pandas rows; the user's polars/pyarrow frame stays here to build the result.
+    shard_table = dataclasses.replace(table, work=[], _columns={}, native=None)
     payload = _payload(options.scraper, options.engine, backend)
     spec = ShardSpec(shard_table, payload, list(sys.path), options.out, partitions)
     return pickle.dumps(spec, protocol=pickle.HIGHEST_PROTOCOL), env
