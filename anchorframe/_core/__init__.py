@@ -4,7 +4,8 @@ Owns: :mod:`.table` (``InputTable``, ``Work``, ``Row``, URL checks), :mod:`.fram
 result frames from the run's records), :mod:`.plan` (right-sizing), :mod:`.options` (the
 typed, checked options; ``RenderMode``, ``Route``), :mod:`.events` (what the engine tells
 its observers), :mod:`.retry` and :mod:`.backoff` (retry decisions), :mod:`.secrets`
-(redaction). No I/O, no threads, no event loop.
+(redaction), :mod:`.native` (a polars or pyarrow input read as pandas, and results given
+back in its kind, through narwhals when installed). No I/O, no threads, no event loop.
 
 May import: :mod:`anchorframe.errors` only. Every other part may import it.
 """

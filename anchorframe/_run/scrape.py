@@ -162,7 +162,10 @@ def scrape(
     Args:
         data: a DataFrame, a Series or a list of URLs; or a ``dask.dataframe.DataFrame``
             with ``cluster=`` and ``out=``: the workers read its partitions (this process
-            never computes it) and write the rows to ``out``.
+            never computes it) and write the rows to ``out``. A polars DataFrame or
+            LazyFrame (collected once), or a pyarrow Table, gives ``results`` back as the same
+            kind (``pip install 'anchorframe[polars]'`` or ``'anchorframe[arrow]'``); its rows
+            are labelled 0, 1, 2... in ``errors`` and ``attempts``.
         fn: ``async def fn(page, row)`` with a Playwright page; returns a dict (one
             column per key), a scalar (a ``value`` column) or None. Default: a page
             summary (final URL, HTTP status, title, text length).
@@ -240,7 +243,8 @@ def scrape(
 
     Returns:
         A ScrapeResult with ``.results`` (one row per input row, same index and
-        order), ``.errors`` and ``.sessions``.
+        order, of the input's kind: pandas, polars or pyarrow), ``.errors`` and
+        ``.sessions`` (pandas, whatever the input).
 
     Raises:
         InputError: an argument or the input cannot be used (the message names the fix);
@@ -254,6 +258,8 @@ def scrape(
         ...     await page.goto(row.url)
         ...     return {"title": await page.title()}
         >>> af.scrape(df, title).results  # doctest: +SKIP
+        >>> import polars as pl  # doctest: +SKIP
+        >>> af.scrape(pl.scan_csv("urls.csv"), title).results  # a LazyFrame  # doctest: +SKIP
     """
     # In a notebook, the traceback of a stopped run or a refused option is the user's cell and
     # the message, not anchorframe's frames: IPython hides frames that set __tracebackhide__,
