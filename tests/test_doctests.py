@@ -16,6 +16,7 @@ import pytest
         "anchorframe._core.retry",
         "anchorframe._core.secrets",
         "anchorframe._core.table",
+        "anchorframe._core.native",  # with polars (the dev extra has it)
         "anchorframe.backends.anchor",
         "anchorframe.backends._anchor_config",
         "anchorframe.backends._base",

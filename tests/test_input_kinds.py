@@ -269,5 +269,13 @@ def test_without_narwhals_the_error_names_the_extra(monkeypatch):
 
 def test_an_unsupported_object_of_a_frame_library_is_refused_with_the_fix():
     """A pyarrow Array is not a table: the error names what scrape() takes."""
-    with pytest.raises(InputError, match=r"takes a DataFrame \(pandas, polars or pyarrow\).*not StringArray"):
+    with pytest.raises(InputError, match=r"a list of URLs \(pandas, polars or pyarrow\), not StringArray"):
         af.plan(pa.array([A, B]), backend=FakeBackend(documents=page_of))
+
+
+def test_shards_read_pandas_rows_and_the_result_is_polars():
+    """workers=2: the shard processes get the pandas rows, and the result comes back as polars."""
+    results = scrape(make("polars"), workers=2, sessions=2, tabs=2).results
+    assert isinstance(results, pl.DataFrame)
+    assert column(results, "sku") == COLUMNS["sku"]
+    assert column(results, "af_status") == ["ok", "ok", "invalid", "ok", "ok"]

@@ -14,10 +14,10 @@ It is an optional dependency (``pip install 'anchorframe[polars]'`` or
 imports it.
 
 Example:
-    >>> import polars as pl  # doctest: +SKIP
-    >>> frame, native = read_native(pl.DataFrame({"url": ["https://a.test/1"]}))  # doctest: +SKIP
-    >>> type(frame).__name__, native.kind  # doctest: +SKIP
-    ('DataFrame', 'polars.DataFrame')
+    >>> import polars as pl
+    >>> frame, native = read_native(pl.LazyFrame({"url": ["https://a.test/1"], "n": [1]}))
+    >>> type(frame).__module__, frame["n"].tolist(), type(native.frame).__name__, native.lazy
+    ('pandas', [1], 'DataFrame', True)
 """
 
 from __future__ import annotations
@@ -78,16 +78,6 @@ class NativeFrame:
     #: The user handed a LazyFrame: results come back as one.
     lazy: bool = False
 
-    @property
-    def kind(self) -> str:
-        """What comes back, as ``library.Class`` (e.g. ``polars.LazyFrame``)."""
-        name = "LazyFrame" if self.lazy else type(self.frame).__name__
-        return f"{_library(self.frame)}.{name}"
-
-    @property
-    def columns(self) -> list[str]:
-        return list(self._wrapped().columns)
-
     def _wrapped(self) -> Any:
         return _narwhals(self.frame).from_native(self.frame, eager_only=True)
 
@@ -99,18 +89,21 @@ class NativeFrame:
         """``frame`` (a result's pandas rows) in the user's library: their columns, then the rest.
 
         Example:
-            >>> import polars as pl  # doctest: +SKIP
-            >>> native = NativeFrame(pl.DataFrame({"url": ["https://a.test/1"]}))  # doctest: +SKIP
-            >>> native.results(pd.DataFrame({"url": ["https://a.test/1"], "h1": ["A"]}))  # doctest: +SKIP
-            shape: (1, 2) ...
+            >>> import polars as pl
+            >>> native = NativeFrame(pl.DataFrame({"url": ["https://a.test/1"]}))
+            >>> native.results(pd.DataFrame({"url": ["https://a.test/1"], "h1": ["A"]})).to_dicts()
+            [{'url': 'https://a.test/1', 'h1': 'A'}]
         """
         nw = _narwhals(self.frame)
         user = self._wrapped()
-        scraped = frame.drop(columns=[c for c in frame.columns if c in set(user.columns)])
-        scraped = _arrow_ready(scraped.reset_index(drop=True))
-        converted = nw.from_arrow(
-            nw.from_native(scraped, eager_only=True).to_arrow(), backend=user.implementation
-        )
+        theirs = set(user.columns)
+        scraped = frame.drop(columns=[c for c in frame.columns if c in theirs]).reset_index(drop=True)
+        scraped.columns = [str(c) for c in scraped.columns]  # Arrow names columns with text
+        try:
+            arrow = nw.from_native(scraped, eager_only=True).to_arrow()
+        except _arrow_refuses():  # a column of mixed types: given as JSON text, and said
+            arrow = nw.from_native(_as_json_text(scraped), eager_only=True).to_arrow()
+        converted = nw.from_arrow(arrow, backend=user.implementation)
         joined = nw.concat([user, converted], how="horizontal")
         return (joined.lazy() if self.lazy else joined).to_native()
 
@@ -142,13 +135,20 @@ def read_native(data: Any) -> tuple[pd.DataFrame | pd.Series, NativeFrame]:
     if isinstance(wrapped, nw.DataFrame):
         return wrapped.to_pandas(), NativeFrame(wrapped.to_native())
     raise InputError(
-        f"scrape() takes a DataFrame (pandas, polars or pyarrow), a Series or a list of URLs, "
+        f"scrape() takes a DataFrame, a Series or a list of URLs (pandas, polars or pyarrow), "
         f"not {type(data).__name__}. Convert it to a table: e.g. pa.table({{'url': [...]}})."
     )
 
 
-def _arrow_ready(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` as Arrow can hold it: text column names; a column of mixed values as JSON text.
+def _arrow_refuses() -> tuple[type[BaseException], ...]:
+    """What Arrow raises for a column it cannot type (pyarrow imported only here, when needed)."""
+    import pyarrow as pa
+
+    return (pa.ArrowException, TypeError, ValueError, OverflowError)
+
+
+def _as_json_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with each column Arrow cannot type (values of mixed types) as JSON text.
 
     A scraper may return a value of one type on some rows and another elsewhere (a price as
     a number, then as text); Arrow (under polars and pyarrow) needs one type per column. As
@@ -156,14 +156,13 @@ def _arrow_ready(frame: pd.DataFrame) -> pd.DataFrame:
     """
     import pyarrow as pa
 
-    frame = frame.rename(columns=str) if not all(isinstance(c, str) for c in frame.columns) else frame
     mixed = []
     for column in frame.columns:
         if frame[column].dtype != object:
             continue
         try:
             pa.array(frame[column], from_pandas=True)
-        except (pa.ArrowException, TypeError, ValueError, OverflowError):
+        except _arrow_refuses():
             mixed.append(column)
     if not mixed:
         return frame

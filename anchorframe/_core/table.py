@@ -269,14 +269,13 @@ def _as_frame(data: Any) -> pd.DataFrame:
         return pd.DataFrame({"url": list(data)})
     if isinstance(data, str):
         raise InputError(
-            "scrape() takes a DataFrame (pandas, polars or pyarrow), a Series or a list of URLs, not a "
-            "single string. "
+            "scrape() takes a DataFrame, a Series or a list of URLs, not a single string. "
             f"Pass a list: scrape([{data[:60]!r}], ...)."
         )
     if isinstance(data, (Sequence, Iterable)) and not isinstance(data, (bytes, Mapping)):
         return pd.DataFrame({"url": list(data)})
     raise InputError(
-        f"scrape() takes a DataFrame (pandas, polars or pyarrow), a Series or a list of URLs, "
+        f"scrape() takes a DataFrame, a Series or a list of URLs (pandas, polars or pyarrow), "
         f"not {type(data).__name__}. "
         "Wrap it: pd.DataFrame({'url': [...]})."
     )
