@@ -59,26 +59,28 @@ def test_an_optional_field_missing_from_a_few_pages_costs_no_browser():
 
 
 def test_a_field_javascript_writes_is_found_on_every_page_of_its_section():
-    """/app/* pages are complete documents whose note a script writes after load; /docs/* are static.
-    Under auto every note is found (the first /app/ rows are checked in a browser, which finds it,
-    and the section's later rows without it go to the browser); /docs/* stays on HTTP."""
+    """/app/* pages are complete documents whose note a script writes after load; /docs/* are static
+    pages without one. Under auto every note is found (the first /app/ rows are checked in a browser,
+    which finds it, and the section's later rows without it go to the browser); /docs/* are checked
+    by a few rows (the note may be written there too), found missing, and stay on HTTP."""
     docs = [f"/docs/p{n}" for n in range(24)]
     app = [f"/app/p{n}" for n in range(12)]
     paths = [p for pair in zip(docs[:12], app, strict=True) for p in pair] + docs[12:]
-    pages = {p: _page(p.rsplit("/", 1)[1], badge=True, note=True) for p in docs}
+    pages = {p: _page(p.rsplit("/", 1)[1], badge=True) for p in docs}
     pages.update({p: _page(p.rsplit("/", 1)[1], badge=True, script=_WRITE_NOTE) for p in app})
     with PageServer(pages) as server:
         result = af.scrape(
             [server.url(p) for p in paths], extract=FIELDS, render="auto", progress=False, tabs=2
         )
     rows = result.results
-    expected = [_expected(p, badge=True, note=f"note {p}" if p.startswith("/app/") else True) for p in paths]
-    assert rows[list(FIELDS)].to_dict("records") == expected
+    expected = [_expected(p, badge=True, note=f"note {p}" if p.startswith("/app/") else False) for p in paths]
+    assert rows[list(FIELDS)].replace({float("nan"): None}).to_dict("records") == expected
     on_app = rows["url"].str.contains("/app/")
     assert set(rows.loc[on_app, "af_render"]) == {"browser"}
-    assert set(rows.loc[~on_app, "af_render"]) == {"http"}
+    assert (rows.loc[~on_app, "af_render"] == "http").sum() >= 20
     checks = result.attempts[result.attempts["outcome"] == "browser_check"]
-    assert 1 <= checks["url"].nunique() <= 12 and checks["url"].str.contains("/app/").all()
+    assert 1 <= checks["url"].str.contains("/app/").sum() <= 12
+    assert checks["url"].str.contains("/docs/").sum() <= 4
     assert f"({checks['url'].nunique()} checked in a browser)" in result.summary()
 
 
@@ -122,3 +124,15 @@ def test_render_http_and_browser_agree_on_absent_fields():
               for render, frame in frames.items()}  # fmt: skip
     pd.testing.assert_frame_equal(values["http"], values["browser"])
     assert set(frames["http"]["af_render"]) == {"http"}
+
+
+def test_a_section_whose_pages_all_lack_a_field_the_site_shows_elsewhere_costs_no_browser():
+    """An index page at the root lacks the badge every /docs/ page has: missing, no browser (the
+    site's HTML writes the badge; only a probe_rate sample of such rows would be checked)."""
+    paths = [f"/docs/p{n}" for n in range(30)] + ["/index.html", "/genindex.html"]
+    pages = {p: _page(p.rsplit("/", 1)[1], badge=p.startswith("/docs/"), note=True) for p in paths}
+    with PageServer(pages) as server:
+        result = af.scrape([server.url(p) for p in paths], extract=FIELDS, render="auto", progress=False)
+    rows = result.results
+    assert rows["badge"].isna().tolist() == [False] * 30 + [True, True]
+    assert set(rows["af_render"]) == {"http"} and len(result.sessions) == 0

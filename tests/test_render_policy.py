@@ -143,18 +143,23 @@ def test_bad_settings_are_refused_with_the_fix():
 def test_an_absent_field_is_judged_by_what_its_section_has_shown():
     """Optional (shown elsewhere in the section) -> missing; unknown -> wait, then check; a browser
     finding it -> browser for the section only; found missing `confirm` times -> missing."""
-    policy = RenderPolicy(confirm=2)
+    policy = RenderPolicy(confirm=2, probe_rate=0.0)
     url = "https://d.example/library/a.html"
     assert policy.absent_route(url, ("added",)) == "wait"
     assert policy.absent_route(url, ("added",), waited=True) == "check"
     assert policy.seen("https://d.example/library/b.html", {"added": "New in 3.2", "h1": "b"})
     assert not policy.seen("https://d.example/library/c.html", {"added": "New in 3.3"})
     assert policy.absent_route(url, ("added",)) == "missing"
-    assert policy.absent_route("https://d.example/c-api/x.html", ("added",)) == "wait"  # another section
+    # another section, where the site's HTML showed the field elsewhere: missing, or a sampled check
+    assert policy.absent_route("https://d.example/c-api/x.html", ("added",)) == "missing"
+    assert policy.absent_route("https://other.example/c-api/x.html", ("added",)) == "wait"
+    sampling = RenderPolicy(probe_rate=1.0)
+    sampling.seen("https://d.example/library/b.html", {"added": "New in 3.2"})
+    assert sampling.absent_route("https://d.example/c-api/x.html", ("added",)) == "check"
     # a field JavaScript writes in /app/*: the first check finds it, the section's rows go to the browser
     assert policy.checked("https://d.example/app/1", ("note",), {"note": "hi", "h1": "x"})
     assert policy.absent_route("https://d.example/app/2", ("note",)) == "browser"
-    assert policy.absent_route("https://d.example/app/2", ("h1",), waited=True) == "check"
+    assert policy.absent_route("https://d.example/app/2", ("h1",)) == "missing"  # the site's HTML has h1
     # found missing by two checks: trusted missing from then on
     assert not policy.checked("https://d.example/faq/1", ("note",), {"note": None})
     assert policy.absent_route("https://d.example/faq/2", ("note",), waited=True) == "check"

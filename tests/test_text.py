@@ -14,10 +14,19 @@ from hypothesis import strategies as st
 from selectolax.lexbor import LexborHTMLParser
 
 from anchorframe._render.html import extract_html, split_selectors
-from anchorframe._render.text import BREAK, TEXT_JS, WHITESPACE, finish, hidden_by_markup, node_text, spaces
+from anchorframe._render.text import (
+    BREAK,
+    TEXT_JS,
+    WHITESPACE,
+    finish,
+    hidden_by_markup,
+    node_text,
+    spaces,
+    text_length_at_least,
+)
 from anchorframe.errors import InputError
 
-from .render_pages import TRICKY_EXPECTED, TRICKY_HTML, TRICKY_SELECTORS
+from .render_pages import TRICKY_EXPECTED, TRICKY_HTML, TRICKY_SELECTORS, random_page
 
 
 @pytest.mark.parametrize(
@@ -155,3 +164,20 @@ def test_shells_and_challenges_need_a_browser_even_when_every_selector_is_found(
     challenge = "<title>Just a moment...</title><h1>Checking</h1>"
     result = extract_html(challenge, {"h": "h1"}, final_url="u", status=200)
     assert result.challenge == "cloudflare" and result.values is None
+
+
+@given(st.integers(1, 40), st.integers(0, 10**6))
+@settings(deadline=None, max_examples=60)  # a shared 2-core machine: time limits would flake
+def test_the_cheap_text_length_never_exceeds_the_text(count, seed):
+    """text_length_at_least is a lower bound of len(node_text) on any page (random markup:
+    scripts, hidden elements, inline styles, tables, entities): a shell rule may trust it."""
+    page = random_page(count, seed)
+    body = LexborHTMLParser(page).body
+    assert body is not None
+    assert text_length_at_least(body) <= len(node_text(body))
+
+
+def test_the_cheap_text_length_of_the_tricky_page_is_close_to_the_text():
+    body = LexborHTMLParser(TRICKY_HTML + "<p>" + "word " * 400 + "</p>").body
+    exact = len(node_text(body))
+    assert 0.6 * exact <= text_length_at_least(body) <= exact

@@ -104,11 +104,13 @@ def detect_challenge(
     status: int | None = None,
     headers: Mapping[str, str] | None = None,
     text_length: int | None = None,
+    head: str | None = None,
 ) -> Challenge | None:
     """The challenge a page shows, or None for an ordinary page.
 
     ``headers`` are the response's (any case); ``text_length`` the length of the
-    page's normalised body text, when known (unknown counts as short).
+    page's normalised body text, when known (unknown counts as short); ``head``
+    ``html[:SCAN_BYTES].lower()`` when the caller has it already.
 
     Example:
         >>> detect_challenge("<script src='https://js.datadome.co/tags.js'></script>", status=200,
@@ -122,7 +124,7 @@ def detect_challenge(
         return Challenge("cloudflare", "cf-mitigated: challenge")
     if "x-datadome" in lowered and status in _BLOCKING_STATUSES:
         return Challenge("datadome", "x-datadome header")
-    page = html[:SCAN_BYTES].lower()
+    page = head if head is not None else html[:SCAN_BYTES].lower()
     for vendor, marker in _STRONG:
         if marker in page:
             return Challenge(vendor, marker)
@@ -136,9 +138,9 @@ def detect_challenge(
     return None
 
 
-def has_weak_marker(html: str) -> bool:
+def has_weak_marker(html: str, head: str | None = None) -> bool:
     """True when a weak marker is present, so :func:`detect_challenge` needs ``text_length``."""
-    page = html[:SCAN_BYTES].lower()
+    page = head if head is not None else html[:SCAN_BYTES].lower()
     return any(marker in page for _, marker in _WEAK)
 
 
@@ -171,10 +173,14 @@ def executable_scripts(html: str) -> int:
     return count
 
 
-def detect_shell(html: str, *, body_text: str) -> str | None:
+def detect_shell(
+    html: str, *, body_text: str | None = None, text_length: int | None = None, scripts: int | None = None
+) -> str | None:
     """Why the page looks like a script-rendered shell, or None when it looks complete.
 
-    ``body_text`` is the page's normalised body text (:func:`anchorframe._render.text.node_text`).
+    ``body_text`` is the page's normalised body text (:func:`anchorframe._render.text.node_text`);
+    or pass only its length (``text_length``; a lower bound is enough when it is past the limits).
+    ``scripts``: :func:`executable_scripts` of ``html``, when the caller counted them already.
 
     Example:
         >>> detect_shell("<p>Loading...</p><script>load()</script>", body_text="Loading...")
@@ -182,13 +188,14 @@ def detect_shell(html: str, *, body_text: str) -> str | None:
         >>> detect_shell("<h1>Kettle</h1><p>12.00 EUR</p>", body_text="Kettle\\n12.00 EUR") is None
         True
     """
-    scripts = executable_scripts(html)
+    length = len(body_text) if body_text is not None else (text_length or 0)
+    scripts = executable_scripts(html) if scripts is None else scripts
     if scripts and _EMPTY_MOUNT.search(html):
         return "an empty application mount point (e.g. <div id=root></div>)"
-    if scripts and len(body_text) < SHELL_MAX_TEXT:
+    if scripts and length < SHELL_MAX_TEXT:
         plural = "" if scripts == 1 else "s"
-        return f"little body text ({len(body_text)} characters) and {scripts} script{plural}"
-    if len(body_text) < NOSCRIPT_NOTICE_MAX_TEXT:
+        return f"little body text ({length} characters) and {scripts} script{plural}"
+    if length < NOSCRIPT_NOTICE_MAX_TEXT:
         for notice in _NOSCRIPT.findall(html[:SCAN_BYTES]):
             if _NOSCRIPT_NOTICE.search(notice):
                 return "a <noscript> notice asks for JavaScript"

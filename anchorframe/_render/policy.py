@@ -25,6 +25,10 @@ a browser would add is learnt per *section* (host and first path directory:
 
 * the section's HTML has shown the field on another page: it is an optional field, missing
   here (no browser);
+* the section has not, but another section of the site has: the site's templates write it
+  in HTML, so it is missing here too (an index page without the "next" link of the others),
+  except for a :attr:`~RenderPolicy.probe_rate` sample of such rows (a hash draw, as for
+  probes), checked in a browser in case this section writes it with JavaScript;
 * a browser found the field where the HTML lacked it (a check, below): JavaScript writes it
   in this section, so its rows without it in the HTML go to the browser;
 * a browser found it missing too, :attr:`~RenderPolicy.confirm` times (default 2): missing;
@@ -128,6 +132,7 @@ class RenderPolicy:
     confirm: int = 2
     _patterns: dict[tuple[str, str], _History] = field(default_factory=dict, repr=False)
     _fields: dict[tuple[str, str], _Fields] = field(default_factory=dict, repr=False)
+    _host_fields: dict[str, set[str]] = field(default_factory=dict, repr=False)
     _hosts: dict[str, _History] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -178,10 +183,13 @@ class RenderPolicy:
 
     def seen(self, url: str, values: dict[str, Any], absent: tuple[str, ...] = ()) -> bool:
         """Learn from a page's HTML which fields it holds; True if the section learnt a new one."""
-        fields = self._fields.setdefault(section_key(url), _Fields())
+        section = section_key(url)
+        fields = self._fields.setdefault(section, _Fields())
         new = {name for name, value in values.items() if value is not None and name not in absent}
         new -= fields.present
         fields.present |= new
+        if new:
+            self._host_fields.setdefault(section[0], set()).update(new)
         return bool(new)
 
     def absent_route(self, url: str, absent: tuple[str, ...], *, waited: bool = False) -> AbsentRoute:
@@ -198,17 +206,23 @@ class RenderPolicy:
             >>> policy.absent_route("https://d.example/lib/a.html", ("note",))
             'missing'
         """
-        fields = self._fields.get(section_key(url))
-        unknown = False
+        section = section_key(url)
+        fields = self._fields.get(section)
+        on_site = self._host_fields.get(section[0], set())
+        unknown = sampled = False
         for name in absent:
             verdict = fields.verdict.get(name) if fields is not None else None
             if verdict == "browser":
                 return "browser"
-            if verdict is None and (fields is None or name not in fields.present):
+            if verdict is not None or (fields is not None and name in fields.present):
+                continue
+            if name in on_site:
+                sampled = sampled or self._draw(url) < self.probe_rate
+            else:
                 unknown = True
-        if not unknown:
-            return "missing"
-        return "check" if waited else "wait"
+        if unknown:
+            return "check" if waited else "wait"
+        return "check" if sampled else "missing"
 
     def checked(self, url: str, absent: tuple[str, ...], values: Any) -> bool:
         """Learn from a row checked in a browser: True if it found a field the HTML lacked.

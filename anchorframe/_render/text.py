@@ -48,6 +48,7 @@ __all__ = [
     "hidden_by_markup",
     "node_text",
     "spaces",
+    "text_length_at_least",
 ]
 
 #: Elements whose content is never text: not rendered, or not part of the document's text.
@@ -136,6 +137,34 @@ def node_text(root: Any) -> str:
     chunks: list[str] = []
     _walk(root, chunks, is_root=True)
     return finish(chunks)
+
+
+#: Elements whose text may not count as visible (skipped tags, elements hidden by markup).
+_NOT_VISIBLE = ", ".join(sorted(SKIP_TAGS)) + ", [hidden], [style]"
+
+
+def text_length_at_least(root: Any) -> int:
+    """A lower bound of ``len(node_text(root))``, from lexbor's own text (no walk in Python).
+
+    The characters that are not whitespace, less those under any element whose text may be
+    left out (skipped tags, ``hidden``, any inline ``style``; nested ones subtracted twice):
+    ~50x cheaper than :func:`node_text` on a large page, and enough to say "well past 1,000".
+
+    Example:
+        >>> from selectolax.lexbor import LexborHTMLParser
+        >>> body = LexborHTMLParser("<p>Two words</p><script>var x = 1</script><p hidden>no</p>").body
+        >>> text_length_at_least(body), len(node_text(body))
+        (8, 9)
+    """
+    total = _solid(root.text(deep=True, separator="", strip=False))
+    for node in root.css(_NOT_VISIBLE):
+        total -= _solid(node.text(deep=True, separator="", strip=False))
+    return max(0, total)
+
+
+def _solid(text: str) -> int:
+    # str.split() splits on every Unicode space (a superset of WHITESPACE): never more than node_text keeps
+    return sum(map(len, text.split()))
 
 
 def _walk(node: Any, out: list[str], *, is_root: bool = False) -> None:
