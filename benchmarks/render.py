@@ -125,6 +125,9 @@ def run_render(scale: dict[str, Any], log: Any = print) -> dict[str, Any]:
             "target": minimum,
             "met": ratio["auto"] >= minimum and (not all_correct or auto["correct"] == count),
         }
+    from .render_docs import run_docs  # the real-sized corpus (issue 23)
+
+    out["docs"] = run_docs(scale, log)
     return out
 
 
@@ -162,4 +165,8 @@ def render_report(data: dict[str, Any]) -> list[str]:
                 f"| {s['http_rows']} / {s['browser_rows']} | {s['sessions_max']} |"
             )
     lines.append("")
+    if "docs" in data:
+        from .render_docs import docs_report
+
+        lines += docs_report(data["docs"])
     return lines

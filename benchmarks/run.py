@@ -48,6 +48,7 @@ SCALES: dict[str, dict[str, Any]] = {
         "scale_pages": 300,
         "render_pages": {"static": 300, "js": 120, "mixed": 300},
         "render_reps": 3,
+        "docs_pages": 200,
     },
     # ~2 minutes: every section, one round, smaller samples.
     "quick": {
@@ -69,6 +70,7 @@ SCALES: dict[str, dict[str, Any]] = {
         "scale_pages": 100,
         "render_pages": {"static": 150, "js": 60, "mixed": 150},
         "render_reps": 1,
+        "docs_pages": 100,
     },
     # Seconds: the harness itself, for tests/test_benchmarks_smoke.py. Figures mean nothing.
     "smoke": {
@@ -90,6 +92,7 @@ SCALES: dict[str, dict[str, Any]] = {
         "scale_pages": 8,
         "render_pages": {"static": 6, "js": 3, "mixed": 6},
         "render_reps": 1,
+        "docs_pages": 8,
     },
 }
 

@@ -140,31 +140,35 @@ def test_bad_settings_are_refused_with_the_fix():
         RenderPolicy(probe_rate=1.5)
 
 
-def test_an_absent_field_is_judged_by_what_its_section_has_shown():
-    """Optional (shown elsewhere in the section) -> missing; unknown -> wait, then check; a browser
-    finding it -> browser for the section only; found missing `confirm` times -> missing."""
-    policy = RenderPolicy(confirm=2, probe_rate=0.0)
+def test_an_absent_field_is_judged_by_what_its_section_and_site_have_shown():
+    """Optional (shown elsewhere in the section) -> missing; unknown -> wait, then check; shown (or
+    found missing) elsewhere on the site by pages running the same scripts -> missing, but a page
+    running a script they do not -> check; a browser finding it -> browser for the section only;
+    found missing `confirm` times -> missing for the section."""
+    sphinx = frozenset({"src:jquery.js", "src:doctools.js"})
+    app = sphinx | {"inline:render()"}
+    policy = RenderPolicy(confirm=2)
     url = "https://d.example/library/a.html"
-    assert policy.absent_route(url, ("added",)) == "wait"
-    assert policy.absent_route(url, ("added",), waited=True) == "check"
-    assert policy.seen("https://d.example/library/b.html", {"added": "New in 3.2", "h1": "b"})
-    assert not policy.seen("https://d.example/library/c.html", {"added": "New in 3.3"})
-    assert policy.absent_route(url, ("added",)) == "missing"
-    # another section, where the site's HTML showed the field elsewhere: missing, or a sampled check
-    assert policy.absent_route("https://d.example/c-api/x.html", ("added",)) == "missing"
-    assert policy.absent_route("https://other.example/c-api/x.html", ("added",)) == "wait"
-    sampling = RenderPolicy(probe_rate=1.0)
-    sampling.seen("https://d.example/library/b.html", {"added": "New in 3.2"})
-    assert sampling.absent_route("https://d.example/c-api/x.html", ("added",)) == "check"
+    assert policy.absent_route(url, ("added",), scripts=sphinx) == "wait"
+    assert policy.absent_route(url, ("added",), waited=True, scripts=sphinx) == "check"
+    assert policy.seen("https://d.example/library/b.html", {"added": "New in 3.2", "h1": "b"}, (), sphinx)
+    assert not policy.seen("https://d.example/library/c.html", {"added": "New in 3.3"}, (), sphinx)
+    assert policy.absent_route(url, ("added",), scripts=sphinx) == "missing"
+    # another section: the same scripts never wrote it where absent -> missing; a new script -> check
+    assert policy.absent_route("https://d.example/c-api/x.html", ("added",), scripts=sphinx) == "missing"
+    assert policy.absent_route("https://d.example/app/x", ("added",), scripts=app) == "wait"
+    assert policy.absent_route("https://other.example/c-api/x.html", ("added",), scripts=sphinx) == "wait"
     # a field JavaScript writes in /app/*: the first check finds it, the section's rows go to the browser
-    assert policy.checked("https://d.example/app/1", ("note",), {"note": "hi", "h1": "x"})
-    assert policy.absent_route("https://d.example/app/2", ("note",)) == "browser"
-    assert policy.absent_route("https://d.example/app/2", ("h1",)) == "missing"  # the site's HTML has h1
-    # found missing by two checks: trusted missing from then on
-    assert not policy.checked("https://d.example/faq/1", ("note",), {"note": None})
-    assert policy.absent_route("https://d.example/faq/2", ("note",), waited=True) == "check"
-    assert not policy.checked("https://d.example/faq/3", ("note",), {"note": None})
-    assert policy.absent_route("https://d.example/faq/2", ("note",)) == "missing"
+    assert policy.checked("https://d.example/app/1", ("note",), {"note": "hi", "h1": "x"}, app)
+    assert policy.absent_route("https://d.example/app/2", ("note",), scripts=app) == "browser"
+    assert policy.absent_route("https://d.example/app/2", ("h1",), scripts=sphinx) == "missing"
+    # found missing by a check in /faq/: the site's pages with those scripts trust it missing;
+    # /faq/ itself after two checks, whatever its pages run
+    assert not policy.checked("https://d.example/faq/1", ("note",), {"note": None}, sphinx)
+    assert policy.absent_route("https://d.example/howto/1", ("note",), scripts=sphinx) == "missing"
+    assert policy.absent_route("https://d.example/faq/2", ("note",), waited=True, scripts=app) == "check"
+    assert not policy.checked("https://d.example/faq/3", ("note",), {"note": None}, sphinx)
+    assert policy.absent_route("https://d.example/faq/2", ("note",), scripts=app) == "missing"
     # root files share one section; values absent from the HTML are not shown by it
     assert section_key("https://d.example/about.html") == section_key("https://d.example/bugs.html")
-    assert not policy.seen("https://d.example/about.html", {"note": None}, ("note",))
+    assert not policy.seen("https://d.example/about.html", {"note": None}, ("note",), sphinx)

@@ -15,8 +15,9 @@ A field absent from a complete page is missing under ``"http"``. Under ``"auto"`
 :class:`~anchorframe._render.policy.RenderPolicy` judges it by what the page's *section*
 has shown (:meth:`~anchorframe._render.policy.RenderPolicy.absent_route`): an optional
 field (the section's HTML has it elsewhere) is missing; a field JavaScript writes there
-sends the row to the browser; with nothing known yet the row waits (up to
-:data:`WAIT_FOR_SECTION` s, its attempt open, its HTML kept) for the section's other pages,
+sends the row to the browser; with nothing known yet the row waits (three times a fetch's
+usual time, at most :data:`WAIT_FOR_SECTION` s; its attempt open, its HTML kept) for the pages
+fetched beside it,
 then is *checked in a browser*: it moves to a tab (attempt outcome ``browser_check``), its
 values there are the row's, and they teach the section (:meth:`HttpStage.browser_done`).
 
@@ -62,12 +63,14 @@ __all__ = ["HTTP_CONCURRENCY", "HttpStage"]
 HTTP_CONCURRENCY = 16
 #: Seconds a fetcher waits before it asks again whether the browser is still starting.
 YIELD_WAIT = 0.02
-#: Seconds a row whose absent field nothing is known of waits for its section's other pages
-#: before it is checked in a browser.
+#: At most this many seconds a row whose absent field nothing is known of waits for its site's
+#: other pages before it is checked in a browser: three times a fetch's usual time (the pages in
+#: flight beside it are back by then), at least WAIT_MIN.
 WAIT_FOR_SECTION = 1.0
-#: Waits after which a row is checked in a browser even while its section's checks are out
-#: (a check that failed in the browser teaches nothing).
-MAX_WAITS = 30
+WAIT_MIN = 0.1
+#: Seconds after which a waiting row is checked in a browser even while its site's checks are
+#: out (a check that failed in the browser teaches nothing).
+CHECK_ANYWAY_AFTER = 30.0
 
 
 @dataclass(eq=False)
@@ -124,12 +127,15 @@ class HttpStage:
         self.sent_to_browser = 0
         #: Rows checked in a browser (a field absent from their HTML, nothing known of it yet).
         self.checked_in_browser = 0
-        #: Work key -> the fields its HTML lacked, for rows in a browser as checks.
-        self._checks: dict[int, tuple[str, ...]] = {}
+        #: Work key -> the fields its HTML lacked and the scripts it runs, for rows checked in a browser.
+        self._checks: dict[int, tuple[tuple[str, ...], frozenset[str]]] = {}
         #: Section -> rows waiting for it to show (or a browser to judge) their absent fields.
         self._waiting: dict[tuple[str, str], list[_Waiting]] = {}
-        #: Section -> its rows in a browser as checks now (at most ``policy.confirm`` at once).
-        self._checking: dict[tuple[str, str], int] = {}
+        #: (host, scripts) -> rows in a browser as checks now: one at a time for pages that run the
+        #: same scripts (what one teaches, the next would), so pages of other scripts go first.
+        self._checking: dict[tuple[str, frozenset[str]], int] = {}
+        #: A fetch's usual seconds (a moving average): how long a row waits for the pages beside it.
+        self._fetch_seconds = WAIT_FOR_SECTION / 3
 
     def route(self, item: Work) -> None:
         """A row's first stop: this stage, or (a browser-first pattern under "auto") the browser."""
@@ -222,6 +228,7 @@ class HttpStage:
                     self._retry_later(item, delay)
             elif outcome is not None and outcome.done:
                 manners.finished(site, "ok")
+                self._fetch_seconds += 0.2 * (outcome.elapsed - self._fetch_seconds)
                 self._done(attempt, outcome)
             elif outcome is not None and outcome.failed:
                 assert outcome.failure is not None
@@ -242,13 +249,16 @@ class HttpStage:
         url = attempt.work.url
         if self.mode == "auto":
             section = section_key(url)
-            if self.policy.seen(url, outcome.values, outcome.absent):
-                self._judge_waiting(section)
+            if self.policy.seen(url, outcome.values, outcome.absent, outcome.scripts):
+                self._judge_waiting(section[0])
             if outcome.absent:
-                verdict = self.policy.absent_route(url, outcome.absent, waited=waits > 0)
-                if verdict == "check" and self._checking.get(section, 0) >= self.policy.confirm:
-                    # Enough of its section's rows are being checked: wait for their verdict.
-                    verdict = "check" if waits >= MAX_WAITS else "wait"
+                verdict = self.policy.absent_route(
+                    url, outcome.absent, waited=waits > 0, scripts=outcome.scripts
+                )
+                if verdict == "check" and self._checking.get((section[0], outcome.scripts), 0):
+                    # A page running the same scripts is being checked: wait for what it teaches.
+                    waited = time.monotonic() - attempt.started  # the ledger's clock
+                    verdict = "check" if waited >= CHECK_ANYWAY_AFTER else "wait"
                 if verdict == "wait":
                     self._wait(attempt, outcome, waits)
                     return
@@ -268,7 +278,8 @@ class HttpStage:
         row = _Waiting(attempt, outcome, waits=waits)
         section = section_key(attempt.work.url)
         self._waiting.setdefault(section, []).append(row)
-        row.timer = asyncio.get_running_loop().call_later(WAIT_FOR_SECTION, self._waited, section, row)
+        wait = min(WAIT_FOR_SECTION, max(WAIT_MIN, 3 * self._fetch_seconds))
+        row.timer = asyncio.get_running_loop().call_later(wait, self._waited, section, row)
 
     def _waited(self, section: tuple[str, str], row: _Waiting) -> None:
         rows = self._waiting.get(section, [])
@@ -276,38 +287,47 @@ class HttpStage:
             rows.remove(row)
             self._done(row.attempt, row.outcome, waits=row.waits + 1)
 
-    def _judge_waiting(self, section: tuple[str, str]) -> None:
-        """The section learnt something: its waiting rows are judged again."""
-        rows = self._waiting.pop(section, [])
-        for row in rows:
-            if row.timer is not None:
-                row.timer.cancel()
-            self._done(row.attempt, row.outcome, waits=row.waits)
+    def _judge_waiting(self, host: str) -> None:
+        """The site learnt something: its waiting rows are judged again."""
+        for section in [s for s in self._waiting if s[0] == host]:
+            for row in self._waiting.pop(section, []):
+                if row.timer is not None:
+                    row.timer.cancel()
+                self._done(row.attempt, row.outcome, waits=row.waits)
 
     def _check(self, attempt: Any, outcome: Any, section: tuple[str, str]) -> None:
         """Check the row in a browser: its values there are the row's, and teach its section."""
         item = attempt.work
-        self._checks[item.key] = outcome.absent
-        self._checking[section] = self._checking.get(section, 0) + 1
+        self._checks[item.key] = (outcome.absent, outcome.scripts)
+        key = (section[0], outcome.scripts)
+        self._checking[key] = self._checking.get(key, 0) + 1
         self.checked_in_browser += 1
         if self.ledger.moved(attempt, "browser_check"):
             self._to_browser(item)
 
     def browser_done(self, item: Work, values: Any) -> None:
         """A row succeeded in a browser; if it was a check, its section learns from it."""
-        absent = self._checks.pop(item.key, None) if self._checks else None
-        if absent is not None:
-            section = section_key(item.url)
-            self._checking[section] = max(0, self._checking.get(section, 0) - 1)
-            self.policy.checked(item.url, absent, values)
-            self._judge_waiting(section)
+        check = self._checks.pop(item.key, None) if self._checks else None
+        if check is not None:
+            host = self._checked(item, check[1])
+            self.policy.checked(item.url, check[0], values, check[1])
+            self._judge_waiting(host)
 
     def browser_failed(self, item: Work) -> None:
         """A row failed in a browser; a check that failed teaches nothing: its section checks another."""
-        if self._checks and self._checks.pop(item.key, None) is not None:
-            section = section_key(item.url)
-            self._checking[section] = max(0, self._checking.get(section, 0) - 1)
-            self._judge_waiting(section)
+        check = self._checks.pop(item.key, None) if self._checks else None
+        if check is not None:
+            self._judge_waiting(self._checked(item, check[1]))
+
+    def _checked(self, item: Work, scripts: frozenset[str]) -> str:
+        """A check is back (or failed): its place is free. Returns its host."""
+        host = section_key(item.url)[0]
+        key = (host, scripts)
+        if self._checking.get(key, 0) <= 1:
+            self._checking.pop(key, None)
+        else:
+            self._checking[key] -= 1
+        return host
 
     def _needs_browser(self, attempt: Any, reason: str) -> None:
         if self.mode == "http":

@@ -165,12 +165,64 @@ _EMPTY_MOUNT = re.compile(
 
 def executable_scripts(html: str) -> int:
     """How many ``<script>`` tags would run (JSON and template scripts do not count)."""
+    return scan_scripts(html)[0]
+
+
+_SCRIPT_SRC = re.compile(r"""\bsrc\s*=\s*["']?([^"'\s>]+)""", re.IGNORECASE)
+_VARYING = re.compile(r"[0-9a-f]{8,}|\d+")  # content hashes and numbers in names and inline code
+_INLINE_SAMPLE = 160
+#: What an inline script that may write the page's content mentions (DOM writes, loading more
+#: code or data, a framework's render); one that mentions none (a config line) writes no field.
+_WRITES_CONTENT = re.compile(
+    r"document\.|innerHTML|outerHTML|insertAdjacent|appendChild|createElement|textContent|innerText"
+    r"|\.append\(|\.prepend\(|\.html\(|\.text\(|replaceWith|fetch\(|XMLHttpRequest|import\(|\$\(|jQuery"
+    r"|render|hydrate|mount"
+)
+
+
+def script_signature(html: str) -> frozenset[str]:
+    """The scripts a page runs, as comparable names (see :func:`scan_scripts`)."""
+    return scan_scripts(html)[1]
+
+
+def scan_scripts(html: str) -> tuple[int, frozenset[str]]:
+    """How many ``<script>`` tags would run, and their names: ``src:`` file names, ``inline:`` code starts.
+
+    An inline script that mentions no way to write the page (no DOM write, no fetch, no
+    framework render: ``var config = {...}``) is counted but not named: it writes no field.
+
+    Hashes and numbers are collapsed (``app.3f2a9c1d.js`` and ``app.77e01b2a.js`` are one
+    script), so pages of one template share a signature; a page that runs a script the others
+    do not (a section's client-side renderer) stands out.
+
+    Example:
+        >>> count, names = scan_scripts('<script src="/s/app.3f2a9c1d.js?v=2"></script><script>x = 1</script>'
+        ...     '<script type="application/json">{}</script><script>render(42)</script>')
+        >>> count, sorted(names)
+        (3, ['inline:render(#)', 'src:app.#.js'])
+    """
+    names = set()
     count = 0
     for match in _SCRIPT_TAG.finditer(html):
-        kind = _SCRIPT_TYPE.search(match.group(1))
-        if (kind.group(1).lower() if kind else "") in _EXECUTABLE_TYPES:
-            count += 1
-    return count
+        attributes = match.group(1)
+        kind = _SCRIPT_TYPE.search(attributes)
+        if (kind.group(1).lower() if kind else "") not in _EXECUTABLE_TYPES:
+            continue
+        count += 1
+        source = _SCRIPT_SRC.search(attributes)
+        if source:
+            name = source.group(1).split("?", 1)[0].rsplit("/", 1)[-1]
+            names.add("src:" + _VARYING.sub("#", name))
+        else:
+            start = match.end()
+            end = html.find("</script", start, start + 100 * _INLINE_SAMPLE)
+            code = html[start : end if end >= 0 else start + 100 * _INLINE_SAMPLE]
+            if _WRITES_CONTENT.search(code):
+                names.add(
+                    "inline:"
+                    + _VARYING.sub("#", " ".join(code[: 4 * _INLINE_SAMPLE].split())[:_INLINE_SAMPLE])
+                )
+    return count, frozenset(names)
 
 
 def detect_shell(

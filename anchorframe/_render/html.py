@@ -32,8 +32,8 @@ from .challenge import (
     WEAK_MARKER_MAX_TEXT,
     detect_challenge,
     detect_shell,
-    executable_scripts,
     has_weak_marker,
+    scan_scripts,
 )
 from .text import node_text, text_length_at_least
 
@@ -55,6 +55,9 @@ class HtmlResult:
     challenge: str | None = None
     #: The fields whose selector matched nothing in a complete page (``absent="missing"``).
     absent: tuple[str, ...] = ()
+    #: The scripts the page runs (:func:`~anchorframe._render.challenge.scan_scripts`): what may
+    #: write an absent field in a browser.
+    scripts: frozenset[str] = frozenset()
 
 
 #: A pseudo-class (one colon) and its argument: lexbor does not know every one a browser does
@@ -154,7 +157,7 @@ def extract_html(
         body_text = node_text(tree.body) if tree.body is not None else ""
         text_length = len(body_text)
     head = html[:SCAN_BYTES].lower()
-    scripts = executable_scripts(html)
+    scripts, signature = scan_scripts(html)
     if selectors is not None and (scripts or "<noscript" in head or has_weak_marker(html, head)):
         text_length = text_length_at_least(tree.body) if tree.body is not None else 0
         if text_length < TEXT_LIMITS:
@@ -200,7 +203,7 @@ def extract_html(
             values[name] = (attributes[key] or "") if key in attributes else None
         else:
             values[name] = node_text(node)
-    return HtmlResult(values, absent=tuple(missing))
+    return HtmlResult(values, absent=tuple(missing), scripts=signature)
 
 
 @functools.lru_cache(maxsize=64)

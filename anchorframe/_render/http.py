@@ -144,6 +144,8 @@ class HttpOutcome:
     headers: dict[str, str] = field(default_factory=dict, repr=False)
     #: Fields whose selector matched nothing in the complete page (their values are None).
     absent: tuple[str, ...] = ()
+    #: The scripts the page runs (``challenge.scan_scripts``): what may write an absent field.
+    scripts: frozenset[str] = frozenset()
 
     @property
     def done(self) -> bool:
@@ -328,7 +330,13 @@ async def _fetch_extract(
             elapsed=_since(started), **common,
         )  # fmt: skip
     return HttpOutcome(
-        url, "done", values=result.values, absent=result.absent, elapsed=_since(started), **common
+        url,
+        "done",
+        values=result.values,
+        absent=result.absent,
+        scripts=result.scripts,
+        elapsed=_since(started),
+        **common,
     )
 
 

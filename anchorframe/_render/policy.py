@@ -25,10 +25,11 @@ a browser would add is learnt per *section* (host and first path directory:
 
 * the section's HTML has shown the field on another page: it is an optional field, missing
   here (no browser);
-* the section has not, but another section of the site has: the site's templates write it
-  in HTML, so it is missing here too (an index page without the "next" link of the others),
-  except for a :attr:`~RenderPolicy.probe_rate` sample of such rows (a hash draw, as for
-  probes), checked in a browser in case this section writes it with JavaScript;
+* the section has not, but pages elsewhere on the site have shown it in their HTML or a
+  browser found it missing there too, and this page runs no script those pages do not
+  (:func:`~anchorframe._render.challenge.scan_scripts`: script file names and inline code,
+  hashes and numbers collapsed): no script here could write it, so it is missing (an index
+  page without the "next" link of the others);
 * a browser found the field where the HTML lacked it (a check, below): JavaScript writes it
   in this section, so its rows without it in the HTML go to the browser;
 * a browser found it missing too, :attr:`~RenderPolicy.confirm` times (default 2): missing;
@@ -132,7 +133,8 @@ class RenderPolicy:
     confirm: int = 2
     _patterns: dict[tuple[str, str], _History] = field(default_factory=dict, repr=False)
     _fields: dict[tuple[str, str], _Fields] = field(default_factory=dict, repr=False)
-    _host_fields: dict[str, set[str]] = field(default_factory=dict, repr=False)
+    #: (host, field) -> the scripts of pages where the field was in the HTML or found missing.
+    _known_scripts: dict[tuple[str, str], set[str]] = field(default_factory=dict, repr=False)
     _hosts: dict[str, _History] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -181,21 +183,49 @@ class RenderPolicy:
             else:
                 history.http_done += 1
 
-    def seen(self, url: str, values: dict[str, Any], absent: tuple[str, ...] = ()) -> bool:
-        """Learn from a page's HTML which fields it holds; True if the section learnt a new one."""
+    def seen(
+        self,
+        url: str,
+        values: dict[str, Any],
+        absent: tuple[str, ...] = (),
+        scripts: frozenset[str] = frozenset(),
+    ) -> bool:
+        """Learn from a page's HTML which fields it holds (and the scripts it runs); True if
+        the site learnt something new about a field."""
         section = section_key(url)
         fields = self._fields.setdefault(section, _Fields())
-        new = {name for name, value in values.items() if value is not None and name not in absent}
-        new -= fields.present
-        fields.present |= new
-        if new:
-            self._host_fields.setdefault(section[0], set()).update(new)
-        return bool(new)
+        present = [name for name, value in values.items() if value is not None and name not in absent]
+        learnt = False
+        for name in present:
+            if name not in fields.present:
+                fields.present.add(name)
+                learnt = True
+            learnt = self._scripts_known(section[0], name, scripts) or learnt
+        return learnt
 
-    def absent_route(self, url: str, absent: tuple[str, ...], *, waited: bool = False) -> AbsentRoute:
+    def _scripts_known(self, host: str, name: str, scripts: frozenset[str]) -> bool:
+        """Add ``scripts`` to those known not to write ``name`` where absent; True if any was new."""
+        known = self._known_scripts.get((host, name))
+        if known is None:
+            self._known_scripts[host, name] = set(scripts)
+            return True
+        if scripts <= known:
+            return False
+        known |= scripts
+        return True
+
+    def absent_route(
+        self,
+        url: str,
+        absent: tuple[str, ...],
+        *,
+        waited: bool = False,
+        scripts: frozenset[str] = frozenset(),
+    ) -> AbsentRoute:
         """What the fields ``absent`` from a complete page of ``url`` mean; see the module docstring.
 
-        ``waited``: the row has waited for its section's other pages already ("wait" becomes "check").
+        ``waited``: the row has waited for its section's other pages already ("wait" becomes "check");
+        ``scripts``: the scripts the page runs.
 
         Example:
             >>> policy = RenderPolicy()
@@ -208,26 +238,27 @@ class RenderPolicy:
         """
         section = section_key(url)
         fields = self._fields.get(section)
-        on_site = self._host_fields.get(section[0], set())
-        unknown = sampled = False
+        unknown = False
         for name in absent:
             verdict = fields.verdict.get(name) if fields is not None else None
             if verdict == "browser":
                 return "browser"
             if verdict is not None or (fields is not None and name in fields.present):
                 continue
-            if name in on_site:
-                sampled = sampled or self._draw(url) < self.probe_rate
-            else:
-                unknown = True
+            known = self._known_scripts.get((section[0], name))
+            if known is None or not scripts <= known:
+                unknown = True  # no page ran these scripts without the field: one of them may write it
         if unknown:
             return "check" if waited else "wait"
-        return "check" if sampled else "missing"
+        return "missing"
 
-    def checked(self, url: str, absent: tuple[str, ...], values: Any) -> bool:
+    def checked(
+        self, url: str, absent: tuple[str, ...], values: Any, scripts: frozenset[str] = frozenset()
+    ) -> bool:
         """Learn from a row checked in a browser: True if it found a field the HTML lacked.
 
-        ``absent``: the fields the HTML lacked; ``values``: what the browser's extractor returned.
+        ``absent``: the fields the HTML lacked; ``values``: what the browser's extractor returned;
+        ``scripts``: the scripts the page runs (they did not write a field found missing).
 
         Example:
             >>> policy = RenderPolicy(confirm=1)
@@ -236,7 +267,9 @@ class RenderPolicy:
             >>> policy.absent_route("https://d.example/app/2", ("price",))
             'browser'
         """
-        fields = self._fields.setdefault(section_key(url), _Fields())
+        section = section_key(url)
+        host = section[0]
+        fields = self._fields.setdefault(section, _Fields())
         found = isinstance(values, dict) and any(values.get(name) is not None for name in absent)
         for name in absent:
             if fields.verdict.get(name) == "browser":
@@ -244,10 +277,13 @@ class RenderPolicy:
             if isinstance(values, dict) and values.get(name) is not None:
                 fields.verdict[name] = "browser"
             else:
+                self._scripts_known(host, name, scripts)
                 fields.confirmed[name] = fields.confirmed.get(name, 0) + 1
                 if fields.confirmed[name] >= self.confirm:
                     fields.verdict[name] = "missing"
         self.record(url, "browser" if found else "http")
+        if found:  # the pattern's rows go straight to the browser from now on (probes aside), not the host's
+            self._patterns.setdefault(pattern_key(url), self._new()).last.extend([True] * self.window)
         return found
 
     def browser_share(self, host: str | None = None) -> float | None:
