@@ -20,12 +20,17 @@ included) become one space, lines are trimmed and empty ones dropped.
 
 from __future__ import annotations
 
+import json
+import weakref
 from collections.abc import Mapping
 from typing import Any
 
 from ._core.table import Row
+from ._render.blocked import SCAN_CHARS
 from ._render.extractor import Extractor
 from ._render.html import split_selectors
+from ._render.page_signals import MainDocument, PageText
+from ._render.quiet import QUIET_INIT_JS, SETTLE_MS
 from ._render.text import TEXT_JS
 from .errors import RowFailed
 
@@ -41,17 +46,24 @@ _SUMMARY_JS = (
 }"""
 )
 
-# Waits inside the page (one round trip instead of one per selector and poll)
-# until every selector matches or the budget runs out, then reads them all.
+# Waits inside the page (one round trip instead of one per selector and poll) until every
+# selector matches, the page has gone quiet (anchorframe._render.quiet) or the budget runs
+# out, then reads them all. A value with nothing in it comes back with what the block-page
+# check reads (title, HTML start, text length by the shared rule: no layout), in the same call.
+# Its arguments are written into the script once per scraper (__ARGUMENTS__): an evaluate
+# argument is serialized and checked value by value in Python on every call.
 _CSS_JS = (
-    "async ([selectors, waitMs, attrs]) => { const text = "
+    "async () => { const [selectors, waitMs, attrs, settleMs, scanChars] = __ARGUMENTS__;"
+    + " const text = "
     + TEXT_JS
     + """;
   const deadline = performance.now() + waitMs;
+  const q = window.__afQuiet;
+  const sleep = q ? q.sleep : (ms) => new Promise((r) => setTimeout(r, ms));
   const all = () => selectors.every(([, sel]) => document.querySelector(sel));
-  while (!all() && performance.now() < deadline) {
-    await new Promise(r => setTimeout(r, 25));
-  }
+  const quiet = () => q !== undefined && document.readyState === "complete" && q.pending === 0 &&
+    performance.now() - q.last >= settleMs && [...q.timers.values()].every((due) => due > deadline);
+  while (!all() && performance.now() < deadline && !quiet()) await sleep(25);
   const out = {};
   for (const [name, sel] of selectors) {
     const el = document.querySelector(sel);
@@ -59,9 +71,13 @@ _CSS_JS = (
     const attr = attrs[name];
     out[name] = attr ? el.getAttribute(attr) : text(el);
   }
-  return out;
+  if (Object.values(out).some((v) => v !== null && v.trim())) return [out, null];
+  const html = document.documentElement ? document.documentElement.outerHTML.slice(0, scanChars) : "";
+  return [out, [document.title || "", html, document.body ? [...text(document.body)].length : 0]];
 }"""
 )
+# Pages that carry the quiet watch (an init script, added once per page).
+_WATCHED_PAGES: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
 def check_response(response: Any, url: str) -> int | None:
@@ -113,14 +129,21 @@ class CSS(Extractor):
         self.wait = max(0.0, float(wait))
         self.wait_until = wait_until
         self._pairs, self._attrs = split_selectors(selectors)
+        arguments = [[list(p) for p in self._pairs], self.wait * 1000, self._attrs, SETTLE_MS, SCAN_CHARS]
+        self._script = _CSS_JS.replace("__ARGUMENTS__", json.dumps(arguments), 1)
         self.__qualname__ = self.__name__ = f"css({self.http_selectors!r})"
 
     async def __call__(self, page: Any, row: Row) -> dict[str, Any]:
+        if self.wait and page not in _WATCHED_PAGES:
+            await page.add_init_script(QUIET_INIT_JS)
+            _WATCHED_PAGES.add(page)
         response = await page.goto(row.url, wait_until=self.wait_until)
         check_response(response, row.url)
-        arguments = [[list(p) for p in self._pairs], self.wait * 1000, self._attrs]
-        result: dict[str, Any] = await page.evaluate(_CSS_JS, arguments)
-        return result
+        result, seen = await page.evaluate(self._script)
+        doc = MainDocument.of(page) if seen else None
+        if doc is not None:
+            doc.text = PageText(str(seen[0]), str(seen[1]), int(seen[2]))
+        return dict(result)
 
     def __repr__(self) -> str:
         return self.__qualname__
@@ -131,7 +154,10 @@ def css(selectors: Mapping[str, str], *, wait: float = 3.0, wait_until: str = "d
 
     A selector may end with ``@attr`` to read an attribute instead of the text
     (``"link": "a.next@href"``). The page is given up to ``wait`` seconds for
-    every selector to appear (pages that render with JavaScript).
+    every selector to appear (pages that render with JavaScript), and less where a
+    selector is simply absent: once the page has loaded and gone quiet (no request
+    in flight, no timer due, no change for 300 ms; :mod:`anchorframe._render.quiet`),
+    what still matches nothing is None.
 
     Example:
         >>> import anchorframe as af

@@ -25,7 +25,7 @@ from anchorframe._engine.portal import run_in_portal
 
 from . import suites
 
-SECTIONS = ("throughput", "options", "overhead", "memory", "provisioning", "scale", "render")
+SECTIONS = ("throughput", "options", "overhead", "memory", "provisioning", "scale", "render", "orchestrator")
 
 SCALES: dict[str, dict[str, Any]] = {
     # ~6-8 minutes on 2 shared cores.
@@ -49,6 +49,9 @@ SCALES: dict[str, dict[str, Any]] = {
         "render_pages": {"static": 300, "js": 120, "mixed": 300},
         "render_reps": 3,
         "docs_pages": 200,
+        "orchestrator_pages": 200,
+        "orchestrator_js_pages": 100,
+        "orchestrator_rounds": 3,
     },
     # ~2 minutes: every section, one round, smaller samples.
     "quick": {
@@ -71,6 +74,9 @@ SCALES: dict[str, dict[str, Any]] = {
         "render_pages": {"static": 150, "js": 60, "mixed": 150},
         "render_reps": 1,
         "docs_pages": 100,
+        "orchestrator_pages": 100,
+        "orchestrator_js_pages": 50,
+        "orchestrator_rounds": 1,
     },
     # Seconds: the harness itself, for tests/test_benchmarks_smoke.py. Figures mean nothing.
     "smoke": {
@@ -93,6 +99,9 @@ SCALES: dict[str, dict[str, Any]] = {
         "render_pages": {"static": 6, "js": 3, "mixed": 6},
         "render_reps": 1,
         "docs_pages": 8,
+        "orchestrator_pages": 12,
+        "orchestrator_js_pages": 4,
+        "orchestrator_rounds": 1,
     },
 }
 
@@ -158,6 +167,10 @@ def run(scale_name: str, sections: set[str], log: Any = print) -> dict[str, Any]
         from .render import run_render  # section 7: benchmarks/render.py
 
         out["render"] = run_render(scale, log)
+    if "orchestrator" in sections:
+        from .orchestrator import run_orchestrator  # section 8: benchmarks/orchestrator.py
+
+        out["orchestrator"] = run_orchestrator(scale, log)
     log("done")
     out["machine"]["load_average_end"] = os.getloadavg()
     out["seconds"] = time.perf_counter() - started
@@ -323,6 +336,10 @@ def report(data: dict[str, Any]) -> str:
         from .render import render_report
 
         lines += render_report(data["render"])
+    if "orchestrator" in data:
+        from .orchestrator import orchestrator_report
+
+        lines += orchestrator_report(data["orchestrator"])
     return "\n".join(lines)
 
 

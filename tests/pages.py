@@ -3,6 +3,11 @@
 Paths:
   /page/<n>            a static page: <h1>Page n</h1> <p class=price>n.00</p>
   /js/<n>?delay=ms     the same, written by JavaScript after a delay
+  /late/<n>?after=ms&via=timer|fetch|script
+                       <h1> at once; the price written ms after the load event, by a timer,
+                       once a fetch of /slow?s=ms/1000 has answered, or by a script the page
+                       inserts at load, which the server sends ms later (/script/<n>?s=seconds)
+  /busy/<n>            the static page, with a timer re-armed every 50 ms (never quiet)
   /flaky/<n>?fail=k    500 for the first k requests, then the page
   /status/<code>       answers with that HTTP status
   /hang                never answers (until the server stops)
@@ -64,6 +69,29 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 f"<div id=app>loading</div><script>setTimeout(()=>{{document.getElementById('app')"
                 f".innerHTML='{inner}'}}, {delay})</script>",
             )
+        elif head == "late":
+            after = int(query.get("after", "500"))
+            price = f"document.body.insertAdjacentHTML('beforeend', '<p class=price>{number}.00</p>')"
+            if query.get("via") == "fetch":
+                write = f"fetch('/slow?s={after / 1000}').then(() => {{ {price}; }})"
+            elif query.get("via") == "script":
+                write = (
+                    "const s = document.createElement('script'); "
+                    f"s.src = '/script/{number}?s={after / 1000}'; document.head.appendChild(s)"
+                )
+            else:
+                write = f"setTimeout(() => {{ {price}; }}, {after})"
+            self._send(
+                200,
+                f"<title>Page {number}</title><h1>Page {number}</h1>"
+                f"<script>addEventListener('load', () => {{ {write}; }});</script>",
+            )
+        elif head == "script":
+            time.sleep(float(query.get("s", "0")))
+            body = f"document.body.insertAdjacentHTML('beforeend', '<p class=price>{number}.00</p>');"
+            self._send(200, body, "application/javascript")
+        elif head == "busy":
+            self._send(200, page + "<script>(function tick() { setTimeout(tick, 50); })();</script>")
         elif head == "flaky":
             if hits <= int(query.get("fail", "1")):
                 self._send(500, "<h1>Server error</h1>")

@@ -33,7 +33,14 @@ def test_every_benchmark_section_runs_and_scrapes_correctly(tmp_path, capsys):
     static = data["render"]["corpora"]["static"]["modes"]
     assert static["auto"]["sessions"] == static["http"]["sessions"] == 0 < static["browser"]["sessions"]
     assert data["render"]["corpora"]["js"]["modes"]["auto"]["browser_rows"] == 3
+    orchestrator = data["orchestrator"]
+    if "skipped" not in orchestrator:  # CI installs the documentation corpus (.ci/setup)
+        for kind, by_name in orchestrator["runs"].items():
+            for name, runs in by_name.items():
+                assert all(r["correct"] == r["pages"] > 0 for r in runs), (kind, name, runs)
+                assert all(r["python_ms"] > 0 and r["driver_ms"] > 0 for r in runs), (kind, name)
+        assert orchestrator["runs"]["static"]["anchorframe"][0]["own_ms"] is not None
     markdown = (tmp_path / "results.md").read_text()
     assert "## 1-2. Throughput" in markdown and "## 3. Engine overhead" in markdown
-    assert '## 7. render="browser"' in markdown
+    assert '## 7. render="browser"' in markdown and "## 8. Orchestrator CPU" in markdown
     assert markdown in capsys.readouterr().out

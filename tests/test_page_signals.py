@@ -76,3 +76,32 @@ def test_the_final_url_after_a_redirect_is_recorded(no_chromium_left):
     with RobotsSite(robots_redirect=True) as site:
         ((doc, _, _),) = asyncio.run(_visit([site.url("/robots.txt")]))
     assert doc.status == 200 and doc.url.endswith("/real-robots.txt")
+
+
+def test_a_navigation_by_click_is_read_from_navigation_timing(no_chromium_left):
+    """No goto returned the document (a link was clicked): its status and URL still come back."""
+    from playwright.async_api import async_playwright
+
+    from anchorframe.backends._chromium import find_chromium
+
+    async def visit(start: str) -> MainDocument:
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(executable_path=str(find_chromium()))
+            try:
+                page = await browser.new_page()
+                doc = MainDocument.watch(page)
+                await page.goto(start)
+                doc.reset()
+                await page.set_content("<a href='/status/404'>gone</a>")
+                await page.click("a")
+                await page.wait_for_url("**/status/404")
+                await doc.confirm(page)
+                return doc
+            finally:
+                await browser.close()
+
+    from .pages import TestSite
+
+    with TestSite() as site:
+        doc = asyncio.run(visit(site.url("/page/1")))
+    assert doc.status == 404 and doc.url.endswith("/status/404") and doc.headers == {}

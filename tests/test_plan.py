@@ -114,3 +114,16 @@ def test_af_plan_takes_workers():
     urls = [f"https://example.com/{n}" for n in range(100_000)]
     plan = af.plan(urls, backend=af.LocalBackend(), workers=2)
     assert plan.workers == 2
+
+
+def test_a_measured_orchestrator_cost_sizes_the_cloud_plan_and_is_named():
+    """At 70 ms of CPU per page one process drives a third of what it does at 23: fewer sessions each."""
+    from anchorframe._core.plan import process_pages_per_second, sessions_per_process
+
+    default = plan_sessions(100_000, kind="cloud", cores=2)
+    measured = plan_sessions(100_000, kind="cloud", cores=2, orchestrator_ms=70.0)
+    each = sessions_per_process(3.0, 4, 70.0)
+    assert each < sessions_per_process(3.0, 4) and process_pages_per_second(70.0) == pytest.approx(10.0)
+    assert (measured.workers, measured.sessions) == (2, 2 * each) and measured.sessions < default.sessions
+    assert "70.0 ms of CPU per page, as the last run here measured it" in measured.explain()
+    assert "benchmarks/orchestrator.py" in default.explain()

@@ -213,3 +213,37 @@ def test_after_an_episode_sessions_come_back_one_at_a_time(monkeypatch):
     assert len(came_back) >= 1, sessions[["session", "started", "ended", "error"]]
     gaps = came_back.diff().dropna().dt.total_seconds()
     assert (gaps >= 0.6).all(), gaps.tolist()  # one at a time, ADD_EVERY apart (all at once: 0 s)
+
+
+def test_a_run_measures_its_own_cpu_per_page_and_the_next_plan_uses_it(monkeypatch):
+    """~10 ms of Python per row: the run says >= that per page, and a cloud plan after it is sized on it."""
+    from anchorframe._core.plan import plan_sessions
+    from anchorframe._run import result as _result
+
+    monkeypatch.setattr(_result, "_MEASURED", [])
+
+    async def ten_ms(page, row):
+        await page.goto(row.url)
+        deadline = time.process_time() + 0.01
+        while time.process_time() < deadline:
+            pass
+        return {"h1": await page.inner_text("h1")}
+
+    backend = FakeBackend(lambda url: FakeDocument(texts={"h1": url}))
+    urls = [f"https://shop.test/{n}" for n in range(60)]
+    result = af.scrape(urls, ten_ms, backend=backend, sessions=1, tabs=2, progress=False, retries=0)
+    assert result.counts["ok"] == len(urls)
+    measured = result.orchestrator_ms_per_page
+    assert measured is not None and measured >= 9.0  # the scraper's own 10 ms, and the engine's work
+    assert _result.measured_orchestrator_ms() == measured
+
+    class Cloud(FakeBackend):  # what af.plan sees of a cloud backend: its kind
+        kind = "cloud"
+
+    many = [f"https://shop.test/{n}" for n in range(100_000)]
+    plan = af.plan(many, backend=Cloud())
+    assert f"{measured:.1f} ms of CPU per page, as the last run here measured it" in plan.explain()
+    sized = plan_sessions(100_000, kind="cloud", workers=plan.workers, orchestrator_ms=measured)
+    assert (
+        plan.sessions == sized.sessions != plan_sessions(100_000, kind="cloud", workers=plan.workers).sessions
+    )

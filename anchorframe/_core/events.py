@@ -78,6 +78,9 @@ class RunState:
     sessions: dict[str, SessionState] = field(default_factory=dict)
     #: While the orchestrator is saturated, what the panel shows (``_saturation.py``); else None.
     saturation: str | None = None
+    #: CPU ms this process and its Playwright driver spent per row resolved, measured during
+    #: the run by the saturation watch (None: not measured, e.g. no browser session started).
+    orchestrator_ms_per_page: float | None = None
 
     @property
     def rows_done(self) -> int:

@@ -21,7 +21,10 @@ The rules, with the measurements behind them:
   plan says how many processes (``workers=``) its sessions need, caps the sessions
   at what the given ``workers`` keep busy, and estimates the duration from the
   slower of the sessions and the processes. ``workers`` not given (``af.plan``):
-  as many as the sessions need, at most one per core of this machine.
+  as many as the sessions need, at most one per core of this machine. Once a run in
+  this process has measured its own CPU per page (``ScrapeResult.orchestrator_ms_per_page``,
+  sampled by the saturation watch), plans made after it use that figure
+  (``orchestrator_ms=``) and say so: what this machine really drives, on these pages.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ __all__ = [
     "Plan",
     "machine_cores",
     "plan_sessions",
+    "process_pages_per_second",
     "sessions_per_process",
 ]
 
@@ -53,12 +57,15 @@ CLOUD_START_SECONDS = 20.0
 CLOUD_TARGET_SECONDS = 300.0
 CLOUD_MAX_SESSIONS = 200
 #: CPU (ms) that this Python process and its Playwright driver spend together per page,
-#: measured by ``benchmarks/scale.py`` (``python -m benchmarks --only scale``) on a 2-core VM
-#: (AMD EPYC, shared), 150 pages over CDP: anchorframe with ``extract=`` 4.2 ms Python + 18.1 ms
-#: Node driver = 22.3 ms; the tuned hand-written script 23.3 ms; a plain callable (a page per
-#: row, one ``inner_text`` per field) 62.5 ms. The issue measured 47 ms (19 ms tuned) for
-#: hand-written scripts on the same kind of machine. CPU time, so other load barely moves it.
-ORCHESTRATOR_MS_PER_PAGE = 22.3
+#: measured by ``benchmarks/orchestrator.py`` (``python -m benchmarks --only orchestrator``) on
+#: real-sized pages (CPython's Sphinx docs, 20-700 KB, with their stylesheets and scripts),
+#: ``extract=`` of three fields, 1 session x 4 tabs over CDP, on a 2-core VM (AMD EPYC, shared):
+#: static pages 21.0 and 28.6 ms in two runs of 3 x 200 pages (4.0 + 17.1 and 5.8 + 22.8 ms of
+#: Python + Node driver; the hand-tuned script 22.7 and 28.3 ms in the same rounds), 24.2 and
+#: 25.8 ms in two shorter ones: 25 ms is within 20 % of each. CPU per page moves with the load
+#: on the machine, so a run measures its own (``ScrapeResult.orchestrator_ms_per_page``, within
+#: 2 % of the benchmark's figure), and the plans made after it in the same process use that one.
+ORCHESTRATOR_MS_PER_PAGE = 25.0
 #: The share of one core a driver process is planned to use: above it, event-loop lag grows
 #: and pages wait for the orchestrator instead of the browser.
 DRIVER_UTILIZATION = 0.7
@@ -165,11 +172,13 @@ def plan_sessions(
     max_sessions: int | None = None,
     max_session_minutes: float | None = None,
     workers: int | None = None,
+    orchestrator_ms: float | None = None,
 ) -> Plan:
     """Size a run of ``urls`` unique URLs for a backend of ``kind`` ("local" or "cloud").
 
     Explicit ``sessions`` and ``tabs`` win over the rules (still capped by the
-    work there is). Example:
+    work there is). ``orchestrator_ms``: the CPU a page cost this machine's orchestrator
+    as a run here measured it (None: :data:`ORCHESTRATOR_MS_PER_PAGE`). Example:
 
         >>> plan = plan_sessions(5000, kind="cloud", seconds_per_url=3, target_seconds=60, cores=8)
         >>> plan.sessions, plan.workers
@@ -248,7 +257,9 @@ def plan_sessions(
         tabs = fewer
     explicit = any(r.endswith("session(s), as asked") for r in reasons)
     if cloud:
-        sessions, workers = _fit_processes(sessions, workers, tabs, spu, cores, explicit, reasons)
+        sessions, workers = _fit_processes(
+            sessions, workers, tabs, spu, cores, explicit, reasons, orchestrator_ms
+        )
     else:
         workers = workers or 1
         if sessions < workers:
@@ -261,7 +272,7 @@ def plan_sessions(
     def estimate(count: int) -> tuple[float, float]:
         seconds = start + math.ceil(urls / (count * tabs)) * spu
         if cloud:  # the processes may be slower than the sessions: the slower one sets the pace
-            seconds = max(seconds, start + urls / (workers * PROCESS_PAGES_PER_SECOND))
+            seconds = max(seconds, start + urls / (workers * process_pages_per_second(orchestrator_ms)))
         return seconds, count * seconds / 60.0
 
     est_seconds, minutes = estimate(sessions)
@@ -296,14 +307,26 @@ def plan_sessions(
     )
 
 
-def sessions_per_process(seconds_per_url: float, tabs: int) -> int:
+def process_pages_per_second(orchestrator_ms: float | None = None) -> float:
+    """Pages/s one driver process keeps going at ``orchestrator_ms`` of CPU per page (None: the default).
+
+    Example:
+        >>> process_pages_per_second() == PROCESS_PAGES_PER_SECOND, round(process_pages_per_second(35.0), 1)
+        (True, 20.0)
+    """
+    if orchestrator_ms is None or not orchestrator_ms > 0:
+        return PROCESS_PAGES_PER_SECOND
+    return 1000.0 * DRIVER_UTILIZATION / orchestrator_ms
+
+
+def sessions_per_process(seconds_per_url: float, tabs: int, orchestrator_ms: float | None = None) -> int:
     """Sessions of ``tabs`` tabs one driver process keeps busy at ``seconds_per_url`` per page.
 
     Example:
         >>> sessions_per_process(3.0, 4) == int(PROCESS_PAGES_PER_SECOND * 3.0 / 4)
         True
     """
-    return max(1, int(PROCESS_PAGES_PER_SECOND * seconds_per_url / tabs))
+    return max(1, int(process_pages_per_second(orchestrator_ms) * seconds_per_url / tabs))
 
 
 def _fit_processes(
@@ -314,13 +337,20 @@ def _fit_processes(
     cores: int | None,
     explicit: bool,
     reasons: list[str],
+    orchestrator_ms: float | None = None,
 ) -> tuple[int, int]:
     """Cloud sessions vs the driver processes that feed them: (sessions, workers)."""
-    each = sessions_per_process(spu, tabs)
+    each = sessions_per_process(spu, tabs, orchestrator_ms)
     needed = math.ceil(sessions / each)
+    measured = orchestrator_ms is not None and orchestrator_ms > 0
+    cost = (
+        f"{orchestrator_ms:.1f} ms of CPU per page, as the last run here measured it"
+        if measured
+        else f"{ORCHESTRATOR_MS_PER_PAGE:g} ms of CPU per page, benchmarks/orchestrator.py's figure"
+    )
     head = (
         f"one driver process keeps about {each} sessions busy at {spu:g} s per page "
-        f"({PROCESS_PAGES_PER_SECOND:.0f} pages/s at {ORCHESTRATOR_MS_PER_PAGE:g} ms of CPU per page); "
+        f"({process_pages_per_second(orchestrator_ms):.0f} pages/s at {cost}); "
         f"{sessions} sessions need {needed} process(es): workers={needed}"
     )
     if workers is None:

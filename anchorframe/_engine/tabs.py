@@ -9,7 +9,9 @@ always gets a real page. Every decision about the outcome is the ledger's.
 
 Before it closes a page, the tab notes what the site said (:class:`Signals`):
 a 429/503 main document (the site asks to slow down) or a block page (a bot
-challenge).
+challenge). The main document is the one the row's navigations returned
+(:class:`~anchorframe._render.page_signals.MainDocument`): no event per sub-resource, and on
+an ordinary page no round trip beyond the callable's own.
 
 A session's tabs share one browser context (:class:`SharedContext`). After
 ``renew_after`` rows in it, the session makes one fresh context and each tab
@@ -284,6 +286,7 @@ class Tab:
         doc, page = self._doc, self._page
         if doc is None or page is None:
             return
+        await doc.confirm(page, timeout=min(1.0, self.timeout))
         status = doc.status
         self.signals = Signals(status=status)
         throttle = throttle_of(doc, time.time())
@@ -294,7 +297,8 @@ class Tab:
         if not (failed or empty or (status or 0) >= 400):
             return
         with contextlib.suppress(Exception):
-            text = await read_page(page, timeout=min(1.0, self.timeout))  # a loaded page answers in ms
+            # The extractors read it in their own evaluate; else one round trip (a loaded page answers in ms).
+            text = doc.text or await read_page(page, timeout=min(1.0, self.timeout))
             blocked = blocked_of(doc, text, expect_content=empty)
             if blocked is not None:
                 self.signals = Signals(blocked=blocked, status=status)

@@ -1,10 +1,18 @@
 """What a row's page said, for the site gate and the blocked-page check: status, headers, title, text.
 
 The user's callable navigates; anchorframe does not. So the tab records the
-*main document's* last response as it arrives (:class:`MainDocument`, a
-``page.on("response")`` listener: the final answer after redirects) and, when
-a row ends, reads the page's title, HTML start and text length in one
-round trip (:func:`read_page`). From those, with no I/O:
+*main document's* last response (:class:`MainDocument`: the final answer after
+redirects) from the navigations the callable makes through the page it was handed
+(``goto``, ``reload``, ``go_back``, ``go_forward`` return it), and for a navigation made
+otherwise (a click, a form, a script) reads its status and URL from Navigation Timing
+in one round trip (:meth:`MainDocument.confirm`; its headers are then unknown). Not a
+``page.on("response")`` listener: that subscribes the page to every response, so each
+stylesheet, script and image of a page became a message from Playwright's driver and
+an event handled in Python (on 20-700 KB documentation pages, ~40 % of this process's
+CPU per page; ``benchmarks/orchestrator.py``). On signs of trouble only, the title,
+HTML start and text length are read too: by the built-in extractors inside their own
+evaluate (:attr:`MainDocument.text`), else in one more round trip (:func:`read_page`).
+From those, with no I/O:
 
 * :func:`throttle_of`: the site answered 429 or 503: slow down, and for how
   long (``Retry-After``, RFC 9110 §10.2.3);
@@ -21,50 +29,129 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import weakref
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from .._manners.sites import parse_retry_after
 from .blocked import SCAN_CHARS, Blocked, detect_blocked
+from .text import TEXT_JS
 
 __all__ = ["MainDocument", "PageText", "Throttle", "blocked_of", "read_page", "throttle_of"]
 
 THROTTLE_STATUSES = frozenset({429, 503})
-_READ_SCRIPT = f"""() => [
-  document.title || "",
-  document.documentElement ? document.documentElement.outerHTML.slice(0, {SCAN_CHARS}) : "",
-  document.body ? document.body.innerText.trim().length : 0,
-]"""
+#: The page's methods that navigate its main frame and return the main document's response.
+NAVIGATIONS = ("goto", "reload", "go_back", "go_forward")
+# The text length by the shared rule: no innerText, which lays the whole page out first.
+_READ_SCRIPT = (
+    "() => { const text = "
+    + TEXT_JS
+    + f""";
+  return [
+    document.title || "",
+    document.documentElement ? document.documentElement.outerHTML.slice(0, {SCAN_CHARS}) : "",
+    document.body ? [...text(document.body)].length : 0,
+  ];
+}}"""
+)
+# Navigation Timing's answer for the current document (responseStatus: Chromium 109+; 0 unknown).
+_NAVIGATION_SCRIPT = """() => {
+  const entry = performance.getEntriesByType("navigation")[0];
+  return [location.href, entry && entry.responseStatus ? entry.responseStatus : 0];
+}"""
+_WATCHED: weakref.WeakKeyDictionary[Any, MainDocument] = weakref.WeakKeyDictionary()
 
 
 @dataclass(eq=False)
 class MainDocument:
-    """The last response of a page's main-frame navigation (status, lowercase headers, final URL)."""
+    """The last response of a page's main-frame navigation (status, lowercase headers, final URL).
+
+    Example:
+        >>> class Page:  # what Playwright's page.goto returns, in short
+        ...     url = ""
+        ...     async def goto(self, url):
+        ...         self.url = url
+        ...         return MainDocument(status=503, headers={"Retry-After": "7"}, url=url)
+        >>> page = Page()
+        >>> doc = MainDocument.watch(page)
+        >>> _ = asyncio.run(page.goto("https://a.com/p"))
+        >>> doc.status, doc.headers, MainDocument.of(page) is doc
+        (503, {'retry-after': '7'}, True)
+    """
 
     status: int | None = None
     headers: dict[str, str] = field(default_factory=dict)
     url: str = ""
+    #: What the row's own evaluate read for the block-page check (built-in extractors, on an
+    #: all-empty value), so that the tab need not ask the page again.
+    text: PageText | None = None
 
     @classmethod
     def watch(cls, page: Any) -> MainDocument:
-        """Record ``page``'s main-document responses from now on (attach once per page)."""
+        """Record the responses of ``page``'s navigations from now on (once per page).
+
+        ``page``'s own :data:`NAVIGATIONS` methods are wrapped (on this page object only):
+        each returns the main document's final response, which is noted on its way back.
+        """
         record = cls()
-
-        def on_response(response: Any) -> None:
-            try:
-                if response.frame == page.main_frame and response.request.is_navigation_request():
-                    record.status = response.status
-                    record.headers = dict(response.headers)
-                    record.url = response.url
-            except Exception:  # a response of a closing page: nothing to record
-                pass
-
-        page.on("response", on_response)
+        for name in NAVIGATIONS:
+            original = getattr(page, name, None)
+            if original is not None:
+                setattr(page, name, _noting(original, record))
+        with contextlib.suppress(TypeError):  # an object that takes no weak reference: not findable
+            _WATCHED[page] = record
         return record
+
+    @classmethod
+    def of(cls, page: Any) -> MainDocument | None:
+        """The record :meth:`watch` keeps for ``page``, if any."""
+        try:
+            return _WATCHED.get(page)
+        except TypeError:
+            return None
+
+    def note(self, response: Any) -> None:
+        """Record a navigation's response (None: a navigation with none, e.g. to a fragment)."""
+        if response is None:
+            return
+        try:
+            self.status = int(response.status)
+            self.headers = {str(k).lower(): str(v) for k, v in dict(response.headers).items()}
+            self.url = str(response.url)
+        except Exception:  # a response of a closing page: nothing to record
+            pass
+
+    async def confirm(self, page: Any, timeout: float = 5.0) -> None:
+        """Make the record the page's current document's, if a navigation not made through the
+        wrapped methods (a click, a form, a script) replaced it: status and URL from Navigation
+        Timing in one round trip; the headers are then unknown. No round trip otherwise."""
+        url = str(getattr(page, "url", "") or "")
+        if not url.startswith(("http:", "https:")) or _same_document(url, self.url):
+            return
+        with contextlib.suppress(Exception):
+            href, status = await asyncio.wait_for(page.evaluate(_NAVIGATION_SCRIPT), timeout)
+            self.status, self.headers, self.url = (int(status) or None), {}, str(href)
 
     def reset(self) -> None:
         """Forget the last row's response (call before each row on a reused page)."""
-        self.status, self.headers, self.url = None, {}, ""
+        self.status, self.headers, self.url, self.text = None, {}, "", None
+
+
+def _noting(original: Callable[..., Awaitable[Any]], record: MainDocument) -> Callable[..., Awaitable[Any]]:
+    @functools.wraps(original)
+    async def navigate(*args: Any, **kwargs: Any) -> Any:
+        response = await original(*args, **kwargs)
+        record.note(response)
+        return response
+
+    return navigate
+
+
+def _same_document(a: str, b: str) -> bool:
+    """Two URLs of one document: equal but for the fragment."""
+    return a.partition("#")[0] == b.partition("#")[0]
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ from .._core.table import InputTable
 from .._display.progress import choose_display
 from ..backends._base import Backend
 from .assemble import build_result, rerun_for, session_records
-from .result import ScrapeResult
+from .result import ScrapeResult, measured_orchestrator_ms, note_measured
 
 if TYPE_CHECKING:
     from .._engine.engine import Engine
@@ -61,7 +61,12 @@ def last_result() -> ScrapeResult | None:
 def plan_for(table: InputTable, backend: Backend, **sizing: Any) -> Plan:
     """The plan of ``table``'s rows on ``backend`` (sizing options by name, as ``af.plan`` takes them)."""
     return plan_sessions(
-        len(table.work), kind=backend.kind, rows=table.rows, invalid=len(table.invalid), **sizing
+        len(table.work),
+        kind=backend.kind,
+        rows=table.rows,
+        invalid=len(table.invalid),
+        orchestrator_ms=measured_orchestrator_ms(),
+        **sizing,
     )
 
 
@@ -167,7 +172,8 @@ class InProcess:
         return self.engine.ledger.attempt_records if self.engine else []
 
     def annotate(self, result: ScrapeResult) -> None:
-        pass
+        if self.engine is not None:
+            result.orchestrator_ms_per_page = self.engine.state.orchestrator_ms_per_page
 
     def close(self, result: ScrapeResult | None, *, interrupted: bool) -> None:
         pass
@@ -269,6 +275,8 @@ async def _run(
             else table.rows - len(table.invalid) - sum(len(w.positions) for w in todo.work),
         )
         executor.annotate(result)
+        if result.orchestrator_ms_per_page is not None:
+            note_measured(result.orchestrator_ms_per_page)
         if writer is not None:
             writer.close(
                 errors=result.errors,

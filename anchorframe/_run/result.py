@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from .._display.timeline import Timeline
     from .._store.export import Nested
 
-__all__ = ["ScrapeResult"]
+__all__ = ["ScrapeResult", "measured_orchestrator_ms", "note_measured"]
 
 
 @dataclass(eq=False)
@@ -78,6 +78,9 @@ class ScrapeResult:
     resumed_rows: int = 0
     #: The user's polars or pyarrow input: ``results`` is given back as its kind (None: pandas).
     _native: NativeFrame | None = field(default=None, repr=False)
+    #: CPU ms this process and its Playwright driver spent per page in this run (the mean over
+    #: the shards with ``workers=``); None when not measured. ``af.plan`` sizes on it.
+    orchestrator_ms_per_page: float | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         # A result pickles (a cache, a Dask task, another process): its retry hook travels without
@@ -368,3 +371,23 @@ class _Results:
 _descriptor = _Results()
 _descriptor.__set_name__(ScrapeResult, "results")
 ScrapeResult.results = _descriptor  # type: ignore[assignment]
+
+
+#: The latest run's own orchestrator CPU per page here, kept while later runs measure none.
+_MEASURED: list[float] = []
+
+
+def note_measured(ms_per_page: float) -> None:
+    """Keep a run's measured orchestrator CPU per page for the plans that follow in this process."""
+    _MEASURED[:] = [ms_per_page]
+
+
+def measured_orchestrator_ms() -> float | None:
+    """What a page cost this machine's orchestrator in the latest run here that measured it.
+
+    Example:
+        >>> measured = measured_orchestrator_ms()  # None until a run here has measured it
+        >>> measured is None or measured > 0
+        True
+    """
+    return _MEASURED[-1] if _MEASURED else None

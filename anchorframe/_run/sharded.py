@@ -31,6 +31,7 @@ from .._scale.shards import Coordinator, shard_plans, shard_spec
 from .._store.checkpoint_partitions import PartitionCheckpoint, open_partition_checkpoint
 from .._store.out import check_out, commit, finish, part_table, partitions_in, rows_in, stage
 from ..backends._base import Backend
+from .result import measured_orchestrator_ms
 
 __all__ = ["LocalShards", "Sharded"]
 
@@ -145,11 +146,22 @@ class Sharded:
         if options.dask_input is not None:  # partitions, counted on the cluster (``_dask_input.py``)
             self.lengths, partitions = await asyncio.to_thread(_partitions, options, shards)
             rows_total = sum(self.lengths[item.key] for item in todo.work)
-            run_plan = plan_sessions(rows_total, kind=backend.kind, rows=rows_total, **sizing)
+            run_plan = plan_sessions(
+                rows_total,
+                kind=backend.kind,
+                rows=rows_total,
+                orchestrator_ms=measured_orchestrator_ms(),
+                **sizing,
+            )
         else:
             # The plan sizes the sessions for the shards there are (a Dask cluster has its own count).
             run_plan = plan_sessions(
-                len(todo.work), kind=backend.kind, rows=todo.rows, invalid=len(todo.invalid), **sizing
+                len(todo.work),
+                kind=backend.kind,
+                rows=todo.rows,
+                invalid=len(todo.invalid),
+                orchestrator_ms=measured_orchestrator_ms(),
+                **sizing,
             )
         plans = shard_plans(run_plan, shards.count)
         # The run's site limits hold for all shards together: the coordinator gives each its share
@@ -251,6 +263,8 @@ class Sharded:
         # What a row cost each shard's orchestrator, measured during the run (see _plan.py).
         cpu = coordinator.cpu_per_row() if coordinator else {}
         result.sessions["worker_cpu_ms_per_row"] = result.sessions["worker"].map(cpu).astype("float64")
+        if cpu:
+            result.orchestrator_ms_per_page = sum(cpu.values()) / len(cpu)
         if cpu:
             log.info(
                 "Orchestrator CPU per row (Python + Playwright driver): %s.",

@@ -1,0 +1,342 @@
+"""What a browser page costs the orchestrator, on real-sized pages: anchorframe vs the tuned script.
+
+With cloud sessions the only work left on the user's machine is the orchestrator: this
+Python process and Playwright's Node driver. Their CPU per page decides how many sessions
+one process keeps busy, and ``anchorframe/_core/plan.py``'s ``ORCHESTRATOR_MS_PER_PAGE``
+is set from this benchmark.
+
+* **Corpus**: CPython's Sphinx documentation (:mod:`benchmarks.docs_corpus`, 20-700 KB pages
+  with their stylesheets and scripts), static pages and the ``/js/`` pattern whose field
+  JavaScript writes after load. Every run reads a fresh URL of each page (a query string the
+  server ignores), so no contender gets the main documents from the browser's cache.
+* **Contenders**, on the same Chromium over CDP, 1 session x :data:`TABS` tabs, same pages,
+  in alternating order round by round (A B, B A, ...):
+  * *anchorframe*: ``af.ascrape(urls, extract=FIELDS, render="browser")``, its defaults;
+  * *tuned script*: one page per tab kept for every URL, ``goto`` to ``domcontentloaded``,
+    one ``evaluate`` that waits inside the page for the fields it knows every page has,
+    then reads them all (:data:`TUNED_JS`). Its driver is started once, like anchorframe's
+    warm one; each run connects over CDP, as anchorframe does.
+* **CPU** of each process, sampled with ``psutil`` before and after each run: this Python
+  process, the Playwright driver (every ``node`` child: only the running contender's works),
+  and Chromium (the browser process and its descendants alive at the end; a renderer that
+  exited during the run is not counted, so Chromium's figure is a lower bound).
+  *orchestrator* = Python + driver. Also each anchorframe run's own figure: the CPU its
+  saturation watch sampled, per page (``result.orchestrator_ms_per_page``).
+
+``python -m benchmarks --only orchestrator`` or, alone,
+``flock /tmp/af-browser.lock python -m benchmarks.orchestrator [--pages 200 --rounds 3]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import anchorframe as af
+
+from .browsers import SharedBackend, launch_browsers
+from .docs_corpus import FIELDS, JS_FIELDS, DocsServer, docs_pages, docs_root
+
+__all__ = ["orchestrator_report", "run_orchestrator"]
+
+TABS = 4
+#: What the tuned script waits for (it knows its site): the h1 on static pages, the note on /js/ ones.
+REQUIRED = {"static": ["h1"], "js": [".af-note"]}
+
+TUNED_JS = """async ([fields, required]) => {
+  const deadline = performance.now() + 10000;
+  while (!required.every(s => document.querySelector(s)) && performance.now() < deadline) {
+    await new Promise(r => setTimeout(r, 25));
+  }
+  const out = {};
+  for (const [name, sel, attr] of fields) {
+    const el = document.querySelector(sel);
+    out[name] = el ? (attr ? el.getAttribute(attr) : el.innerText.trim()) : null;
+  }
+  return out;
+}"""
+
+Run = Callable[[list[str]], Awaitable[tuple[list[Any], float | None]]]
+
+
+def _fields(kind: str) -> dict[str, str]:
+    return dict(JS_FIELDS if kind == "js" else FIELDS)
+
+
+class _CPU:
+    """CPU seconds of this process, its Playwright drivers and one Chromium's process tree."""
+
+    def __init__(self, chromium_pid: int, server_pid: int | None) -> None:
+        import psutil
+
+        self.me = psutil.Process()
+        self.chromium = psutil.Process(chromium_pid)
+        self.skip = {chromium_pid, server_pid}
+
+    def sample(self) -> dict[str, float]:
+        import psutil
+
+        def seconds(process: Any) -> float:
+            try:
+                return float(sum(process.cpu_times()[:2]))
+            except psutil.Error:
+                return 0.0
+
+        drivers = sum(
+            seconds(child)
+            for child in self.me.children()
+            if child.pid not in self.skip and "node" in (child.name() or "").lower()
+        )
+        browser = seconds(self.chromium) + sum(seconds(c) for c in self.chromium.children(recursive=True))
+        return {"python": seconds(self.me), "driver": drivers, "chromium": browser}
+
+
+def _anchorframe(cdp: list[str], kind: str) -> Run:
+    async def run(urls: list[str]) -> tuple[list[Any], float | None]:
+        result = await af.ascrape(
+            urls,
+            extract=_fields(kind),
+            render="browser",
+            backend=SharedBackend(cdp),
+            sessions=1,
+            tabs=TABS,
+            progress=False,
+        )
+        frame = result.results
+        values = [
+            {name: row[name] for name in _fields(kind)} if row["af_status"] == "ok" else None
+            for row in frame.to_dict("records")
+        ]
+        return values, result.orchestrator_ms_per_page
+
+    return run
+
+
+def _tuned(playwright: Any, cdp: list[str], kind: str) -> Run:
+    fields = [[name, *selector.split("@", 1)] for name, selector in _fields(kind).items()]
+    for field in fields:
+        if len(field) == 2:
+            field.append("")
+    argument = [fields, REQUIRED[kind]]
+
+    async def run(urls: list[str]) -> tuple[list[Any], float | None]:
+        results: list[Any] = [None] * len(urls)
+        queue = list(enumerate(urls))
+        browser = await playwright.chromium.connect_over_cdp(cdp[0])
+        context = browser.contexts[0]
+
+        async def worker() -> None:
+            page = await context.new_page()
+            try:
+                while queue:
+                    index, url = queue.pop(0)
+                    await page.goto(url, wait_until="domcontentloaded")
+                    results[index] = await page.evaluate(TUNED_JS, argument)
+            finally:
+                await page.close()
+
+        await asyncio.gather(*(worker() for _ in range(TABS)))
+        await browser.close()  # over CDP: disconnects
+        return results, None
+
+    return run
+
+
+def _correct(kind: str, values: list[Any]) -> int:
+    """Rows with an h1 (and, on /js/ pages, the note JavaScript wrote)."""
+    need = ("h1", "note") if kind == "js" else ("h1",)
+    return sum(1 for v in values if v and all(v.get(name) for name in need))
+
+
+async def _measure(cpu: _CPU, run: Run, urls: list[str]) -> dict[str, Any]:
+    before = cpu.sample()
+    started = time.perf_counter()
+    values, own = await run(urls)
+    seconds = time.perf_counter() - started
+    after = cpu.sample()
+    pages = len(urls)
+    ms = {name: (after[name] - before[name]) * 1000 / pages for name in before}
+    return {
+        "python_ms": ms["python"],
+        "driver_ms": ms["driver"],
+        "orchestrator_ms": ms["python"] + ms["driver"],
+        "chromium_ms": ms["chromium"],
+        "pages_per_s": pages / seconds,
+        "own_ms": own,
+        "values": values,
+    }
+
+
+async def orchestrator_cpu(site: DocsServer, scale: dict[str, Any], log: Any = print) -> dict[str, Any]:
+    """Every round: static then /js/ pages, anchorframe and the tuned script in alternating order."""
+    from playwright.async_api import async_playwright
+
+    pages = docs_pages(int(scale.get("orchestrator_pages", 200)))
+    js_pages = pages[: int(scale.get("orchestrator_js_pages", len(pages) // 2))]
+    rounds = int(scale.get("orchestrator_rounds", 3))
+    browsers = await launch_browsers(1)
+    cdp = [browsers[0].cdp_url]
+    cpu = _CPU(browsers[0].pid, site.pid)
+    rows: dict[str, dict[str, list[dict[str, Any]]]] = {"static": {}, "js": {}}
+    try:
+        async with async_playwright() as playwright:
+            contenders = {
+                kind: {"anchorframe": _anchorframe(cdp, kind), "tuned script": _tuned(playwright, cdp, kind)}
+                for kind in rows
+            }
+            for kind in rows:  # imports, both drivers, the browser's caches of stylesheets and scripts
+                prefix = "/js" if kind == "js" else ""
+                for run in contenders[kind].values():
+                    await run([site.url(f"{prefix}{p}?warm") for p in pages[:8]])
+            for number in range(rounds):
+                for kind, paths in (("static", pages), ("js", js_pages)):
+                    order = list(contenders[kind].items())
+                    if number % 2:
+                        order.reverse()
+                    for name, run in order:
+                        prefix = "/js" if kind == "js" else ""
+                        urls = [site.url(f"{prefix}{p}?r={number}{name[0]}") for p in paths]
+                        row = await _measure(cpu, run, urls)
+                        row["correct"] = _correct(kind, row.pop("values"))
+                        row["pages"] = len(urls)
+                        rows[kind].setdefault(name, []).append(row)
+                        log(f"orchestrator: round {number + 1} {kind} {name}: " + _brief(row))
+    finally:
+        for browser in browsers:
+            await browser.end()
+    return {"tabs": TABS, "rounds": rounds, "runs": rows, "summary": _summarise(rows)}
+
+
+def _brief(row: dict[str, Any]) -> str:
+    return ", ".join(f"{k} {v:.1f}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items())
+
+
+def _summarise(rows: dict[str, dict[str, list[dict[str, Any]]]]) -> dict[str, Any]:
+    """Medians per contender and kind, and anchorframe / tuned within each round, then the median."""
+    out: dict[str, Any] = {}
+    for kind, by_name in rows.items():
+        medians = {
+            name: {
+                key: statistics.median(r[key] for r in runs if r[key] is not None)
+                if any(r[key] is not None for r in runs)
+                else None
+                for key in runs[0]
+            }
+            for name, runs in by_name.items()
+        }
+        af_runs, tuned_runs = by_name["anchorframe"], by_name["tuned script"]
+        ratios = {
+            key: statistics.median(a[key] / t[key] for a, t in zip(af_runs, tuned_runs, strict=True))
+            for key in ("python_ms", "orchestrator_ms", "pages_per_s")
+        }
+        out[kind] = {"medians": medians, "af_over_tuned": ratios}
+    return out
+
+
+def run_orchestrator(scale: dict[str, Any], log: Any = print) -> dict[str, Any]:
+    """The whole benchmark; ``scale``: ``orchestrator_pages``, ``_js_pages`` and ``_rounds``."""
+    from anchorframe._engine.portal import run_in_portal
+
+    if docs_root() is None:
+        log("orchestrator: skipped, no documentation here (apt-get install python3.11-doc)")
+        return {"skipped": "no Sphinx documentation here: apt-get install python3.11-doc"}
+    with DocsServer() as site:
+        return run_in_portal(orchestrator_cpu(site, scale, log))
+
+
+def orchestrator_report(data: dict[str, Any]) -> list[str]:
+    """The markdown section of ``benchmarks/results.md``."""
+    from anchorframe._core.plan import ORCHESTRATOR_MS_PER_PAGE
+
+    if "skipped" in data:
+        return ["## 8. Orchestrator CPU per page on real-sized pages", "", f"Skipped: {data['skipped']}.", ""]
+    lines = [
+        "## 8. Orchestrator CPU per page on real-sized pages (CPython's docs, 20-700 KB)",
+        "",
+        f'1 session x {data["tabs"]} tabs, `extract=` of the docs\' fields, `render="browser"`, the same '
+        f"Chromium and pages, {data['rounds']} interleaved rounds; medians (ratios taken within each round). "
+        "CPU per page in ms; orchestrator = Python + driver.",
+        "",
+        "| pages | contender | Python | driver | orchestrator | Chromium (>=) | pages/s | own figure "
+        "| rows right |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for kind, summary in data["summary"].items():
+        for name, m in summary["medians"].items():
+            own = f"{m['own_ms']:.1f}" if m.get("own_ms") is not None else "-"
+            lines.append(
+                f"| {kind} | {name} | {m['python_ms']:.1f} | {m['driver_ms']:.1f} | "
+                f"**{m['orchestrator_ms']:.1f}** | {m['chromium_ms']:.1f} | {m['pages_per_s']:.1f} | {own} | "
+                f"{m['correct']:.0f} of {m['pages']:.0f} |"
+            )
+    lines.append("")
+    for kind, summary in data["summary"].items():
+        r = summary["af_over_tuned"]
+        lines.append(
+            f"* {kind}: anchorframe / tuned: orchestrator x{r['orchestrator_ms']:.2f} (<= 1.0), Python "
+            f"x{r['python_ms']:.2f} (<= 1.3), pages/s x{r['pages_per_s']:.2f} (>= 1.0)"
+        )
+    static = data["summary"]["static"]["medians"]["anchorframe"]["orchestrator_ms"]
+    lines += [
+        f"* the plan's figure: {ORCHESTRATOR_MS_PER_PAGE:g} ms/page "
+        f"({ORCHESTRATOR_MS_PER_PAGE / static:.2f}x the measured {static:.1f} on static pages; within 20 %: "
+        f"{'yes' if abs(ORCHESTRATOR_MS_PER_PAGE / static - 1) <= 0.2 else 'no'})",
+        "",
+    ]
+    return lines
+
+
+async def _profile_target(site: DocsServer, pages: int, rounds: int) -> None:
+    """anchorframe alone on ``pages`` static pages, ``rounds`` times: what a profiler samples."""
+    browsers = await launch_browsers(1)
+    try:
+        paths, run = docs_pages(pages), _anchorframe([browsers[0].cdp_url], "static")
+        await run([site.url(p + "?warm") for p in paths[:8]])
+        cpu = _CPU(browsers[0].pid, site.pid)
+        for number in range(rounds):
+            row = await _measure(cpu, run, [site.url(f"{p}?p={number}") for p in paths])
+            row.pop("values")
+            print("anchorframe: " + _brief(row), flush=True)
+    finally:
+        for browser in browsers:
+            await browser.end()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pages", type=int, default=200)
+    parser.add_argument("--js-pages", type=int, default=None)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--json", metavar="FILE")
+    parser.add_argument(
+        "--profile-target",
+        action="store_true",
+        help="run anchorframe alone (for py-spy: py-spy record --gil -f raw -o prof.txt -- python -m "
+        "benchmarks.orchestrator --profile-target)",
+    )
+    args = parser.parse_args()
+    if args.profile_target:
+        from anchorframe._engine.portal import run_in_portal
+
+        with DocsServer() as site:
+            run_in_portal(_profile_target(site, args.pages, args.rounds))
+        return
+    scale = {
+        "orchestrator_pages": args.pages,
+        "orchestrator_js_pages": args.js_pages if args.js_pages is not None else args.pages // 2,
+        "orchestrator_rounds": args.rounds,
+    }
+    data = run_orchestrator(scale, log=lambda m: print(m, flush=True))
+    if args.json:
+        with open(args.json, "w") as out:
+            json.dump(data, out, indent=1)
+    print("\n".join(orchestrator_report(data)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,48 @@
+"""In real Chromium: extract= waits for fields written late, and not for a field that is not there.
+
+A loaded page with no request in flight, no timer due and no change for a settle time is quiet
+(:mod:`anchorframe._render.quiet`): a selector still absent then is missing, not late.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+import anchorframe as af
+
+pytestmark = pytest.mark.usefixtures("no_chromium_left")
+
+FIELDS = {"h": "h1", "price": ".price"}
+
+
+def test_fields_written_150_to_1000_ms_after_load_are_read(site):
+    """A timer 150, 600 or 1000 ms after load, a fetch answered 800 ms after it, or a script inserted
+    at load that arrives 800 ms later: each price is found."""
+    cases = [(150, "timer"), (600, "timer"), (1000, "timer"), (800, "fetch"), (800, "script")]
+    urls = [site.url(f"/late/{n}?after={after}&via={via}") for n, (after, via) in enumerate(cases)]
+    result = af.scrape(urls, extract=FIELDS, render="browser", sessions=1, tabs=4, progress=False)
+    frame = result.results
+    assert list(frame["af_status"]) == ["ok"] * 5, frame[["af_status", "af_error"]]
+    assert list(frame["price"]) == ["0.00", "1.00", "2.00", "3.00", "4.00"]
+
+
+def test_an_absent_selector_does_not_cost_the_whole_wait(site):
+    """wait=10 and a selector the page lacks: the row is ok with None, and ends long before 10 s."""
+    scraper = af.extract.css({"h": "h1", "badge": ".badge"}, wait=10)
+    urls = [site.url("/page/1"), site.url("/late/2?after=300")]
+    result = af.scrape(urls, scraper, render="browser", sessions=1, tabs=2, progress=False)
+    frame = result.results
+    assert list(frame["af_status"]) == ["ok", "ok"] and frame["badge"].isna().all()
+    assert list(frame["h"]) == ["Page 1", "Page 2"]
+    # Generous: quiet comes ~0.3 s after load; the old wait took the whole 10 s per row.
+    assert (result.attempts["duration_s"] < 5.0).all(), result.attempts
+
+
+def test_a_page_that_never_goes_quiet_still_ends_at_the_wait(site):
+    """A timer re-armed every 50 ms keeps the page busy: the absent field costs the wait, no more."""
+    scraper = af.extract.css({"h": "h1", "badge": ".badge"}, wait=1.5)
+    busy = af.scrape(pd.DataFrame({"url": [site.url("/busy/1")]}), scraper, render="browser", progress=False)
+    row = busy.results.iloc[0]
+    assert row["af_status"] == "ok" and row["h"] == "Page 1" and pd.isna(row["badge"])
+    assert busy.attempts["duration_s"].iloc[0] >= 1.5  # it waited: the page was never quiet
