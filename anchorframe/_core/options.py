@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
+from .evidence import DEFAULT_EVIDENCE
+
 if TYPE_CHECKING:
     from ..backends._base import Backend
 
@@ -243,6 +245,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("timezone", None, "identity", "the browser's time zone, e.g. Europe/Berlin", "str"),
     Option("renew_context_after", CONTEXT_RENEW_ROWS, "browser",
            "rows a session's tabs run in one browser context before a fresh one", "int"),
+    Option("evidence", DEFAULT_EVIDENCE, "browser",
+           "failed browser rows to keep a screenshot and the HTML of (0: none)", "int"),
     Option("workers", 1, "scale-out", "driver processes on this machine", "int"),
     Option("cluster", None, "scale-out", "a Dask scheduler address (or a dask.distributed.Client)", "str"),
     Option("out", None, "scale-out", "a Parquet dataset the shards write the rows to"),
@@ -328,6 +332,8 @@ class EngineOptions:
     identity: Identity = field(default_factory=Identity)
     #: How rows are fetched (see ``scrape(render=...)``).
     render: RenderMode = "browser"
+    #: Failed browser attempts whose screenshot and HTML are kept (``anchorframe._core.evidence``).
+    evidence: int = DEFAULT_EVIDENCE
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from .._core.options import EngineOptions
 from .._core.plan import Plan
 from .._core.retry import first_line
 from .._core.table import InputTable, Work
+from .._render.evidence import Witness
 from .._render.extractor import Extractor
 from ..backends._base import Backend
 from . import driver as _driver
@@ -144,6 +145,8 @@ class Engine:
             if options.browser.reuse_pages is not None
             else bool(self.extractor and self.extractor.reuse_page)
         )
+        #: Takes and keeps what failed rows' pages showed (issue 26; None: ``evidence=0``).
+        self.witness = Witness(options.evidence, secrets=secrets) if options.evidence else None
         #: The HTTP stage of render="http"/"auto" (None: every row goes to a browser).
         self.http: HttpStage | None = None
         self._browser_rows = 0
@@ -335,6 +338,8 @@ class Engine:
             # An extractor checks its response itself; a user's callable is checked here.
             allow_status=None if self.extractor is not None else self.options.attempts.allow_status,
         )
+        if self.witness is not None:
+            tab.witness = self.witness.capture  # issue 26: evidence of failed rows
         ledger, manners, memory = self.ledger, self.manners, self.memory
         loop = asyncio.get_running_loop()
         name = session.name
@@ -381,9 +386,11 @@ class Engine:
                         session.mark_lost()
                         return
                     self._ended(site, current, tab.signals, exc)
+                    self._keep_evidence(current, tab)
                     continue
                 current, attempt, taken = attempt, None, None
                 self._ended(site, current, tab.signals, None, value)
+                self._keep_evidence(current, tab)
         except asyncio.CancelledError:
             if attempt is not None and taken is not None:
                 if session.lost:
@@ -420,6 +427,12 @@ class Engine:
             return
         if delay is not None:
             self._retry_later(attempt.work, delay)
+
+    def _keep_evidence(self, attempt: Attempt, tab: Tab) -> None:
+        """Keep what a failed attempt's page showed (issue 26), with the error the ledger noted."""
+        seen, tab.seen = tab.seen, None
+        if seen is not None and self.witness is not None:
+            self.witness.keep(attempt, seen, self.ledger.error_records)
 
     def _give_back(self, site: str, item: Work) -> None:
         """A row taken but not attempted goes back to the front of its site's queue."""

@@ -256,6 +256,7 @@ class Tab:
     async def run(self, fn: ScrapeFn, row: Any) -> Any:
         """``await fn(page, row)`` under the row's timeout; the page is kept only after a success."""
         self.signals = NO_SIGNALS
+        self.seen = None
         try:
             context = await self.shared.take(self.context)
             if context is not self.context:
@@ -274,13 +275,30 @@ class Tab:
             # reading would only keep the row (and its tab) waiting longer.
             if isinstance(exc, Exception) and not _timed_out(exc):
                 await self._read_signals(failed=True, value=None)
+            if isinstance(exc, Exception) and not isinstance(exc, Escalated):
+                await self._witness()
             await self.close()
             raise
         await self._read_signals(failed=False, value=value)
+        if self.signals.blocked is not None or self.signals.http_error is not None:
+            await self._witness()
         if not self.reuse_page:
             await self.close()
         return value
 
+    # ---- issue 26: what a failed row's page showed (anchorframe._render.evidence), kept apart
+    #: Set by the engine: ``await witness(page)`` takes a failed row's evidence (None: none taken).
+    witness: Callable[[Any], Awaitable[Any]] | None = None
+    #: What ``witness`` took of the last row's page (None: it succeeded, or nothing was taken).
+    seen: Any = None
+
+    async def _witness(self) -> None:
+        """Take the evidence of a failed row before its page is closed or reused (never raises)."""
+        if self.witness is not None and self._page is not None:
+            with contextlib.suppress(Exception):
+                self.seen = await self.witness(self._page)
+
+    # ----
     async def _read_signals(self, *, failed: bool, value: Any) -> None:
         """Note a throttle or a block page; reads the page (one round trip) only on signs of trouble."""
         doc, page = self._doc, self._page

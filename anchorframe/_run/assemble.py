@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .._core.events import RunState
+from .._core.evidence import evidence_frame
 from .._core.frames import errors_frame, invalid_records, results_frame, sessions_frame
 from .._core.options import is_sensitive
 from .._core.plan import Plan
@@ -45,6 +46,7 @@ def build_result(
     skipped_reason: str,
     rerun: Any,
     attempt_records: list[tuple[Any, ...]] | None = None,
+    evidence_records: list[dict[str, Any]] | None = None,
     out: str | None = None,
     resumed_rows: int = 0,
 ) -> ScrapeResult:
@@ -77,6 +79,7 @@ def build_result(
         first_result_s=first_result_s,
         interrupted=interrupted,
         attempts=attempts_table(table, attempt_records or []),
+        evidence=evidence_frame(evidence_records),
         _rerun=rerun,
         out=out,
         _counts=counts,
@@ -267,9 +270,16 @@ def merge_results(
         first_result_s=previous.first_result_s,
         interrupted=again.interrupted,
         attempts=pd.concat([previous.attempts, again.attempts], ignore_index=True),
+        evidence=_concat_evidence(previous.evidence, again.evidence),
         _rerun=rerun,
         _native=previous._native,  # the rerun scraped pandas rows; the whole comes back as the input
     )
+
+
+def _concat_evidence(*frames: pd.DataFrame) -> pd.DataFrame:
+    """The evidence of both runs (a row that failed first and is ok now keeps its first failure's)."""
+    kept = [frame for frame in frames if len(frame)]
+    return evidence_frame(pd.concat(kept, ignore_index=True) if len(kept) > 1 else kept[0] if kept else None)
 
 
 def _nullable(column: pd.Series) -> pd.Series:

@@ -106,6 +106,10 @@ class Executor(Protocol):
     @property
     def attempt_records(self) -> list[tuple[Any, ...]]: ...
 
+    @property
+    def evidence_records(self) -> list[dict[str, Any]]:
+        """What failed rows' pages showed (``anchorframe._core.evidence``), in the order kept."""
+
     def annotate(self, result: ScrapeResult) -> None:
         """Add what only this executor knows to the result (e.g. which worker held a session)."""
 
@@ -170,6 +174,11 @@ class InProcess:
     @property
     def attempt_records(self) -> list[tuple[Any, ...]]:
         return self.engine.ledger.attempt_records if self.engine else []
+
+    @property
+    def evidence_records(self) -> list[dict[str, Any]]:
+        witness = self.engine.witness if self.engine else None
+        return witness.records if witness is not None else []
 
     def annotate(self, result: ScrapeResult) -> None:
         if self.engine is not None:
@@ -269,6 +278,7 @@ async def _run(
             skipped_reason="the run was interrupted before this row finished" if interrupted else "not run",
             rerun=None if executor.out is not None else rerun_for(table, options.call, rerun_with),
             attempt_records=executor.attempt_records,
+            evidence_records=[*previous_evidence(writer, table), *executor.evidence_records],
             out=executor.out,
             resumed_rows=0  # a dask input's rows are partitions, counted in out=
             if options.dask_input is not None
@@ -281,12 +291,20 @@ async def _run(
             writer.close(
                 errors=result.errors,
                 sessions=result.sessions,
+                evidence=result.evidence,
                 elapsed=result.elapsed,
                 interrupted=interrupted,
             )
         executor.close(result, interrupted=interrupted)
         _LAST[:] = [result]
     return result
+
+
+def previous_evidence(writer: CheckpointWriter | None, table: InputTable) -> list[dict[str, Any]]:
+    """The evidence earlier runs of a resumed checkpoint kept, of rows that are not ok now."""
+    if writer is None:
+        return []
+    return writer.previous_evidence(table.work)
 
 
 async def open_checkpoint(table: InputTable, options: ScrapeOptions) -> tuple[CheckpointWriter, InputTable]:

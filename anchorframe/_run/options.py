@@ -151,6 +151,7 @@ def check_options(arguments: Mapping[str, Any], *, estimate: bool = False) -> Sc
             user_agent=a["user_agent"], headers=a["headers"], locale=a["locale"], timezone=a["timezone"]
         ),
         render=check_render(a["render"], scraper, backend=backend, setup=setup),
+        evidence=number("evidence", a["evidence"], minimum=0, integer=True),
     )
     checkpoint = a["checkpoint"]
     if checkpoint is not None and not isinstance(checkpoint, (str, os.PathLike)):

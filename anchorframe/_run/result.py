@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from .._core.evidence import evidence_frame
 from .._core.native import NativeFrame
 from .._core.plan import Plan
 from .._core.table import RENDER, STATUS, STATUSES
@@ -17,6 +18,8 @@ from .._display.timeline_data import attempts_frame, run_usage, session_usage
 from ..errors import InputError
 
 if TYPE_CHECKING:
+    from .._display.explore import Explorer
+    from .._display.row_view import RowView
     from .._display.timeline import Timeline
     from .._store.export import Nested
 
@@ -47,6 +50,11 @@ class ScrapeResult:
             (see ``attempts_frame``). ``plot()`` draws them. ``errors``, ``sessions`` and
             ``attempts`` describe the run, not the input: they are pandas whatever the
             input (``row`` is a position, 0, 1, 2..., for a polars or pyarrow input).
+        evidence: what the browser saw when an attempt failed (the callable raised, a
+            selector timed out, a block or error page): one row per kept attempt, ``url``,
+            ``attempt``, ``session``, ``time``, ``reason``, ``message``, the ``page_url``
+            it ended on, its ``html`` and a ``screenshot`` (JPEG bytes). Bounded by
+            ``evidence=`` (the first 50 by default). ``show(label)`` and ``explore()`` show it.
         plan: the plan the run followed.
         out: where a run with ``out=`` wrote its rows (a Parquet dataset, one row per
             input row with its index label, the columns of ``results``); such a result
@@ -70,6 +78,7 @@ class ScrapeResult:
     first_result_s: float | None = None
     interrupted: bool = False
     attempts: pd.DataFrame = field(default_factory=attempts_frame, repr=False)
+    evidence: pd.DataFrame = field(default_factory=evidence_frame, repr=False)
     _rerun: Callable[..., ScrapeResult] | None = field(default=None, repr=False)
     out: str | None = None
     #: Rows by status of a run whose rows are in ``out`` (``results`` is not held).
@@ -93,12 +102,14 @@ class ScrapeResult:
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        state.setdefault("evidence", evidence_frame())  # pickled before results kept evidence
         self.__dict__.update(state)
 
     def __post_init__(self) -> None:
         # The engine may hand the raw attempt records; merged results hand concatenated frames.
         # Both are normalised here, and the sessions' busy and idle time is derived from them.
         self.attempts = attempts_frame(self.attempts)
+        self.evidence = evidence_frame(self.evidence)
         self.sessions = session_usage(self.sessions, self.attempts, self._run_end())
 
     def _run_end(self) -> datetime:
@@ -178,6 +189,36 @@ class ScrapeResult:
         from .._display.timeline import timeline
 
         return timeline(self, max_bars=max_bars, max_lanes=max_lanes)
+
+    def show(self, label: Hashable) -> RowView:
+        """One input row: its values and status, every attempt, and what the browser saw.
+
+        In Jupyter the row shows as HTML: its values, its attempts (session, route, time,
+        error), and for each failed browser attempt kept in ``evidence`` the screenshot
+        inline and the page's HTML one click away. In a terminal ``print()`` gives the same
+        in text, and ``.save(folder)`` writes the screenshots and pages to open.
+
+        Args:
+            label: the row's label in the input's index (a position for polars or pyarrow).
+
+        Example:
+            >>> result = af.scrape(df, scraper)  # doctest: +SKIP
+            >>> result.show(result.failed().index[0])  # doctest: +SKIP
+        """
+        from .._display.row_view import row_view
+
+        return row_view(self, label)
+
+    def explore(self) -> Explorer:
+        """The run's rows in a notebook widget: filter by status, reason, site or route; one
+        row's ``show()`` beside the list; previous and next. Failed rows are listed first.
+
+        Example:
+            >>> result.explore()  # doctest: +SKIP
+        """
+        from .._display.explore import Explorer
+
+        return Explorer(self)
 
     def failed(self) -> pd.DataFrame:
         """The rows that were not scraped: failed and skipped (not invalid), as a new frame.

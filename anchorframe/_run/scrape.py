@@ -14,6 +14,7 @@ import os
 from collections.abc import Hashable, Iterable, Mapping
 from typing import Any
 
+from .._core.evidence import DEFAULT_EVIDENCE
 from .._core.options import (
     CONTEXT_RENEW_ROWS,
     DEFAULT_PER_SITE,
@@ -79,6 +80,7 @@ def plan(
     locale: str | None = None,
     timezone: str | None = None,
     renew_context_after: int | None = CONTEXT_RENEW_ROWS,
+    evidence: int = DEFAULT_EVIDENCE,
     workers: int = 1,
     cluster: Any = None,
     out: str | os.PathLike[str] | None = None,
@@ -153,6 +155,7 @@ def scrape(
     locale: str | None = None,
     timezone: str | None = None,
     renew_context_after: int | None = CONTEXT_RENEW_ROWS,
+    evidence: int = DEFAULT_EVIDENCE,
     workers: int = 1,
     cluster: Any = None,
     out: str | os.PathLike[str] | None = None,
@@ -226,6 +229,11 @@ def scrape(
             move to a fresh one (``setup`` runs again there), so that a long run's memory
             stays flat (Playwright frees a context's objects only when it closes). None:
             never; a cloud session with a saved profile keeps its own context.
+        evidence: failed browser attempts of which a small viewport screenshot (JPEG) and
+            the page's HTML, with the URL it ended on, are kept (default 50, at most 20 MB
+            per run; 0: none): ``result.evidence``, ``result.show(label)``,
+            ``result.explore()``, and the checkpoint and ``out=`` keep them. HTML and URLs
+            are masked like every text a run shows; HTTP-path rows keep none.
         workers: driver processes on this machine, each with its own event loop, Playwright
             driver and share of the sessions (one process keeps about
             ``anchorframe._core.plan.PROCESS_PAGES_PER_SECOND`` pages/s going; ``af.plan`` says
@@ -313,6 +321,7 @@ async def ascrape(
     locale: str | None = None,
     timezone: str | None = None,
     renew_context_after: int | None = CONTEXT_RENEW_ROWS,
+    evidence: int = DEFAULT_EVIDENCE,
     workers: int = 1,
     cluster: Any = None,
     out: str | os.PathLike[str] | None = None,
@@ -368,6 +377,7 @@ def load_checkpoint(path: str | os.PathLike[str]) -> ScrapeResult:
         skipped_reason="not finished by any run of the checkpoint",
         rerun=None if contents.out is not None else rerun_for(contents.table, contents.call, scrape),
         out=contents.out,
+        evidence_records=contents.evidence_records,
     )
 
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from .._core import events as ev
 from .._core.events import Broadcast, Event, RunState
+from .._core.evidence import evidence_frame
 from .._core.options import ScrapeOptions
 from .._core.plan import Plan, plan_sessions
 from .._core.secrets import mask_password
@@ -29,7 +30,16 @@ from .._scale.dask_input import ROWS, counts_of, input_token, partition_tasks
 from .._scale.messages import PartitionInput
 from .._scale.shards import Coordinator, shard_plans, shard_spec
 from .._store.checkpoint_partitions import PartitionCheckpoint, open_partition_checkpoint
-from .._store.out import check_out, commit, finish, part_table, partitions_in, rows_in, stage
+from .._store.out import (
+    check_out,
+    commit,
+    finish,
+    part_table,
+    partitions_in,
+    rows_in,
+    stage,
+    write_evidence,
+)
 from ..backends._base import Backend
 from .result import measured_orchestrator_ms
 
@@ -202,6 +212,7 @@ class Sharded:
             out=self.out,
             attempts=options.dask_input is None,  # a partition's rows are not the caller's rows
             per_site=options.engine.sites.per_site,
+            evidence=options.engine.evidence,
         )
         self.coordinator.on_lost = lambda tag: self.ending.append(
             asyncio.ensure_future(_end_tagged(backend, tag))
@@ -247,6 +258,9 @@ class Sharded:
         coordinator = self.coordinator
         if self.out is not None and coordinator is not None:
             await asyncio.to_thread(_finish_out, self.out, todo, coordinator.written, bool(self.lengths))
+            if coordinator.evidence.records:
+                frame = evidence_frame(coordinator.evidence.records)
+                await asyncio.to_thread(write_evidence, self.out, frame, coordinator.run_id)
 
     @property
     def error_records(self) -> list[dict[str, Any]]:
@@ -255,6 +269,10 @@ class Sharded:
     @property
     def attempt_records(self) -> list[tuple[Any, ...]]:
         return self.coordinator.attempt_records if self.coordinator else []
+
+    @property
+    def evidence_records(self) -> list[dict[str, Any]]:
+        return self.coordinator.evidence.records if self.coordinator else []
 
     def annotate(self, result: Any) -> None:
         coordinator = self.coordinator

@@ -117,6 +117,8 @@ class Snapshot:
     errors: list[dict[str, Any]] = field(default_factory=list)
     #: The ledger's attempt tuples made since the last snapshot (``result.attempts``).
     attempts: list[tuple[Any, ...]] = field(default_factory=list)
+    #: What failed rows' pages showed, kept since the last snapshot (``result.evidence``).
+    evidence: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -111,6 +111,7 @@ class _Shard:
         self.outbox: list[Outcome] = []
         self.errors_sent = 0
         self.attempts_sent = 0
+        self.evidence_sent = 0
         self.engine: Any = None
         self.run_task: asyncio.Future[None] | None = None
         self.lost = False
@@ -330,6 +331,8 @@ class _Shard:
         self.errors_sent += len(errors)
         attempts = engine.ledger.attempt_records[self.attempts_sent :]
         self.attempts_sent += len(attempts)
+        evidence = engine.witness.records[self.evidence_sent :] if engine.witness is not None else []
+        self.evidence_sent += len(evidence)
         self.rows_done = state.rows_ok + state.rows_failed
         return Snapshot(
             cpu_s=self._cpu(),
@@ -343,6 +346,7 @@ class _Shard:
             saturation=getattr(state, "saturation", None),
             errors=errors,
             attempts=attempts,
+            evidence=evidence,
         )
 
     def _cpu(self) -> float | None:

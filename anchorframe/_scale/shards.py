@@ -38,6 +38,7 @@ from typing import Any
 
 from .._core import events as ev
 from .._core.events import Event, RunState
+from .._core.evidence import DEFAULT_EVIDENCE, EvidenceBudget
 from .._core.plan import Plan
 from .._core.table import InputTable, Work
 from .._engine.ledger import error_record
@@ -106,6 +107,7 @@ class Coordinator:
         out: str | None = None,
         attempts: bool = True,
         per_site: int = 8,
+        evidence: int = DEFAULT_EVIDENCE,
     ) -> None:
         from multiprocessing.connection import Listener
 
@@ -128,6 +130,8 @@ class Coordinator:
         #: kept only when the rows handed out are the caller's rows (not a dask input's partitions).
         self.attempt_records: list[tuple[Any, ...]] = []
         self.keep_attempts = attempts
+        #: What failed rows' pages showed, as shards report it: the run's bound holds across shards.
+        self.evidence = EvidenceBudget(evidence)
         #: Sessions of shards that died (their ids in the backend): the caller ends them.
         self.orphans: list[str] = []
         #: Called with the session tag of each shard that died (``_shards_run`` ends its sessions).
@@ -315,6 +319,9 @@ class Coordinator:
         if self.keep_attempts:
             for attempt in snapshot.attempts:
                 self.attempt_records.append((self._alias(link, attempt[0]), *attempt[1:]))
+        for record in snapshot.evidence:
+            record["session"] = self._alias(link, record["session"])
+            self.evidence.take(record)
         link.snapshot, link.reported = snapshot, True
         self._sum_up()
 

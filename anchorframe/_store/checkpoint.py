@@ -53,12 +53,14 @@ from .checkpoint_files import (
     _ours,
     _plan_record,
     _read_manifest,
+    _records,
     _root,
     _running_loop,
     _write_atomic,
     _write_parquet_atomic,
     encode_rows,
     input_fingerprint,
+    read_evidence,
     read_records,
     scraper_identity,
 )
@@ -274,6 +276,8 @@ class CheckpointWriter:
         self._closed = False
         self.rows_written = 0
         self.run_number = 0
+        #: Evidence records of earlier runs at the head of this run's result (not written again).
+        self._evidence_before = 0
 
     # ------------------------------------------------------------------ run
     def start_run(self, identity: Mapping[str, Any], *, dedupe: bool, schemes: Iterable[str]) -> None:
@@ -351,6 +355,16 @@ class CheckpointWriter:
         self._closed = True
         self._executor.shutdown(wait=True)
 
+    def previous_evidence(self, work: Iterable[Work]) -> list[dict[str, Any]]:
+        """The evidence earlier runs kept of rows that are not ok now (after ``drain``)."""
+        frame = read_evidence(self.root)
+        if not len(frame):
+            return []
+        ok = {item.url for item in work if item.status == "ok"}
+        records = [r for r in _records(frame) if r.get("url") not in ok]
+        self._evidence_before = len(records)
+        return records
+
     def add_previous_attempts(self, work: Iterable[Work]) -> None:
         """Count the attempts of earlier runs in this run's rows (after ``drain``)."""
         for item in work:
@@ -361,15 +375,18 @@ class CheckpointWriter:
         *,
         errors: pd.DataFrame | None = None,
         sessions: pd.DataFrame | None = None,
+        evidence: pd.DataFrame | None = None,
         elapsed: float | None = None,
         interrupted: bool = False,
     ) -> None:
-        """Write the rows left, the run's errors and sessions, and release the checkpoint."""
+        """Write the rows left, the run's errors, sessions and evidence, and release the checkpoint."""
         if self._lock is None:
             return
         self.drain()
+        if evidence is not None and len(evidence) and self._evidence_before:
+            evidence = evidence.iloc[self._evidence_before :]  # earlier runs' are in their own files
         try:
-            for kind, frame in (("errors", errors), ("sessions", sessions)):
+            for kind, frame in (("errors", errors), ("sessions", sessions), ("evidence", evidence)):
                 if frame is not None and len(frame):
                     self._write_frame(kind, frame)
             run = self.manifest["runs"][-1]

@@ -27,7 +27,7 @@ from .._core.plan import Plan
 from .._core.table import InputTable, Work
 from ..errors import InputError
 
-__all__ = ["CheckpointContents", "input_fingerprint", "read_records", "scraper_identity"]
+__all__ = ["CheckpointContents", "input_fingerprint", "read_evidence", "read_records", "scraper_identity"]
 
 log = logging.getLogger("anchorframe")
 
@@ -132,7 +132,7 @@ def _read_manifest(root: Path) -> dict[str, Any] | None:
 def _ours(name: str) -> bool:
     return (
         name in (MANIFEST, INPUT, LOCK)
-        or (name.startswith(("part-", "_errors-", "_sessions-")) and name.endswith(".parquet"))
+        or (name.startswith(("part-", "_errors-", "_sessions-", "_evidence-")) and name.endswith(".parquet"))
         or (name.startswith(".") and name.endswith(".tmp"))
     )
 
@@ -327,6 +327,8 @@ class CheckpointContents:
     call: dict[str, Any]
     #: The ``out=`` dataset of the last run (its rows' values are there, not in the checkpoint).
     out: str | None = None
+    #: What failed rows' pages showed (``result.evidence``'s rows), of rows not ok since.
+    evidence_records: list[dict[str, Any]] = dataclasses.field(default_factory=list)
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -346,3 +348,8 @@ def _read_frames(root: Path, prefix: str) -> pd.DataFrame:
     if not frames:
         return pd.DataFrame()
     return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+
+
+def read_evidence(root: Path) -> pd.DataFrame:
+    """Every run's evidence (``_evidence-<run>.parquet``), oldest first; empty when none was kept."""
+    return _read_frames(root, "_evidence-")

@@ -31,6 +31,7 @@ from .checkpoint_files import (
     _read_frames,
     _read_manifest,
     _records,
+    read_evidence,
     read_records,
 )
 from .checkpoint_partitions import read_partition_checkpoint
@@ -76,7 +77,14 @@ def read_checkpoint(path: str | os.PathLike[str]) -> CheckpointContents:
         interrupted=bool(last.get("interrupted")) or last.get("ended") is None or unfinished,
         call={"url": url_column, "dedupe": dedupe, "schemes": schemes, "progress": None},
         out=last.get("out"),
+        evidence_records=_evidence_not_ok(root, table),
     )
+
+
+def _evidence_not_ok(root: Path, table: Any) -> list[dict[str, Any]]:
+    """The runs' evidence of rows that are not ok now (a row ok since needs none)."""
+    ok = {item.url for item in table.work if item.status == "ok"}
+    return [record for record in _records(read_evidence(root)) if record.get("url") not in ok]
 
 
 def _stored_column(frame: pd.DataFrame, name: Any, root: Path) -> Hashable:

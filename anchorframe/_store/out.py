@@ -9,6 +9,7 @@ columns) and the row's index label. ``pd.read_parquet(out)`` or
       part-<run>-<shard>-<n>.parquet   rows, written by the shard that scraped them
       _common_metadata                 the dataset's schema (written when the run ends)
       _staging/                        parts written but not yet accepted by the caller
+      _evidence-<run>.parquet          what failed rows' pages showed (``result.evidence``)
 
 Exactly once: a shard writes a part under ``_staging/`` and then reports its rows;
 the caller moves the part into place only when every one of its rows is still
@@ -49,6 +50,7 @@ __all__ = [
     "partitions_in",
     "rows_in",
     "stage",
+    "write_evidence",
 ]
 
 log = logging.getLogger("anchorframe")
@@ -277,3 +279,20 @@ def finish(out: str) -> None:
     pq.write_metadata(unified, f"{path}/_common_metadata", filesystem=filesystem)
     with contextlib.suppress(Exception):
         filesystem.delete_dir(f"{path}/{STAGING}")
+
+
+def write_evidence(out: str, frame: Any, run_id: str) -> None:
+    """Store a run's ``result.evidence`` beside its rows as ``_evidence-<run>.parquet`` (never raises).
+
+    Readers of the dataset skip it (``_``-names); ``pd.read_parquet(f"{out}/_evidence-<run>.parquet")``
+    reads it back.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        filesystem, path = _filesystem(out)
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        pq.write_table(table, f"{path}/_evidence-{run_id}.parquet", filesystem=filesystem)
+    except Exception as exc:
+        log.warning("The evidence of run %s was not stored in %s: %s", run_id, mask_password(out), exc)
