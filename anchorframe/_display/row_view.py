@@ -11,12 +11,12 @@ Example:
     >>> import pandas as pd
     >>> from anchorframe._core.evidence import evidence_frame
     >>> frame = pd.DataFrame({"url": ["https://a.test/"], "af_status": ["failed"],
-    ...                       "af_reason": ["scraper_error"], "af_error": ["no price"]})
+    ...                       "af_reason": ["callable_error"], "af_error": ["no price"]})
     >>> view = RowView(0, frame.iloc[0], attempts=pd.DataFrame(), errors=pd.DataFrame(),
     ...                evidence=evidence_frame([{"url": "https://a.test/", "attempt": 1,
     ...                                          "html": "<p>sold out</p>", "screenshot": b"jpeg"}]))
     >>> print(repr(view).splitlines()[0])
-    Row 0: failed (scraper_error): no price
+    Row 0: failed (callable_error): no price
     >>> "data:image/jpeg;base64," in view._repr_html_()
     True
 """
