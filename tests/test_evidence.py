@@ -32,7 +32,7 @@ async def always_raise(page, row):
 
 
 def test_show_of_a_failed_row_holds_its_error_and_an_inline_screenshot(site, no_chromium_left):
-    """A callable raising on some rows: those rows keep a JPEG and the HTML; show() and explore() show them."""
+    """A callable raising on some rows: those keep a JPEG and the HTML; show() and explore() show them."""
     frame = pd.DataFrame({"url": [site.url(f"/page/{n}") for n in range(4)]}, index=["a", "b", "c", "d"])
     result = af.scrape(frame, price_or_raise, backend="local", retries=0, progress=False)
     assert result.counts["failed"] == 2
