@@ -17,6 +17,9 @@ import pytest
         "anchorframe._core.secrets",
         "anchorframe._core.table",
         "anchorframe._core.native",  # with polars (the dev extra has it)
+        "anchorframe._core.evidence",
+        "anchorframe._render.evidence",
+        "anchorframe._display.row_view",
         "anchorframe.backends.anchor",
         "anchorframe.backends._anchor_config",
         "anchorframe.backends._base",
