@@ -106,6 +106,26 @@ def test_quickstart_runs_clean_with_the_panel_and_known_failures(no_chromium_lef
     assert 'src="data:image/jpeg;base64,' in shots.outputs[-1]["data"]["text/html"]
 
 
+def test_debugging_walks_run_failures_explore_fix_and_retry(no_chromium_left):
+    """debugging.ipynb: two rows fail, show() and explore() show what the browser saw, a fix retries."""
+    notebook = _execute("debugging.ipynb")
+    run = _cell(notebook, "result = af.scrape(df, product")
+    assert (
+        "9 ok" in run.outputs[-1]["data"]["text/plain"]
+        and "2 failed" in run.outputs[-1]["data"]["text/plain"]
+    )
+    failed = _cell(notebook, "result.failed()[")
+    assert failed.outputs[-1]["data"]["text/plain"].count("callable_error") == 2
+    shown = _cell(notebook, "result.show(").outputs[-1]["data"]
+    assert 'src="data:image/jpeg;base64,' in shown["text/html"] and "<details>" in shown["text/html"]
+    assert "Loading..." in shown["text/html"]  # the page's HTML when it failed: not written yet
+    (explorer,) = _panels(_cell(notebook, "result.explore()"))
+    assert 'src="data:image/jpeg;base64,' in explorer["text/html"]  # readable in a saved notebook
+    assert "Row " in explorer["text/plain"]
+    retried = _cell(notebook, "result = result.retry_failed(product)")
+    assert "{'ok': 11, 'failed': 0, 'invalid': 0, 'skipped': 0}" in _text(retried)
+
+
 def _cloud_missing() -> str | None:
     for module in ("anchorframe.emulator", "anchorframe.backends.anchor"):
         try:
