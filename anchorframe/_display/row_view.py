@@ -289,7 +289,7 @@ def _kb(value: Any) -> str:
     if not value:
         return "none"
     size = len(value.encode("utf-8")) if isinstance(value, str) else len(value)
-    return f"{size / 1000:.0f} kB"
+    return f"{size / 1000:.1f} kB" if size < 10_000 else f"{size / 1000:.0f} kB"
 
 
 def _safe(label: Hashable) -> str:
