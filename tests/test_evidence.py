@@ -159,3 +159,14 @@ def test_evidence_is_checked_before_anything_starts():
     """evidence= takes a count: anything else is refused with the fix."""
     with pytest.raises(af.InputError, match="evidence"):
         af.scrape(["https://a.test/"], price_or_raise, evidence=-1)
+
+
+def test_show_and_explore_work_for_a_polars_input(site, no_chromium_left):
+    """A polars input's rows are labelled by position: show(1) and explore() find them."""
+    polars = pytest.importorskip("polars")
+    frame = polars.DataFrame({"url": [site.url("/page/0"), site.url("/page/1")]})
+    result = af.scrape(frame, price_or_raise, backend="local", retries=0, progress=False)
+    assert isinstance(result.results, polars.DataFrame)
+    assert "data:image/jpeg;base64," in result.show(1)._repr_html_()
+    explorer = result.explore()
+    assert len(explorer.rows.options) == 1 and explorer.view.label == 1
