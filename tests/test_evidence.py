@@ -41,6 +41,7 @@ def test_show_of_a_failed_row_holds_its_error_and_an_inline_screenshot(site, no_
     assert kept["screenshot"].startswith(JPEG) and len(kept["screenshot"]) < 400_000
     assert "<h1>Page" in kept["html"] and kept["page_url"] == kept["url"]
     assert kept["reason"] == "callable_error" and "no price" in kept["message"]
+    assert "2 failed attempts kept a screenshot" in result.summary()
 
     view = result.show("b")
     page = view._repr_html_()

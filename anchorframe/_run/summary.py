@@ -60,7 +60,17 @@ def summary_text(result: ScrapeResult) -> str:
         lines.append("  most common errors:")
         for row in common.itertuples(index=False):
             lines.append(f"    {row.count} x {row.stage}/{row.reason}: {str(row.example)[:100]}")
+    if len(result.evidence):
+        lines.append(f"  what the browser saw: {_evidence_text(result)}")
     return "\n".join(lines)
+
+
+def _evidence_text(result: ScrapeResult) -> str:
+    """A line saying how many failed attempts kept a screenshot and where to see them."""
+    return (
+        f"{len(result.evidence)} failed attempts kept a screenshot and the HTML "
+        "(result.show(label), result.explore())"
+    )
 
 
 def manners_text(result: ScrapeResult) -> str:
@@ -126,6 +136,11 @@ def summary_html(result: ScrapeResult) -> str:
         if len(common)
         else ""
     )
+    evidence_html = (
+        f"<div>What the browser saw: {html.escape(_evidence_text(result))}.</div>"
+        if len(result.evidence)
+        else ""
+    )
     if result.out is not None:
         rows_html = (
             f"<div>Rows in the Parquet dataset <code>{html.escape(result.out)}</code> (out=): "
@@ -142,7 +157,7 @@ def summary_html(result: ScrapeResult) -> str:
         f"<b>ScrapeResult</b> · run <code>{html.escape(result.run_id)}</code> on "
         f"{html.escape(result.backend)}{' (interrupted)' if result.interrupted else ''}"
         f'{note}<table style="border-collapse:collapse;margin:4px 0">{rows}</table>'
-        f"{errors_html}{rows_html}"
+        f"{errors_html}{evidence_html}{rows_html}"
         "</div>"
     )
 
