@@ -110,8 +110,10 @@ def test_evidence_is_kept_in_the_checkpoint_and_out(site, tmp_path, no_chromium_
     assert len(af.load_checkpoint(checkpoint).evidence) == 2
 
     out = tmp_path / "out"
-    sharded = af.scrape(urls, price_or_raise, backend="local", retries=0, out=str(out), progress=False)
-    assert len(sharded.evidence) == 1  # it came back from the shard process
+    sharded = af.scrape(
+        urls, price_or_raise, backend="local", retries=0, out=str(out), workers=2, progress=False
+    )
+    assert len(sharded.evidence) == 1  # it came back from the shard that ran the row
     (stored,) = out.glob("_evidence-*.parquet")
     assert pd.read_parquet(stored)["screenshot"].iloc[0].startswith(JPEG)
     assert len(pd.read_parquet(out)) == 3  # the dataset's readers skip it
