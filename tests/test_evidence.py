@@ -173,3 +173,19 @@ def test_show_and_explore_work_for_a_polars_input(site, no_chromium_left):
     assert "data:image/jpeg;base64," in result.show(1)._repr_html_()
     explorer = result.explore()
     assert len(explorer.rows.options) == 1 and explorer.view.label == 1
+
+
+def test_an_error_page_and_a_selector_timeout_keep_evidence_too(site, no_chromium_left):
+    """A page answering 404 to a scraper that returned, and a selector that timed out, are evidenced."""
+
+    async def wait_for_missing(page, row):
+        await page.goto(row.url)
+        if "status" in row.url:
+            return {"title": await page.title()}
+        await page.wait_for_selector(".nowhere", timeout=300)
+
+    urls = [site.url("/status/404"), site.url("/page/1")]
+    result = af.scrape(urls, wait_for_missing, backend="local", retries=0, progress=False)
+    reasons = dict(zip(result.evidence["url"], result.evidence["reason"], strict=True))
+    assert reasons == {urls[0]: "http_error", urls[1]: "timeout"}
+    assert all(shot.startswith(JPEG) for shot in result.evidence["screenshot"])
