@@ -33,6 +33,12 @@ def test_every_benchmark_section_runs_and_scrapes_correctly(tmp_path, capsys):
     static = data["render"]["corpora"]["static"]["modes"]
     assert static["auto"]["sessions"] == static["http"]["sessions"] == 0 < static["browser"]["sessions"]
     assert data["render"]["corpora"]["js"]["modes"]["auto"]["browser_rows"] == 3
+    # The real-sized corpus (CPython's docs, installed by .ci/setup): auto and http give the
+    # browser's values on every row (missing = missing; the note JavaScript writes is found).
+    for kind, corpus in data["render"]["docs"]["corpora"].items():
+        for mode in ("auto", "http"):
+            if mode in corpus["modes"]:
+                assert corpus["modes"][mode]["right"] == corpus["pages"], (kind, mode)
     orchestrator = data["orchestrator"]
     if "skipped" not in orchestrator:  # CI installs the documentation corpus (.ci/setup)
         for kind, by_name in orchestrator["runs"].items():
