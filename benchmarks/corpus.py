@@ -153,28 +153,34 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             pass
 
 
-class _Server(http.server.ThreadingHTTPServer):
+class QuietServer(http.server.ThreadingHTTPServer):
+    """A threading server whose dropped connections (tabs closed mid-response) print nothing."""
+
     daemon_threads = True
-    corpus: Corpus
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         pass  # tabs closed mid-response drop their connections
 
 
-class CorpusServer:
-    """``with CorpusServer() as site: site.url("/static/1")`` (a child process on 127.0.0.1)."""
+class _Server(QuietServer):
+    corpus: Corpus
 
-    def __init__(self, delay_ms: int = RENDER_DELAY_MS) -> None:
-        self.delay_ms = delay_ms
+
+class ChildServer:
+    """A corpus server in a child process (``python -m <module> ARGS`` prints its port first).
+
+    Its threads never compete with the measured code for the GIL. Subclasses say the command.
+    """
+
+    def __init__(self) -> None:
         self._proc: subprocess.Popen[str] | None = None
         self.base_url = ""
 
-    def __enter__(self) -> CorpusServer:
-        self._proc = subprocess.Popen(
-            [sys.executable, "-m", "benchmarks.corpus", "--delay-ms", str(self.delay_ms)],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def __enter__(self) -> Any:
+        self._proc = subprocess.Popen(self.command(), stdout=subprocess.PIPE, text=True)
         assert self._proc.stdout is not None
         port = int(self._proc.stdout.readline().strip())
         self.base_url = f"http://127.0.0.1:{port}"
@@ -188,6 +194,22 @@ class CorpusServer:
 
     def url(self, path: str) -> str:
         return self.base_url + path
+
+    @property
+    def pid(self) -> int | None:
+        """The child's process id (a CPU sampler leaves it out), None when not running."""
+        return self._proc.pid if self._proc is not None else None
+
+
+class CorpusServer(ChildServer):
+    """``with CorpusServer() as site: site.url("/static/1")`` (a child process on 127.0.0.1)."""
+
+    def __init__(self, delay_ms: int = RENDER_DELAY_MS) -> None:
+        super().__init__()
+        self.delay_ms = delay_ms
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "benchmarks.corpus", "--delay-ms", str(self.delay_ms)]
 
 
 def main() -> None:

@@ -26,9 +26,10 @@ import functools
 import http.server
 import mimetypes
 import os
-import subprocess
 import sys
 from pathlib import Path
+
+from .corpus import ChildServer, QuietServer
 
 DEFAULT_ROOTS = ("/usr/share/doc/python3.11/html", "/usr/share/doc/python3-doc/html")
 #: The pages measured: real-world sized (the issue's 20-700 KB).
@@ -109,14 +110,16 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "max-age=3600")
         self.end_headers()
-        self.wfile.write(body)
+        try:
+            self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # a tab closed mid-response
 
     def log_message(self, *args: object) -> None:
         pass
 
 
-class _Server(http.server.ThreadingHTTPServer):
-    daemon_threads = True
+class _Server(QuietServer):
     root: Path
 
     @functools.lru_cache(maxsize=4096)  # noqa: B019 (one server per process, lives as long)
@@ -127,7 +130,7 @@ class _Server(http.server.ThreadingHTTPServer):
         return path.read_bytes()
 
 
-class DocsServer:
+class DocsServer(ChildServer):
     """``with DocsServer() as site: site.url("/library/os.html")`` (a child process on 127.0.0.1).
 
     Example:
@@ -136,35 +139,13 @@ class DocsServer:
     """
 
     def __init__(self, root: Path | None = None) -> None:
+        super().__init__()
         self.root = root or docs_root()
         if self.root is None:
             raise FileNotFoundError("no Sphinx documentation here: apt-get install python3.11-doc")
-        self._proc: subprocess.Popen[str] | None = None
-        self.base_url = ""
 
-    def __enter__(self) -> DocsServer:
-        self._proc = subprocess.Popen(
-            [sys.executable, "-m", "benchmarks.docs_corpus", "--serve", str(self.root)],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert self._proc.stdout is not None
-        port = int(self._proc.stdout.readline().strip())
-        self.base_url = f"http://127.0.0.1:{port}"
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._proc is not None:
-            self._proc.terminate()
-            self._proc.wait(10)
-            self._proc = None
-
-    def url(self, path: str) -> str:
-        return self.base_url + path
-
-    @property
-    def pid(self) -> int | None:
-        return self._proc.pid if self._proc is not None else None
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "benchmarks.docs_corpus", "--serve", str(self.root)]
 
 
 def _check(n: int) -> None:

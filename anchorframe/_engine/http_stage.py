@@ -80,7 +80,7 @@ class _Waiting:
     attempt: Any
     outcome: Any
     timer: asyncio.TimerHandle | None = None
-    waits: int = 0
+    waited: bool = False  # its wait ran out once: a check, when nothing was learnt meanwhile
 
 
 class HttpStage:
@@ -125,8 +125,6 @@ class HttpStage:
         #: Rows done over HTTP, and rows the HTTP path handed to the browser.
         self.done_over_http = 0
         self.sent_to_browser = 0
-        #: Rows checked in a browser (a field absent from their HTML, nothing known of it yet).
-        self.checked_in_browser = 0
         #: Work key -> the fields its HTML lacked and the scripts it runs, for rows checked in a browser.
         self._checks: dict[int, tuple[tuple[str, ...], frozenset[str]]] = {}
         #: Section -> rows waiting for it to show (or a browser to judge) their absent fields.
@@ -244,7 +242,7 @@ class HttpStage:
                 self._needs_browser(attempt, reason)
 
     # ------------------------------------------------------------ absent fields
-    def _done(self, attempt: Any, outcome: Any, *, waits: int = 0) -> None:
+    def _done(self, attempt: Any, outcome: Any, *, waited: bool = False) -> None:
         """A complete page: done, unless a field it lacks may be one only a browser finds."""
         url = attempt.work.url
         if self.mode == "auto":
@@ -253,14 +251,14 @@ class HttpStage:
                 self._judge_waiting(section[0])
             if outcome.absent:
                 verdict = self.policy.absent_route(
-                    url, outcome.absent, waited=waits > 0, scripts=outcome.scripts
+                    url, outcome.absent, waited=waited, scripts=outcome.scripts
                 )
                 if verdict == "check" and self._checking.get((section[0], outcome.scripts), 0):
                     # A page running the same scripts is being checked: wait for what it teaches.
-                    waited = time.monotonic() - attempt.started  # the ledger's clock
-                    verdict = "check" if waited >= CHECK_ANYWAY_AFTER else "wait"
+                    held = time.monotonic() - attempt.started  # the ledger's clock
+                    verdict = "check" if held >= CHECK_ANYWAY_AFTER else "wait"
                 if verdict == "wait":
-                    self._wait(attempt, outcome, waits)
+                    self._wait(attempt, outcome, waited)
                     return
                 if verdict == "check":
                     self._check(attempt, outcome, section)
@@ -274,8 +272,8 @@ class HttpStage:
         self.done_over_http += 1
         self.ledger.succeeded(attempt, outcome.values)
 
-    def _wait(self, attempt: Any, outcome: Any, waits: int) -> None:
-        row = _Waiting(attempt, outcome, waits=waits)
+    def _wait(self, attempt: Any, outcome: Any, waited: bool) -> None:
+        row = _Waiting(attempt, outcome, waited=waited)
         section = section_key(attempt.work.url)
         self._waiting.setdefault(section, []).append(row)
         wait = min(WAIT_FOR_SECTION, max(WAIT_MIN, 3 * self._fetch_seconds))
@@ -285,7 +283,7 @@ class HttpStage:
         rows = self._waiting.get(section, [])
         if row in rows:
             rows.remove(row)
-            self._done(row.attempt, row.outcome, waits=row.waits + 1)
+            self._done(row.attempt, row.outcome, waited=True)
 
     def _judge_waiting(self, host: str) -> None:
         """The site learnt something: its waiting rows are judged again."""
@@ -293,7 +291,7 @@ class HttpStage:
             for row in self._waiting.pop(section, []):
                 if row.timer is not None:
                     row.timer.cancel()
-                self._done(row.attempt, row.outcome, waits=row.waits)
+                self._done(row.attempt, row.outcome, waited=row.waited)
 
     def _check(self, attempt: Any, outcome: Any, section: tuple[str, str]) -> None:
         """Check the row in a browser: its values there are the row's, and teach its section."""
@@ -301,7 +299,6 @@ class HttpStage:
         self._checks[item.key] = (outcome.absent, outcome.scripts)
         key = (section[0], outcome.scripts)
         self._checking[key] = self._checking.get(key, 0) + 1
-        self.checked_in_browser += 1
         if self.ledger.moved(attempt, "browser_check"):
             self._to_browser(item)
 

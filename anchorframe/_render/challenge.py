@@ -180,11 +180,6 @@ _WRITES_CONTENT = re.compile(
 )
 
 
-def script_signature(html: str) -> frozenset[str]:
-    """The scripts a page runs, as comparable names (see :func:`scan_scripts`)."""
-    return scan_scripts(html)[1]
-
-
 def scan_scripts(html: str) -> tuple[int, frozenset[str]]:
     """How many ``<script>`` tags would run, and their names: ``src:`` file names, ``inline:`` code starts.
 
