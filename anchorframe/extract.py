@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ._core.table import Row
+from ._render.arrival import Arrivals
 from ._render.blocked import SCAN_CHARS
 from ._render.extractor import Extractor
 from ._render.html import split_selectors
@@ -48,22 +49,33 @@ _SUMMARY_JS = (
 
 # Waits inside the page (one round trip instead of one per selector and poll) until every
 # selector matches, the page has gone quiet (anchorframe._render.quiet) or the budget runs
-# out, then reads them all. A value with nothing in it comes back with what the block-page
-# check reads (title, HTML start, text length by the shared rule: no layout), in the same call.
-# Its arguments are written into the script once per scraper (__ARGUMENTS__): an evaluate
-# argument is serialized and checked value by value in Python on every call.
+# out, then reads them all. A field this section's pages have at once or not at all (``soon``,
+# anchorframe._render.arrival) is not waited out: once the others are there and the page has
+# settled (loaded, nothing in flight or due), its absence is final. A value with nothing in it
+# comes back with what the block-page check reads (title, HTML start, text length by the shared
+# rule: no layout), in the same call; and which fields were there at the first look (``early``).
+# Its arguments are written into the script once per scraper and set of ``soon`` fields
+# (__ARGUMENTS__): an evaluate argument is serialized and checked value by value in Python on
+# every call.
 _CSS_JS = (
-    "async () => { const [selectors, waitMs, attrs, settleMs, scanChars] = __ARGUMENTS__;"
+    "async () => { const [selectors, waitMs, attrs, settleMs, scanChars, soon] = __ARGUMENTS__;"
     + " const text = "
     + TEXT_JS
     + """;
   const deadline = performance.now() + waitMs;
   const q = window.__afQuiet;
   const sleep = q ? q.sleep : (ms) => new Promise((r) => setTimeout(r, ms));
-  const all = () => selectors.every(([, sel]) => document.querySelector(sel));
-  const quiet = () => q !== undefined && document.readyState === "complete" && q.pending === 0 &&
-    performance.now() - q.last >= settleMs && [...q.timers.values()].every((due) => due > deadline);
-  while (!all() && performance.now() < deadline && !quiet()) await sleep(25);
+  const there = ([, sel]) => document.querySelector(sel) !== null;
+  const early = selectors.map(there);
+  const settled = () => q !== undefined && document.readyState === "complete" && q.pending === 0 &&
+    [...q.timers.values()].every((due) => due > deadline);
+  const done = () => {
+    const missing = selectors.filter((s) => !there(s));
+    if (!missing.length || performance.now() >= deadline) return true;
+    if (!settled()) return false;
+    return missing.every(([name]) => soon.includes(name)) || performance.now() - q.last >= settleMs;
+  };
+  if (!early.every(Boolean)) while (!done()) await sleep(25);
   const out = {};
   for (const [name, sel] of selectors) {
     const el = document.querySelector(sel);
@@ -71,9 +83,9 @@ _CSS_JS = (
     const attr = attrs[name];
     out[name] = attr ? el.getAttribute(attr) : text(el);
   }
-  if (Object.values(out).some((v) => v !== null && v.trim())) return [out, null];
+  if (Object.values(out).some((v) => v !== null && v.trim())) return [out, null, early];
   const html = document.documentElement ? document.documentElement.outerHTML.slice(0, scanChars) : "";
-  return [out, [document.title || "", html, document.body ? [...text(document.body)].length : 0]];
+  return [out, [document.title || "", html, document.body ? [...text(document.body)].length : 0], early];
 }"""
 )
 # Pages that carry the quiet watch (an init script, added once per page).
@@ -129,9 +141,18 @@ class CSS(Extractor):
         self.wait = max(0.0, float(wait))
         self.wait_until = wait_until
         self._pairs, self._attrs = split_selectors(selectors)
-        arguments = [[list(p) for p in self._pairs], self.wait * 1000, self._attrs, SETTLE_MS, SCAN_CHARS]
-        self._script = _CSS_JS.replace("__ARGUMENTS__", json.dumps(arguments), 1)
+        #: What each section's pages showed at the first look (anchorframe._render.arrival).
+        self.arrivals = Arrivals()
+        self._scripts: dict[frozenset[str], str] = {}
         self.__qualname__ = self.__name__ = f"css({self.http_selectors!r})"
+
+    def _script(self, soon: frozenset[str]) -> str:
+        script = self._scripts.get(soon)
+        if script is None:
+            pairs = [list(p) for p in self._pairs]
+            arguments = [pairs, self.wait * 1000, self._attrs, SETTLE_MS, SCAN_CHARS, sorted(soon)]
+            script = self._scripts[soon] = _CSS_JS.replace("__ARGUMENTS__", json.dumps(arguments), 1)
+        return script
 
     async def __call__(self, page: Any, row: Row) -> dict[str, Any]:
         if self.wait and page not in _WATCHED_PAGES:
@@ -139,7 +160,14 @@ class CSS(Extractor):
             _WATCHED_PAGES.add(page)
         response = await page.goto(row.url, wait_until=self.wait_until)
         check_response(response, row.url)
-        result, seen = await page.evaluate(self._script)
+        result, seen, early = await page.evaluate(self._script(self.arrivals.immediate(row.url)))
+        if self.wait:
+            names = [name for name, _ in self._pairs]
+            self.arrivals.record(
+                row.url,
+                early=[name for name, there in zip(names, early, strict=True) if there],
+                found=[name for name in names if result.get(name) is not None],
+            )
         doc = MainDocument.of(page) if seen else None
         if doc is not None:
             doc.text = PageText(str(seen[0]), str(seen[1]), int(seen[2]))
@@ -157,7 +185,10 @@ def css(selectors: Mapping[str, str], *, wait: float = 3.0, wait_until: str = "d
     every selector to appear (pages that render with JavaScript), and less where a
     selector is simply absent: once the page has loaded and gone quiet (no request
     in flight, no timer due, no change for 300 ms; :mod:`anchorframe._render.quiet`),
-    what still matches nothing is None.
+    what still matches nothing is None. A field the pages of a section have had at
+    once (five of them) is not waited out even that long on a page that lacks it:
+    the page's load with nothing in flight is enough (:mod:`anchorframe._render.arrival`;
+    the scraper's ``arrivals`` keeps what it learnt).
 
     Example:
         >>> import anchorframe as af

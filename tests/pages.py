@@ -2,6 +2,9 @@
 
 Paths:
   /page/<n>            a static page: <h1>Page n</h1> <p class=price>n.00</p>
+                       ?price=none: without the price; ?churn=1: a text rewritten every
+                       50 ms by setInterval (nothing pending, never quiet); ?after=ms&via=...:
+                       the price written late, as /late/<n> does
   /js/<n>?delay=ms     the same, written by JavaScript after a delay
   /late/<n>?after=ms&via=timer|fetch|script
                        <h1> at once; the price written ms after the load event, by a timer,
@@ -59,7 +62,14 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         head = segments[0]
         number = segments[1] if len(segments) > 1 else "0"
         page = f"<title>Page {number}</title><h1>Page {number}</h1><p class='price'>{number}.00</p>"
-        if head == "page":
+        if head == "page" and "after" not in query:
+            if query.get("price") == "none":
+                page = page.split("<p class='price'>")[0]
+            if query.get("churn"):
+                page += (
+                    "<span id=clock></span><script>setInterval(() => "
+                    "{ document.getElementById('clock').textContent = Date.now(); }, 50);</script>"
+                )
             self._send(200, page)
         elif head == "js":
             delay = int(query.get("delay", "200"))
@@ -69,7 +79,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 f"<div id=app>loading</div><script>setTimeout(()=>{{document.getElementById('app')"
                 f".innerHTML='{inner}'}}, {delay})</script>",
             )
-        elif head == "late":
+        elif head in ("late", "page"):
             after = int(query.get("after", "500"))
             price = f"document.body.insertAdjacentHTML('beforeend', '<p class=price>{number}.00</p>')"
             if query.get("via") == "fetch":

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 import anchorframe as af
+from anchorframe._render.arrival import Arrivals
 
 pytestmark = pytest.mark.usefixtures("no_chromium_left")
 
@@ -46,3 +47,43 @@ def test_a_page_that_never_goes_quiet_still_ends_at_the_wait(site):
     row = busy.results.iloc[0]
     assert row["af_status"] == "ok" and row["h"] == "Page 1" and pd.isna(row["badge"])
     assert busy.attempts["duration_s"].iloc[0] >= 1.5  # it waited: the page was never quiet
+
+
+def _learnt(site, scraper, urls):
+    """Six static pages of /page/ teach that the price is there at once or not at all; then ``urls``."""
+    taught = [site.url(f"/page/{n}") for n in range(6)]
+    return af.scrape(taught + urls, scraper, render="browser", sessions=1, tabs=1, progress=False)
+
+
+def test_a_field_a_section_has_at_once_or_never_is_not_waited_out(site):
+    """Once /page/ pages showed the price at the first look, a /page/ without it ends without the
+    settle: here a text rewritten every 50 ms (never quiet) would have cost the whole wait."""
+    scraper = af.extract.css(FIELDS, wait=3)
+    scraper.arrivals = Arrivals(recheck=0)  # no page draws a recheck (the draw hashes the URL, port included)
+    result = _learnt(site, scraper, [site.url("/page/7?price=none&churn=1")])
+    row = result.results.iloc[-1]
+    assert row["af_status"] == "ok" and row["h"] == "Page 7" and pd.isna(row["price"])
+    assert result.attempts["duration_s"].iloc[-1] < 2.0, result.attempts  # the wait is 3 s
+    assert scraper.arrivals.immediate(site.url("/page/99")) == {"h", "price"}
+
+
+def test_a_recheck_waits_the_absent_field_out(site):
+    """The same page on a recheck (recheck=1: every page) waits until quiet: here the whole wait."""
+    scraper = af.extract.css(FIELDS, wait=1.5)
+    scraper.arrivals = Arrivals(recheck=1)
+    result = _learnt(site, scraper, [site.url("/page/7?price=none&churn=1")])
+    assert result.results.iloc[-1]["af_status"] == "ok"
+    assert result.attempts["duration_s"].iloc[-1] >= 1.5
+
+
+@pytest.mark.parametrize("via", ["fetch", "timer", "script"])
+def test_a_learnt_field_written_late_is_still_read_and_unlearnt(site, via):
+    """After the lesson, a /page/ whose price a fetch, a timer or an inserted script writes 600 ms
+    after load still gets it (the page had not settled), and the price is no longer immediate there."""
+    scraper = af.extract.css(FIELDS, wait=3)
+    scraper.arrivals = Arrivals(recheck=0)
+    assert (
+        _learnt(site, scraper, [site.url(f"/page/10?after=600&via={via}")]).results["price"].iloc[-1]
+        == "10.00"
+    )
+    assert scraper.arrivals.immediate(site.url("/page/99")) == {"h"}

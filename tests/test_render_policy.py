@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import anchorframe._render.policy as module
+from anchorframe._render.arrival import Arrivals
 from anchorframe._render.http import HttpOutcome
 from anchorframe._render.policy import RenderPolicy, pattern_key, section_key
 
@@ -172,3 +173,52 @@ def test_an_absent_field_is_judged_by_what_its_section_and_site_have_shown():
     # root files share one section; values absent from the HTML are not shown by it
     assert section_key("https://d.example/about.html") == section_key("https://d.example/bugs.html")
     assert not policy.seen("https://d.example/about.html", {"note": None}, ("note",), sphinx)
+
+
+# ---- the browser side: which fields a section has at once or never (anchorframe._render.arrival)
+
+
+def _taught(arrivals: Arrivals, section: str, pages: int, early=("h1", "next"), found=("h1", "next")) -> None:
+    for n in range(pages):
+        arrivals.record(f"https://docs.example/{section}/{n}.html", early=early, found=found)
+
+
+def test_a_field_is_immediate_after_learn_pages_and_only_in_its_section():
+    """Five pages with "next" at the first look make it immediate in /library/, not in /howto/."""
+    arrivals = Arrivals(recheck=0)
+    _taught(arrivals, "library", 4)
+    assert arrivals.immediate("https://docs.example/library/os.html") == set()
+    _taught(arrivals, "library", 1)
+    assert arrivals.immediate("https://docs.example/library/os.html") == {"h1", "next"}
+    assert arrivals.immediate("https://docs.example/howto/x.html") == set()
+
+
+def test_a_field_seen_arriving_late_is_never_immediate_again_in_its_section():
+    """One page where the note came after the first look: the note is waited for there from then on."""
+    arrivals = Arrivals(recheck=0)
+    _taught(arrivals, "app", 20, early=("h1", "note"), found=("h1", "note"))
+    arrivals.record("https://docs.example/app/late.html", early={"h1"}, found={"h1", "note"})
+    _taught(arrivals, "app", 20, early=("h1", "note"), found=("h1", "note"))
+    assert arrivals.immediate("https://docs.example/app/x.html") == {"h1"}
+
+
+def test_fields_javascript_writes_never_become_immediate():
+    """A field absent at every first look and found at the end is late, however many pages show it."""
+    arrivals = Arrivals(recheck=0)
+    _taught(arrivals, "js", 50, early=("h1",), found=("h1", "note"))
+    assert arrivals.immediate("https://docs.example/js/x.html") == {"h1"}
+
+
+def test_about_one_page_in_recheck_gets_no_immediate_fields():
+    """The recheck draw hashes the URL: ~1 in 8 pages, the same ones every time."""
+    arrivals = Arrivals()
+    _taught(arrivals, "library", 5)
+    urls = [f"https://docs.example/library/p{n}.html" for n in range(2000)]
+    rechecked = [url for url in urls if not arrivals.immediate(url)]
+    assert 0.09 < len(rechecked) / len(urls) < 0.16
+    assert rechecked == [url for url in urls if not arrivals.immediate(url)]
+
+
+def test_arrivals_refuses_settings_that_mean_nothing():
+    with pytest.raises(ValueError, match="learn >= 1"):
+        Arrivals(learn=0)
