@@ -1,10 +1,13 @@
-"""af.plan(probe=N): a sample fetched over HTTP estimates the browser share and the cost (no browser)."""
+"""af.plan(probe=N): a sample fetched over HTTP estimates the browser share; run in a browser, its CPU."""
 
 from __future__ import annotations
+
+import re
 
 import pytest
 
 import anchorframe as af
+from anchorframe._run.result import measured_orchestrator_ms
 from anchorframe.demo import DemoSite
 from anchorframe.errors import InputError
 
@@ -36,3 +39,27 @@ def test_without_answers_there_is_no_estimate_and_a_bad_probe_is_refused():
     assert plan.browser_share is None and "2 failed; no estimate" in plan.explain()
     with pytest.raises(InputError, match="probe=20"):
         af.plan(["https://a.example/"], backend="local", probe=-1)
+
+
+@pytest.mark.usefixtures("no_chromium_left")
+def test_a_probe_runs_its_sample_in_a_browser_and_later_plans_size_on_what_it_cost():
+    """probe=12 on a cloud plan: the 12 rows run in a local Chromium, the plan says what a page cost
+    this process and its driver, and that figure is the one the plans of this process use."""
+    with DemoSite(products=12, rendered=0, missing=0) as site:
+        urls = [site.url(f"/products/{n}") for n in range(12)]
+        plan = af.plan(urls, backend="anchor", extract=FIELDS, render="browser", probe=12)
+    text = plan.explain()
+    found = re.search(r"12 URLs run in a local browser \(12 ok\): a page cost .* ([\d.]+) ms of CPU", text)
+    assert found, text
+    assert measured_orchestrator_ms() is not None and f"{measured_orchestrator_ms():.1f}" == found.group(1)
+    many = af.plan([f"https://a.example/{n}" for n in range(20000)], backend="anchor", render="browser")
+    assert f"at {found.group(1)} ms of CPU per page, as the last run here measured it" in many.explain()
+
+
+@pytest.mark.usefixtures("no_chromium_left")
+def test_a_probe_too_small_to_measure_says_so():
+    """probe=3 is below the rows a measure needs: the plan says how many to ask for."""
+    with DemoSite(products=3, rendered=0, missing=0) as site:
+        urls = [site.url(f"/products/{n}") for n in range(3)]
+        plan = af.plan(urls, backend="anchor", render="browser", probe=3)
+    assert "not measured (3 URLs sampled, 10 needed: probe=10 or more)" in plan.explain()

@@ -1,10 +1,18 @@
-"""``af.plan(..., probe=N)``: sample N URLs over HTTP to estimate the browser share and the cost.
+"""``af.plan(..., probe=N)``: sample N URLs to estimate the browser share and what a page costs here.
 
-Opt-in (it makes N requests to the user's sites). The sample is spread evenly over the
-unique URLs (deterministic: the same input gives the same sample). The plan keeps its
-sessions and tabs (sized for every row, as ``render="browser"`` needs); the probe adds a
-reason that says which share of rows would need a browser under ``render="auto"`` and
-what that means for the time and the session-minutes.
+Opt-in (it makes N requests to the user's sites, twice). The sample is spread evenly over
+the unique URLs (deterministic: the same input gives the same sample). Two steps:
+
+* :func:`probe_plan`: the sample over plain HTTP says which share of rows would need a
+  browser under ``render="auto"`` and what that means for the time and the
+  session-minutes. The plan keeps its sessions and tabs (sized for every row, as
+  ``render="browser"`` needs).
+* :func:`probe_orchestrator`: when rows would go to a browser, the sample's rows run with
+  the scraper in one local Chromium, and the run's own measure of this process's and
+  Playwright's driver's CPU per page (the orchestrator, which decides how many cloud
+  sessions one process keeps busy) is kept for the plans that follow in this process; the
+  plan is then sized again on it. A cloud run pays for sessions, so a probe spends none:
+  what the driver does per page is the same over a local Chromium's CDP socket.
 """
 
 from __future__ import annotations
@@ -12,13 +20,14 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Mapping
+from typing import Any
 
 from .._core.plan import Plan, _duration
 from .._core.table import InputTable
 from .._engine.portal import run_in_portal
-from ..errors import InputError
+from ..errors import BrowserNotFoundError, InputError
 
-__all__ = ["probe_plan"]
+__all__ = ["probe_orchestrator", "probe_plan"]
 
 
 def sample_urls(table: InputTable, count: int) -> list[str]:
@@ -65,3 +74,68 @@ def probe_plan(
             f"~{plan.est_session_minutes * share:.1f} session-minutes"
         )
     return dataclasses.replace(plan, reasons=(*plan.reasons, text), browser_share=share)
+
+
+#: The options of a plan that a browser probe runs its rows with (what the pages cost depends
+#: on them); the rest are the probe's own: one local session, no retries, no checkpoint.
+_ROW_OPTIONS = (
+    "fn",
+    "extract",
+    "timeout",
+    "setup",
+    "block",
+    "reuse_pages",
+    "allow_status",
+    "connect_timeout",
+    "per_site",
+    "min_delay",
+    "robots",
+    "user_agent",
+    "headers",
+    "locale",
+    "timezone",
+    "renew_context_after",
+)
+
+
+def probe_orchestrator(plan: Plan, table: InputTable, count: int, arguments: Mapping[str, Any]) -> str:
+    """Run ``count`` sampled rows in a local browser and say what a page cost this orchestrator.
+
+    The run's own measure (``ScrapeResult.orchestrator_ms_per_page``: this process and
+    Playwright's driver, not the browser) is kept for the plans that follow in this process,
+    so the plan made after it sizes cloud sessions per process on it.
+    """
+    from .._engine.saturation_watch import MIN_ROWS
+    from ..backends._chromium import find_chromium
+    from .scrape import scrape
+
+    sample = set(sample_urls(table, count))
+    positions = [item.positions[0] for item in table.work if item.url in sample]
+    if len(positions) < MIN_ROWS:
+        return (
+            f"probe: the orchestrator's CPU per page was not measured ({len(positions)} URLs sampled, "
+            f"{MIN_ROWS} needed: probe={MIN_ROWS} or more)"
+        )
+    try:
+        find_chromium()
+    except BrowserNotFoundError:
+        return "probe: the orchestrator's CPU per page was not measured (no local Chromium to run the sample)"
+    call = {name: arguments[name] for name in _ROW_OPTIONS}
+    result = scrape(
+        table.frame.iloc[positions],
+        url=table.url_column,
+        backend="local",
+        sessions=1,
+        tabs=min(plan.tabs, len(positions)),
+        render="browser",
+        retries=0,
+        progress=False,
+        evidence=0,
+        **call,
+    )
+    measured = result.orchestrator_ms_per_page
+    ok = int((result.results["af_status"] == "ok").sum())
+    ran = f"probe: {len(positions)} URLs run in a local browser ({ok} ok)"
+    if measured is None:
+        return f"{ran}; too few done to measure its CPU"
+    return f"{ran}: a page cost this process and Playwright's driver {measured:.1f} ms of CPU"

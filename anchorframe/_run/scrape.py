@@ -96,7 +96,10 @@ def plan(
     ``probe=N`` (opt-in: it makes N requests) fetches N of the URLs over plain HTTP, reads
     ``extract`` (or the page summary) from them, and says in ``explain()`` which share
     of rows would need a browser under ``render="auto"`` and what that costs
-    (``plan.browser_share``).
+    (``plan.browser_share``). Where rows would go to a browser, it then runs those N rows
+    with the scraper in one local Chromium (none of the cloud's sessions) and sizes the plan
+    on the CPU a page cost this process and Playwright's driver (from 10 rows on), as a
+    run here does: how many cloud sessions one process keeps busy, and ``workers=``.
 
     Example:
         >>> import anchorframe as af
@@ -113,9 +116,17 @@ def plan(
     sized = plan_for(table, options.backend, **options.sizing.given())
     if not probe:
         return sized
-    from .probe import probe_plan
+    from .probe import probe_orchestrator, probe_plan
 
-    return probe_plan(sized, table, probe, extract)
+    probed = probe_plan(sized, table, probe, extract)
+    if options.engine.render == "http" or (options.engine.render == "auto" and probed.browser_share == 0):
+        return probed  # no row would go to a browser: its cost does not matter
+    measured = probe_orchestrator(sized, table, probe, arguments)
+    resized = plan_for(table, options.backend, **options.sizing.given())
+    said = probed.reasons[len(sized.reasons) :]  # what the HTTP sample said
+    return dataclasses.replace(
+        resized, reasons=(*resized.reasons, *said, measured), browser_share=probed.browser_share
+    )
 
 
 @refuses_unknown_options
