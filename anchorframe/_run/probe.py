@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from .._core.plan import Plan, _duration
@@ -98,8 +98,11 @@ _ROW_OPTIONS = (
 )
 
 
-def probe_orchestrator(plan: Plan, table: InputTable, count: int, arguments: Mapping[str, Any]) -> str:
-    """Run ``count`` sampled rows in a local browser and say what a page cost this orchestrator.
+def probe_orchestrator(
+    plan: Plan, table: InputTable, count: int, arguments: Mapping[str, Any], scrape: Callable[..., Any]
+) -> str:
+    """Run ``count`` sampled rows in a local browser (``scrape``: ``af.scrape``) and say what a
+    page cost this orchestrator.
 
     The run's own measure (``ScrapeResult.orchestrator_ms_per_page``: this process and
     Playwright's driver, not the browser) is kept for the plans that follow in this process,
@@ -107,7 +110,6 @@ def probe_orchestrator(plan: Plan, table: InputTable, count: int, arguments: Map
     """
     from .._engine.saturation_watch import MIN_ROWS
     from ..backends._chromium import find_chromium
-    from .scrape import scrape
 
     sample = set(sample_urls(table, count))
     positions = [item.positions[0] for item in table.work if item.url in sample]

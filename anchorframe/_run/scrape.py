@@ -121,7 +121,7 @@ def plan(
     probed = probe_plan(sized, table, probe, extract)
     if options.engine.render == "http" or (options.engine.render == "auto" and probed.browser_share == 0):
         return probed  # no row would go to a browser: its cost does not matter
-    measured = probe_orchestrator(sized, table, probe, arguments)
+    measured = probe_orchestrator(sized, table, probe, arguments, scrape)
     resized = plan_for(table, options.backend, **options.sizing.given())
     said = probed.reasons[len(sized.reasons) :]  # what the HTTP sample said
     return dataclasses.replace(
