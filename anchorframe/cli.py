@@ -19,7 +19,9 @@ EPILOG = """examples:
   anchorframe plan urls.csv                         show the plan without starting a browser
   anchorframe plan urls.csv --extract name=h1 --probe 20
                                                     ... and fetch 20 of the URLs over HTTP to estimate
-                                                    how many rows need a browser under --render auto
+                                                    how many rows need a browser under --render auto,
+                                                    then run them in local Chromium to measure the CPU
+                                                    a page costs here
   anchorframe scrape urls.csv --extract name=h1 --extract price=.price --out prices.parquet
   anchorframe scrape urls.csv --scraper mymodule:product --out products.parquet
 
@@ -65,7 +67,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.set_defaults(handler=_demo, backend="local")  # the demo is offline: local Chromium
 
     plan = commands.add_parser(
-        "plan", help="check an input file and show the plan, without starting a browser"
+        "plan", help="check an input file and show the plan (no browser, unless --probe)"
     )
     plan.add_argument("input", help="CSV, Parquet or JSONL file with a URL column")
     plan.add_argument(
@@ -73,15 +75,16 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         default=None,
         metavar="NAME=SELECTOR",
-        help="the columns a scrape would read (repeatable); --probe tries them over HTTP",
+        help="the columns a scrape would read (repeatable); --probe tries them over HTTP, then in a browser",
     )
     plan.add_argument(
         "--probe",
         type=int,
         default=0,
         metavar="N",
-        help="fetch N evenly spread URLs over plain HTTP (N requests, no browser) and estimate "
-        "which share of rows needs a browser under --render auto",
+        help="fetch N evenly spread URLs over plain HTTP and estimate which share of rows needs a "
+        "browser under --render auto; where rows would use one, run the N rows in local Chromium "
+        "(N >= 10) and size the plan on the CPU a page cost this machine",
     )
     _add_run_options(plan)
     plan.set_defaults(handler=_plan)

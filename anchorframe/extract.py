@@ -31,7 +31,7 @@ from ._render.blocked import SCAN_CHARS
 from ._render.extractor import Extractor
 from ._render.html import split_selectors
 from ._render.page_signals import MainDocument, PageText
-from ._render.quiet import QUIET_INIT_JS, SETTLE_MS
+from ._render.quiet import QUIET_INIT_JS, SETTLE_MS, SOON_SETTLE_MS
 from ._render.text import TEXT_JS
 from .errors import RowFailed
 
@@ -50,15 +50,16 @@ _SUMMARY_JS = (
 # Waits inside the page (one round trip instead of one per selector and poll) until every
 # selector matches, the page has gone quiet (anchorframe._render.quiet) or the budget runs
 # out, then reads them all. A field this section's pages have at once or not at all (``soon``,
-# anchorframe._render.arrival) is not waited out: once the others are there and the page has
-# settled (loaded, nothing in flight or due), its absence is final. A value with nothing in it
-# comes back with what the block-page check reads (title, HTML start, text length by the shared
-# rule: no layout), in the same call; and which fields were there at the first look (``early``).
-# Its arguments are written into the script once per scraper and set of ``soon`` fields
-# (__ARGUMENTS__): an evaluate argument is serialized and checked value by value in Python on
-# every call.
+# anchorframe._render.arrival) is waited for a shorter settle (``soonMs``): when every field
+# still missing is such a one, the page has loaded with nothing in flight or due, is not
+# leaving (a redirect, a meta refresh) and nothing changed for ``soonMs``, its absence is final.
+# A value with nothing in it comes back with what the block-page check reads (title, HTML
+# start, text length by the shared rule: no layout), in the same call; and which fields were
+# there at the first look (``early``). Its arguments are written into the script once per
+# scraper and set of ``soon`` fields (__ARGUMENTS__): an evaluate argument is serialized and
+# checked value by value in Python on every call.
 _CSS_JS = (
-    "async () => { const [selectors, waitMs, attrs, settleMs, scanChars, soon] = __ARGUMENTS__;"
+    "async () => { const [selectors, waitMs, attrs, settleMs, scanChars, soon, soonMs] = __ARGUMENTS__;"
     + " const text = "
     + TEXT_JS
     + """;
@@ -69,11 +70,14 @@ _CSS_JS = (
   const early = selectors.map(there);
   const settled = () => q !== undefined && document.readyState === "complete" && q.pending === 0 &&
     [...q.timers.values()].every((due) => due > deadline);
+  const staying = () => !q.leaving && !document.querySelector('meta[http-equiv="refresh" i]');
   const done = () => {
     const missing = selectors.filter((s) => !there(s));
     if (!missing.length || performance.now() >= deadline) return true;
     if (!settled()) return false;
-    return missing.every(([name]) => soon.includes(name)) || performance.now() - q.last >= settleMs;
+    const still = performance.now() - q.last;
+    if (still >= settleMs) return true;
+    return still >= soonMs && missing.every(([name]) => soon.includes(name)) && staying();
   };
   if (!early.every(Boolean)) while (!done()) await sleep(25);
   const out = {};
@@ -136,21 +140,61 @@ page_summary = PageSummary()
 class CSS(Extractor):
     """The text (or an attribute) of each of a dict of CSS selectors; made by :func:`css`."""
 
-    def __init__(self, selectors: Mapping[str, str], *, wait: float, wait_until: str) -> None:
+    #: Pages of a section that must have had a field at once before it is not waited out, and
+    #: one page in ``recheck`` waits it out anyway (:class:`~anchorframe._render.arrival.Arrivals`).
+    learn_after = 5
+    recheck = 8
+
+    def __init__(
+        self, selectors: Mapping[str, str], *, wait: float, wait_until: str, learn: bool = True
+    ) -> None:
         self.http_selectors = dict(selectors)
         self.wait = max(0.0, float(wait))
         self.wait_until = wait_until
+        self.learn = bool(learn)
         self._pairs, self._attrs = split_selectors(selectors)
-        #: What each section's pages showed at the first look (anchorframe._render.arrival).
-        self.arrivals = Arrivals()
-        self._scripts: dict[frozenset[str], str] = {}
+        self._reset()
         self.__qualname__ = self.__name__ = f"css({self.http_selectors!r})"
+
+    def _reset(self) -> None:
+        # What a run's pages showed at the first look, per run (the run's input table): a
+        # scraper used for several runs starts each one afresh. Neither travels in a pickle.
+        self._learnt: weakref.WeakKeyDictionary[Any, Arrivals] = weakref.WeakKeyDictionary()
+        self._scripts: dict[frozenset[str], str] = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("_learnt", None)
+        state.pop("_scripts", None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state.pop("_script", None)  # a scraper pickled by anchorframe 0.x before per-section learning
+        state.setdefault("learn", True)
+        self.__dict__.update(state)
+        self._reset()
+
+    def _arrivals(self, row: Any) -> Arrivals | None:
+        """What this run has learnt (None: not learning, or a row that belongs to no run)."""
+        run = getattr(row, "_table", None)  # anchorframe._core.table.Row: its run's input
+        if not (self.learn and self.wait) or run is None:
+            return None
+        try:
+            arrivals = self._learnt.get(run)
+            if arrivals is None:
+                arrivals = self._learnt[run] = Arrivals(self.learn_after, self.recheck)
+        except TypeError:  # not weakly referable: nothing to key it on
+            return None
+        return arrivals
 
     def _script(self, soon: frozenset[str]) -> str:
         script = self._scripts.get(soon)
         if script is None:
+            if len(self._scripts) >= 64:
+                self._scripts.clear()
             pairs = [list(p) for p in self._pairs]
-            arguments = [pairs, self.wait * 1000, self._attrs, SETTLE_MS, SCAN_CHARS, sorted(soon)]
+            timing = [SETTLE_MS, SCAN_CHARS, sorted(soon), SOON_SETTLE_MS]
+            arguments = [pairs, self.wait * 1000, self._attrs, *timing]
             script = self._scripts[soon] = _CSS_JS.replace("__ARGUMENTS__", json.dumps(arguments), 1)
         return script
 
@@ -160,10 +204,12 @@ class CSS(Extractor):
             _WATCHED_PAGES.add(page)
         response = await page.goto(row.url, wait_until=self.wait_until)
         check_response(response, row.url)
-        result, seen, early = await page.evaluate(self._script(self.arrivals.immediate(row.url)))
-        if self.wait:
+        arrivals = self._arrivals(row)
+        soon = arrivals.immediate(row.url) if arrivals is not None else frozenset()
+        result, seen, early = await page.evaluate(self._script(soon))
+        if arrivals is not None:
             names = [name for name, _ in self._pairs]
-            self.arrivals.record(
+            arrivals.record(
                 row.url,
                 early=[name for name, there in zip(names, early, strict=True) if there],
                 found=[name for name in names if result.get(name) is not None],
@@ -177,7 +223,13 @@ class CSS(Extractor):
         return self.__qualname__
 
 
-def css(selectors: Mapping[str, str], *, wait: float = 3.0, wait_until: str = "domcontentloaded") -> CSS:
+def css(
+    selectors: Mapping[str, str],
+    *,
+    wait: float = 3.0,
+    wait_until: str = "domcontentloaded",
+    learn: bool = True,
+) -> CSS:
     """A scraper that returns the text of each CSS selector (None where it matches nothing).
 
     A selector may end with ``@attr`` to read an attribute instead of the text
@@ -185,10 +237,10 @@ def css(selectors: Mapping[str, str], *, wait: float = 3.0, wait_until: str = "d
     every selector to appear (pages that render with JavaScript), and less where a
     selector is simply absent: once the page has loaded and gone quiet (no request
     in flight, no timer due, no change for 300 ms; :mod:`anchorframe._render.quiet`),
-    what still matches nothing is None. A field the pages of a section have had at
-    once (five of them) is not waited out even that long on a page that lacks it:
-    the page's load with nothing in flight is enough (:mod:`anchorframe._render.arrival`;
-    the scraper's ``arrivals`` keeps what it learnt).
+    what still matches nothing is None. A field five pages of a section had at once
+    is waited for less on a page of it that lacks it: 100 ms of calm instead of 300
+    (:mod:`anchorframe._render.arrival`; learnt afresh in each run, in each process;
+    ``learn=False`` waits every page out in full).
 
     Example:
         >>> import anchorframe as af
@@ -197,4 +249,4 @@ def css(selectors: Mapping[str, str], *, wait: float = 3.0, wait_until: str = "d
         {'name': 'h1', 'price': '.price'}
         >>> af.scrape(df, product)  # doctest: +SKIP
     """
-    return CSS(selectors, wait=wait, wait_until=wait_until)
+    return CSS(selectors, wait=wait, wait_until=wait_until, learn=learn)

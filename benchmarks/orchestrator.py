@@ -24,7 +24,7 @@ is set from this benchmark.
   saturation watch sampled, per page (``result.orchestrator_ms_per_page``).
 
 ``python -m benchmarks --only orchestrator`` or, alone,
-``flock /tmp/af-browser.lock python -m benchmarks.orchestrator [--pages 200 --rounds 3]``.
+``flock /tmp/af-browser.lock python -m benchmarks.orchestrator [--pages 200 --rounds 5]``.
 """
 
 from __future__ import annotations
@@ -177,8 +177,8 @@ async def orchestrator_cpu(site: DocsServer, scale: dict[str, Any], log: Any = p
     from playwright.async_api import async_playwright
 
     pages = docs_pages(int(scale.get("orchestrator_pages", 200)))
-    js_pages = pages[: int(scale.get("orchestrator_js_pages", len(pages) // 2))]
-    rounds = int(scale.get("orchestrator_rounds", 3))
+    js_pages = pages[: int(scale.get("orchestrator_js_pages", len(pages)))]
+    rounds = int(scale.get("orchestrator_rounds", 5))
     browsers = await launch_browsers(1)
     cdp = [browsers[0].cdp_url]
     cpu = _CPU(browsers[0].pid, site.pid)
@@ -230,11 +230,13 @@ def _summarise(rows: dict[str, dict[str, list[dict[str, Any]]]]) -> dict[str, An
             for name, runs in by_name.items()
         }
         af_runs, tuned_runs = by_name["anchorframe"], by_name["tuned script"]
-        ratios = {
-            key: statistics.median(a[key] / t[key] for a, t in zip(af_runs, tuned_runs, strict=True))
+        per_round = {
+            key: [a[key] / t[key] for a, t in zip(af_runs, tuned_runs, strict=True)]
             for key in ("python_ms", "orchestrator_ms", "pages_per_s")
         }
-        out[kind] = {"medians": medians, "af_over_tuned": ratios}
+        ratios = {key: statistics.median(values) for key, values in per_round.items()}
+        spread = {key: (min(values), max(values)) for key, values in per_round.items()}
+        out[kind] = {"medians": medians, "af_over_tuned": ratios, "spread": spread}
     return out
 
 
@@ -276,10 +278,15 @@ def orchestrator_report(data: dict[str, Any]) -> list[str]:
             )
     lines.append("")
     for kind, summary in data["summary"].items():
-        r = summary["af_over_tuned"]
+        r, spread = summary["af_over_tuned"], summary.get("spread", {})
+
+        def ratio(key: str, r: dict[str, float] = r, spread: dict[str, Any] = spread) -> str:
+            low, high = spread.get(key, (r[key], r[key]))
+            return f"x{r[key]:.2f} (rounds {low:.2f}-{high:.2f})"
+
         lines.append(
-            f"* {kind}: anchorframe / tuned: orchestrator x{r['orchestrator_ms']:.2f} (<= 1.0), Python "
-            f"x{r['python_ms']:.2f} (<= 1.3), pages/s x{r['pages_per_s']:.2f} (>= 1.0)"
+            f"* {kind}: anchorframe / tuned: orchestrator {ratio('orchestrator_ms')} (<= 1.0), Python "
+            f"{ratio('python_ms')} (<= 1.3), pages/s {ratio('pages_per_s')} (>= 1.0)"
         )
     static = data["summary"]["static"]["medians"]["anchorframe"]["orchestrator_ms"]
     lines += [
@@ -311,7 +318,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pages", type=int, default=200)
     parser.add_argument("--js-pages", type=int, default=None)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--json", metavar="FILE")
     parser.add_argument(
         "--profile-target",
@@ -328,7 +335,7 @@ def main() -> None:
         return
     scale = {
         "orchestrator_pages": args.pages,
-        "orchestrator_js_pages": args.js_pages if args.js_pages is not None else args.pages // 2,
+        "orchestrator_js_pages": args.js_pages if args.js_pages is not None else args.pages,
         "orchestrator_rounds": args.rounds,
     }
     data = run_orchestrator(scale, log=lambda m: print(m, flush=True))

@@ -50,8 +50,8 @@ SCALES: dict[str, dict[str, Any]] = {
         "render_reps": 3,
         "docs_pages": 200,
         "orchestrator_pages": 200,
-        "orchestrator_js_pages": 100,
-        "orchestrator_rounds": 3,
+        "orchestrator_js_pages": 200,  # as many as static: a run's fixed cost weighs the same on both
+        "orchestrator_rounds": 5,  # the CPU per page of both contenders moves ~20 % round to round
     },
     # ~2 minutes: every section, one round, smaller samples.
     "quick": {

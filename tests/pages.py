@@ -2,19 +2,22 @@
 
 Paths:
   /page/<n>            a static page: <h1>Page n</h1> <p class=price>n.00</p>
-                       ?price=none: without the price; ?churn=1: a text rewritten every
-                       50 ms by setInterval (nothing pending, never quiet); ?after=ms&via=...:
+                       ?price=none: without the price; ?churn=ms: a text rewritten every
+                       ms by setInterval (nothing pending; never quiet below 300 ms); ?after=ms&via=...:
                        the price written late, as /late/<n> does
   /js/<n>?delay=ms     the same, written by JavaScript after a delay
-  /late/<n>?after=ms&via=timer|fetch|script
+  /late/<n>?after=ms&via=timer|fetch|script|body|frames
                        <h1> at once; the price written ms after the load event, by a timer,
                        once a fetch of /slow?s=ms/1000 has answered, or by a script the page
-                       inserts at load, which the server sends ms later (/script/<n>?s=seconds)
+                       inserts at load, which the server sends ms later (/script/<n>?s=seconds);
+                       body: once a fetch's body (/trickle) has been read; frames: three
+                       animation frames after that (as a framework renders)
   /busy/<n>            the static page, with a timer re-armed every 50 ms (never quiet)
   /flaky/<n>?fail=k    500 for the first k requests, then the page
   /status/<code>       answers with that HTTP status
   /hang                never answers (until the server stops)
   /slow?s=seconds      answers after a delay
+  /trickle?s=seconds   JSON whose headers and first byte come at once, the rest after a delay
   /popup               opens a window and an alert
   /download            a file download instead of a page
   /endless             sends its head, then never finishes the body
@@ -68,7 +71,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             if query.get("churn"):
                 page += (
                     "<span id=clock></span><script>setInterval(() => "
-                    "{ document.getElementById('clock').textContent = Date.now(); }, 50);</script>"
+                    "{ document.getElementById('clock').textContent = Date.now(); }, "
+                    f"{int(query['churn'])});</script>"
                 )
             self._send(200, page)
         elif head == "js":
@@ -84,6 +88,15 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             price = f"document.body.insertAdjacentHTML('beforeend', '<p class=price>{number}.00</p>')"
             if query.get("via") == "fetch":
                 write = f"fetch('/slow?s={after / 1000}').then(() => {{ {price}; }})"
+            elif query.get("via") == "body":  # headers at once, the body later; written after it is read
+                write = f"fetch('/trickle?s={after / 1000}').then((r) => r.text()).then(() => {{ {price}; }})"
+            elif query.get("via") == "frames":  # as a framework renders: frames after the body's read
+                write = (
+                    f"fetch('/trickle?s={after / 1000}').then((r) => r.json()).then(() => {{ "
+                    "const later = (n, then) => "
+                    "n ? requestAnimationFrame(() => later(n - 1, then)) : then(); "
+                    f"later(3, () => {{ {price}; }}); }})"
+                )
             elif query.get("via") == "script":
                 write = (
                     "const s = document.createElement('script'); "
@@ -114,6 +127,20 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         elif head == "slow":
             time.sleep(float(query.get("s", "1")))
             self._send(200, page)
+        elif head == "trickle":
+            try:
+                body = b'{"ok": true}'
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Cache-Control", "no-store")
+                self.end_headers()
+                self.wfile.write(body[:1])
+                self.wfile.flush()
+                time.sleep(float(query.get("s", "1")))
+                self.wfile.write(body[1:])
+            except (BrokenPipeError, ConnectionResetError):
+                pass
         elif head == "download":
             try:
                 data = b"a,b\n1,2\n" * 1000

@@ -58,8 +58,30 @@ def test_a_probe_runs_its_sample_in_a_browser_and_later_plans_size_on_what_it_co
 
 @pytest.mark.usefixtures("no_chromium_left")
 def test_a_probe_too_small_to_measure_says_so():
-    """probe=3 is below the rows a measure needs: the plan says how many to ask for."""
-    with DemoSite(products=3, rendered=0, missing=0) as site:
-        urls = [site.url(f"/products/{n}") for n in range(3)]
-        plan = af.plan(urls, backend="anchor", render="browser", probe=3)
-    assert "not measured (3 URLs sampled, 10 needed: probe=10 or more)" in plan.explain()
+    """probe=3 is below the rows a measure needs: the plan says how many to ask for (or that the
+    input has too few)."""
+    with DemoSite(products=12, rendered=0, missing=0) as site:
+        urls = [site.url(f"/products/{n}") for n in range(12)]
+        small = af.plan(urls, backend="anchor", render="browser", probe=3)
+        few = af.plan(urls[:3], backend="anchor", render="browser", probe=3)
+    assert "not measured (3 URLs sampled, 10 needed: probe=10 or more)" in small.explain()
+    assert "not measured (3 URLs sampled, 10 needed: the input has 3 URLs)" in few.explain()
+
+
+@pytest.mark.usefixtures("no_chromium_left")
+def test_a_probe_of_failing_pages_keeps_the_figure_and_the_last_result():
+    """12 pages that all answer 404: nothing is measured, the figure measured earlier stays, and
+    af.last_result() is still the user's last run, not the probe's."""
+    from anchorframe._run.result import note_measured
+
+    before = af.last_result()
+    note_measured(33.3)
+    try:
+        with DemoSite(products=0, rendered=0, missing=12) as site:
+            urls = [site.url(f"/missing/{n}") for n in range(12)]
+            plan = af.plan(urls, backend="anchor", render="browser", probe=12)
+        assert "12 URLs run in a local browser (0 ok); too few ok" in plan.explain(), plan.explain()
+        assert "the plan keeps 33.3 ms, measured earlier here" in plan.explain()
+        assert measured_orchestrator_ms() == 33.3 and af.last_result() is before
+    finally:
+        note_measured(None)

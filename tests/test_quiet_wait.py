@@ -10,7 +10,6 @@ import pandas as pd
 import pytest
 
 import anchorframe as af
-from anchorframe._render.arrival import Arrivals
 
 pytestmark = pytest.mark.usefixtures("no_chromium_left")
 
@@ -55,35 +54,38 @@ def _learnt(site, scraper, urls):
     return af.scrape(taught + urls, scraper, render="browser", sessions=1, tabs=1, progress=False)
 
 
-def test_a_field_a_section_has_at_once_or_never_is_not_waited_out(site):
-    """Once /page/ pages showed the price at the first look, a /page/ without it ends without the
-    settle: here a text rewritten every 50 ms (never quiet) would have cost the whole wait."""
-    scraper = af.extract.css(FIELDS, wait=3)
-    scraper.arrivals = Arrivals(recheck=0)  # no page draws a recheck (the draw hashes the URL, port included)
-    result = _learnt(site, scraper, [site.url("/page/7?price=none&churn=1")])
+def _scraper(recheck: int, **options):
+    scraper = af.extract.css(FIELDS, **options)
+    scraper.recheck = recheck  # 0: no page is a recheck (the draw hashes the URL, whose port varies)
+    return scraper
+
+
+def test_a_field_a_section_has_at_once_or_never_is_waited_for_less(site):
+    """Once /page/ pages showed the price at the first look, a /page/ without it ends after a short
+    calm (100 ms): here a text rewritten every 200 ms (never quiet) would have cost the whole wait."""
+    result = _learnt(site, _scraper(0, wait=3), [site.url("/page/7?price=none&churn=200")])
     row = result.results.iloc[-1]
     assert row["af_status"] == "ok" and row["h"] == "Page 7" and pd.isna(row["price"])
     assert result.attempts["duration_s"].iloc[-1] < 2.0, result.attempts  # the wait is 3 s
-    assert scraper.arrivals.immediate(site.url("/page/99")) == {"h", "price"}
 
 
-def test_a_recheck_waits_the_absent_field_out(site):
-    """The same page on a recheck (recheck=1: every page) waits until quiet: here the whole wait."""
-    scraper = af.extract.css(FIELDS, wait=1.5)
-    scraper.arrivals = Arrivals(recheck=1)
-    result = _learnt(site, scraper, [site.url("/page/7?price=none&churn=1")])
+@pytest.mark.parametrize("how", ["recheck", "learn=False"])
+def test_a_recheck_or_learn_false_waits_the_absent_field_out(site, how):
+    """The same page on a recheck (recheck=1: every page), or with learning off, waits until quiet:
+    here the whole wait."""
+    scraper = _scraper(1, wait=1.5) if how == "recheck" else _scraper(0, wait=1.5, learn=False)
+    result = _learnt(site, scraper, [site.url("/page/7?price=none&churn=200")])
     assert result.results.iloc[-1]["af_status"] == "ok"
     assert result.attempts["duration_s"].iloc[-1] >= 1.5
 
 
-@pytest.mark.parametrize("via", ["fetch", "timer", "script"])
-def test_a_learnt_field_written_late_is_still_read_and_unlearnt(site, via):
-    """After the lesson, a /page/ whose price a fetch, a timer or an inserted script writes 600 ms
-    after load still gets it (the page had not settled), and the price is no longer immediate there."""
-    scraper = af.extract.css(FIELDS, wait=3)
-    scraper.arrivals = Arrivals(recheck=0)
-    assert (
-        _learnt(site, scraper, [site.url(f"/page/10?after=600&via={via}")]).results["price"].iloc[-1]
-        == "10.00"
-    )
-    assert scraper.arrivals.immediate(site.url("/page/99")) == {"h"}
+@pytest.mark.parametrize("via", ["fetch", "timer", "script", "body", "frames"])
+def test_a_learnt_field_written_late_is_still_read_and_then_waited_for(site, via):
+    """After the lesson, a /page/ whose price is written 600 ms after load (by a fetch, a timer, an
+    inserted script, once a slow body was read, or three animation frames after that) still gets
+    it; from then on the section waits for the price in full (a never-quiet page without it takes
+    the whole wait)."""
+    late = site.url(f"/page/10?after=600&via={via}")
+    result = _learnt(site, _scraper(0, wait=1.5), [late, site.url("/page/11?price=none&churn=200")])
+    assert result.results["price"].iloc[-2] == "10.00", result.results
+    assert result.attempts["duration_s"].iloc[-1] >= 1.5

@@ -222,3 +222,23 @@ def test_about_one_page_in_recheck_gets_no_immediate_fields():
 def test_arrivals_refuses_settings_that_mean_nothing():
     with pytest.raises(ValueError, match="learn >= 1"):
         Arrivals(learn=0)
+
+
+def test_a_css_scraper_learns_per_run_and_pickles_without_it():
+    """What a scraper learnt belongs to one run's input: another run starts afresh, and a pickle
+    (a worker's copy) carries none of it."""
+    import pickle
+
+    import anchorframe as af
+    from anchorframe._core.table import prepare_input
+
+    scraper = af.extract.css({"h1": "h1", "next": "a.next@href"})
+    urls = [f"https://docs.example/library/{n}.html" for n in range(6)]
+    first, second = prepare_input(urls, None), prepare_input(urls, None)
+    learnt = scraper._arrivals(first.row(0, urls[0]))
+    _taught(learnt, "library", 5)
+    assert scraper._arrivals(first.row(1, urls[1])) is learnt
+    assert scraper._arrivals(second.row(0, urls[0])) is not learnt
+    clone = pickle.loads(pickle.dumps(scraper))
+    assert clone.http_selectors == scraper.http_selectors and len(clone._learnt) == 0
+    assert af.extract.css({"h1": "h1"}, learn=False)._arrivals(first.row(0, urls[0])) is None

@@ -3,8 +3,8 @@
 ``css()`` waits inside the page until every selector matches or the page is quiet
 (:mod:`anchorframe._render.quiet`: loaded, no request or timer in flight, no DOM change
 for 300 ms). For a field that is simply not on a page (the last page's "next" link, an
-optional badge) the last 300 ms are a tab doing nothing: on CPython's documentation, where
-~5 % of pages have no "next" link, they cost ~6 % of a run's throughput.
+optional badge) most of those 300 ms are a tab doing nothing: on CPython's documentation,
+where ~5 % of pages have no "next" link, they cost a few per cent of a run's throughput.
 
 Learnt per *section* (:func:`~anchorframe._render.policy.section_key`: host and first path
 directory), field by field, from what each page showed at the extractor's *first look*
@@ -13,15 +13,22 @@ directory), field by field, from what each page showed at the extractor's *first
 * a field is **immediate** in a section once it was already there at the first look on
   :attr:`Arrivals.learn` pages (default 5) and has never arrived later on a page of that
   section;
-* on a page where an immediate field is absent at the first look, the extractor stops
-  waiting for it once the page has *settled*: loaded, no request in flight, no timer due
-  within the wait (anything that could still write it), without the 300 ms of silence;
-* one such page in :attr:`Arrivals.recheck` (default 8; a hash of the URL, so not the
-  order rows arrive in) waits the whole settle time anyway; a field that arrives after the
-  first look, there or on any page, is never immediate in that section again.
+* on a page where only immediate fields are missing, the extractor stops waiting once the
+  page has loaded, nothing is in flight (requests, response bodies being read, inserted
+  scripts), no timer is due within the wait, the page is not leaving (a script navigating
+  away, a meta refresh) and nothing has changed for
+  :data:`~anchorframe._render.quiet.SOON_SETTLE_MS` (100 ms: what follows a request in the
+  same breath, a framework's render a few frames later), instead of 300 ms;
+* one page in :attr:`Arrivals.recheck` (default 8; a hash of the URL, so not the order rows
+  arrive in) waits the whole settle time anyway; a field that arrives after the first look,
+  there or on any page, is never immediate in that section again.
 
-Fields JavaScript writes (``/app/*`` pages that fill themselves after a fetch) are not there
-at the first look, so they never become immediate: they are waited for as before.
+A field JavaScript writes after the first look (a page that fills itself after a fetch) is
+late on the pages that show it, so it is waited for as before. What the rule can miss: a
+section whose pages have a field in their HTML, except some that write it more than 100 ms
+after their last request or change, with nothing pending meanwhile; those lose it until a
+recheck or another page shows it late. ``css(..., learn=False)`` turns the rule off.
+Learnt afresh in each run (per run's input, per process).
 
 Example:
     >>> arrivals = Arrivals()

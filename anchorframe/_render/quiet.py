@@ -5,7 +5,8 @@ the page (an optional badge, a second author, the last page's "next" link) used 
 the whole ``wait`` (3 s by default) per row. A page is *quiet* when all of these hold:
 
 * the document has loaded (``readyState == "complete"``);
-* no ``fetch`` or ``XMLHttpRequest`` is in flight;
+* no ``fetch`` or ``XMLHttpRequest`` is in flight, and no response body is being read
+  (``r.json()``, ``r.text()``...);
 * no ``setTimeout`` is pending that falls due before the wait's end (a page that writes
   its field 150-1000 ms after load is still waited for);
 * nothing in the DOM has changed (nodes added or removed, text edited), and no request
@@ -34,12 +35,16 @@ Example:
 
 from __future__ import annotations
 
-__all__ = ["QUIET_INIT_JS", "SETTLE_MS"]
+__all__ = ["QUIET_INIT_JS", "SETTLE_MS", "SOON_SETTLE_MS"]
 
 #: Milliseconds without a DOM change or a request starting or ending after which a loaded
 #: page with nothing pending is quiet (the issue's range was 300-500 ms; requests, inserted
 #: scripts and timers are counted, so the settle time only covers what they do not).
 SETTLE_MS = 300
+#: The settle for a field the page's section has at once or not at all
+#: (:mod:`anchorframe._render.arrival`): long enough for what follows a request's end in the
+#: same breath (a body parsed, a framework's render a task later), not for a new request.
+SOON_SETTLE_MS = 100
 
 QUIET_INIT_JS = """(() => {
   if (window.__afQuiet) return;
@@ -67,6 +72,8 @@ QUIET_INIT_JS = """(() => {
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", observe);
   else observe();
   window.addEventListener("load", touch);
+  // Leaving: a script navigating away (location.href = ...), or a form sent.
+  window.addEventListener("beforeunload", () => { q.leaving = true; });
   if (window.fetch) {
     window.fetch = new Proxy(window.fetch, { apply(target, self, args) {
       q.pending++; touch();
@@ -74,6 +81,19 @@ QUIET_INIT_JS = """(() => {
       answer.then(ended, ended);
       return answer;
     } });
+  }
+  // Reading a response's body is a request still in flight: fetch(u).then((r) => r.json()).
+  if (window.Response) {
+    for (const name of ["arrayBuffer", "blob", "formData", "json", "text"]) {
+      const read = Response.prototype[name];
+      if (typeof read !== "function") continue;
+      Response.prototype[name] = new Proxy(read, { apply(target, self, args) {
+        q.pending++; touch();
+        const answer = Reflect.apply(target, self, args);
+        answer.then(ended, ended);
+        return answer;
+      } });
+    }
   }
   const send = XMLHttpRequest.prototype.send;
   XMLHttpRequest.prototype.send = new Proxy(send, { apply(target, self, args) {

@@ -21,10 +21,11 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .._core.events import Broadcast, RunState
@@ -40,11 +41,23 @@ if TYPE_CHECKING:
     from .._engine.engine import Engine
     from .._store.checkpoint import CheckpointWriter
 
-__all__ = ["Executor", "InProcess", "last_result", "plan_for", "run"]
+__all__ = ["Executor", "InProcess", "last_result", "plan_for", "run", "unrecorded"]
 
 log = logging.getLogger("anchorframe")
 
 _LAST: list[ScrapeResult] = []
+
+
+@contextlib.contextmanager
+def unrecorded() -> Iterator[None]:
+    """A run made on the user's behalf (``af.plan``'s probe): ``af.last_result()`` and the measured
+    orchestrator figure stay what they were before it (the caller adopts the figure itself)."""
+    last, measured = list(_LAST), measured_orchestrator_ms()
+    try:
+        yield
+    finally:
+        _LAST[:] = last
+        note_measured(measured)
 
 
 def last_result() -> ScrapeResult | None:

@@ -95,6 +95,8 @@ _ROW_OPTIONS = (
     "locale",
     "timezone",
     "renew_context_after",
+    "schemes",
+    "dedupe",
 )
 
 
@@ -105,39 +107,57 @@ def probe_orchestrator(
     page cost this orchestrator.
 
     The run's own measure (``ScrapeResult.orchestrator_ms_per_page``: this process and
-    Playwright's driver, not the browser) is kept for the plans that follow in this process,
-    so the plan made after it sizes cloud sessions per process on it.
+    Playwright's driver, not the browser) is kept for the plans that follow in this process
+    when at least :data:`~anchorframe._engine.saturation_watch.MIN_ROWS` rows were ok (a
+    sample of failures measures little), so the plan made after it sizes cloud sessions per
+    process on it. ``af.last_result()`` stays the user's last run; an error of the sample
+    (no Chromium, a failing ``setup=``) is said in the plan, not raised.
     """
     from .._engine.saturation_watch import MIN_ROWS
     from ..backends._chromium import find_chromium
+    from .lifecycle import unrecorded
+    from .result import measured_orchestrator_ms, note_measured
 
+    not_measured = "probe: the orchestrator's CPU per page was not measured"
     sample = set(sample_urls(table, count))
     positions = [item.positions[0] for item in table.work if item.url in sample]
     if len(positions) < MIN_ROWS:
-        return (
-            f"probe: the orchestrator's CPU per page was not measured ({len(positions)} URLs sampled, "
-            f"{MIN_ROWS} needed: probe={MIN_ROWS} or more)"
+        fix = (
+            f"probe={MIN_ROWS} or more"
+            if len(table.work) >= MIN_ROWS
+            else f"the input has {len(table.work)} URLs"
         )
+        return f"{not_measured} ({len(positions)} URLs sampled, {MIN_ROWS} needed: {fix})"
     try:
         find_chromium()
     except BrowserNotFoundError:
-        return "probe: the orchestrator's CPU per page was not measured (no local Chromium to run the sample)"
+        return f"{not_measured} (no local Chromium to run the sample)"
     call = {name: arguments[name] for name in _ROW_OPTIONS}
-    result = scrape(
-        table.frame.iloc[positions],
-        url=table.url_column,
-        backend="local",
-        sessions=1,
-        tabs=min(plan.tabs, len(positions)),
-        render="browser",
-        retries=0,
-        progress=False,
-        evidence=0,
-        **call,
-    )
+    try:
+        with unrecorded():
+            result = scrape(
+                table.frame.iloc[positions],
+                url=table.url_column,
+                backend="local",
+                sessions=1,
+                tabs=min(plan.tabs, len(positions)),
+                render="browser",
+                retries=0,
+                progress=False,
+                evidence=0,
+                **call,
+            )
+    except Exception as exc:  # the plan stands without the figure
+        return f"{not_measured} (the sample's run failed: {type(exc).__name__}: {exc})"
     measured = result.orchestrator_ms_per_page
     ok = int((result.results["af_status"] == "ok").sum())
     ran = f"probe: {len(positions)} URLs run in a local browser ({ok} ok)"
-    if measured is None:
-        return f"{ran}; too few done to measure its CPU"
+    if measured is None or ok < MIN_ROWS:
+        kept = _cost(measured_orchestrator_ms())
+        return f"{ran}; too few ok to measure the orchestrator's CPU (the plan keeps {kept})"
+    note_measured(measured)
     return f"{ran}: a page cost this process and Playwright's driver {measured:.1f} ms of CPU"
+
+
+def _cost(ms: float | None) -> str:
+    return f"{ms:.1f} ms, measured earlier here" if ms is not None else "the default"

@@ -418,9 +418,10 @@ ScrapeResult.results = _descriptor  # type: ignore[assignment]
 _MEASURED: list[float] = []
 
 
-def note_measured(ms_per_page: float) -> None:
-    """Keep a run's measured orchestrator CPU per page for the plans that follow in this process."""
-    _MEASURED[:] = [ms_per_page]
+def note_measured(ms_per_page: float | None) -> None:
+    """Keep a run's measured orchestrator CPU per page for the plans that follow in this process
+    (None: forget it, plans use the default again)."""
+    _MEASURED[:] = [] if ms_per_page is None else [ms_per_page]
 
 
 def measured_orchestrator_ms() -> float | None:

@@ -86,7 +86,7 @@ def plan(
     out: str | os.PathLike[str] | None = None,
     probe: int = 0,
 ) -> Plan:
-    """Check the input and every option, and size the run, without starting any browser.
+    """Check the input and every option, and size the run (no browser is started, unless ``probe=``).
 
     It takes the options of :func:`scrape` (same names, same defaults, same checks), so
     the plan is that of the run ``scrape()`` would make with them; with ``workers=1`` (the
@@ -97,9 +97,10 @@ def plan(
     ``extract`` (or the page summary) from them, and says in ``explain()`` which share
     of rows would need a browser under ``render="auto"`` and what that costs
     (``plan.browser_share``). Where rows would go to a browser, it then runs those N rows
-    with the scraper in one local Chromium (none of the cloud's sessions) and sizes the plan
-    on the CPU a page cost this process and Playwright's driver (from 10 rows on), as a
-    run here does: how many cloud sessions one process keeps busy, and ``workers=``.
+    with the scraper (and ``setup=``) in one local Chromium (none of the cloud's sessions;
+    N more requests) and sizes the plan on the CPU a page cost this process and Playwright's
+    driver (from 10 ok rows on), as a run here does: how many cloud sessions one process
+    keeps busy, and ``workers=``.
 
     Example:
         >>> import anchorframe as af
