@@ -42,7 +42,7 @@ import anchorframe as af
 from .browsers import SharedBackend, launch_browsers
 from .docs_corpus import FIELDS, JS_FIELDS, DocsServer, docs_pages, docs_root
 
-__all__ = ["orchestrator_report", "run_orchestrator"]
+__all__ = ["orchestrator_report", "run_orchestrator", "tuned_pages"]
 
 TABS = 4
 #: What the tuned script waits for (it knows its site): the h1 on static pages, the note on /js/ ones.
@@ -117,30 +117,31 @@ def _anchorframe(cdp: list[str], kind: str) -> Run:
     return run
 
 
-def _tuned(playwright: Any, cdp: list[str], kind: str) -> Run:
+async def tuned_pages(context: Any, urls: list[str], kind: str) -> list[Any]:
+    """The tuned script on ``context``: :data:`TABS` pages, each ``goto`` + one waiting ``evaluate``."""
     fields = [[name, *selector.split("@", 1)] for name, selector in _fields(kind).items()]
-    for field in fields:
-        if len(field) == 2:
-            field.append("")
-    argument = [fields, REQUIRED[kind]]
+    argument = [[field if len(field) == 3 else [*field, ""] for field in fields], REQUIRED[kind]]
+    results: list[Any] = [None] * len(urls)
+    queue = list(enumerate(urls))
 
+    async def worker() -> None:
+        page = await context.new_page()
+        try:
+            while queue:
+                index, url = queue.pop(0)
+                await page.goto(url, wait_until="domcontentloaded")
+                results[index] = await page.evaluate(TUNED_JS, argument)
+        finally:
+            await page.close()
+
+    await asyncio.gather(*(worker() for _ in range(TABS)))
+    return results
+
+
+def _tuned(playwright: Any, cdp: list[str], kind: str) -> Run:
     async def run(urls: list[str]) -> tuple[list[Any], float | None]:
-        results: list[Any] = [None] * len(urls)
-        queue = list(enumerate(urls))
         browser = await playwright.chromium.connect_over_cdp(cdp[0])
-        context = browser.contexts[0]
-
-        async def worker() -> None:
-            page = await context.new_page()
-            try:
-                while queue:
-                    index, url = queue.pop(0)
-                    await page.goto(url, wait_until="domcontentloaded")
-                    results[index] = await page.evaluate(TUNED_JS, argument)
-            finally:
-                await page.close()
-
-        await asyncio.gather(*(worker() for _ in range(TABS)))
+        results = await tuned_pages(browser.contexts[0], urls, kind)
         await browser.close()  # over CDP: disconnects
         return results, None
 

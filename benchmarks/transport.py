@@ -20,13 +20,12 @@ import argparse
 import asyncio
 import statistics
 import time
-from typing import Any
 
 from anchorframe.backends._chromium import CHROMIUM_FLAGS, find_chromium
 
 from .browsers import launch_browsers
-from .docs_corpus import FIELDS, DocsServer, docs_pages, docs_root
-from .orchestrator import REQUIRED, TABS, TUNED_JS
+from .docs_corpus import DocsServer, docs_pages, docs_root
+from .orchestrator import tuned_pages
 
 
 def _driver_seconds() -> float:
@@ -37,23 +36,6 @@ def _driver_seconds() -> float:
         for child in psutil.Process().children()
         if "node" in (child.name() or "").lower()
     )
-
-
-async def _tuned(context: Any, urls: list[str]) -> None:
-    fields = [[name, *selector.split("@", 1)] for name, selector in FIELDS.items()]
-    argument = [[f if len(f) == 3 else [*f, ""] for f in fields], REQUIRED["static"]]
-    queue = list(urls)
-
-    async def worker() -> None:
-        page = await context.new_page()
-        try:
-            while queue:
-                await page.goto(queue.pop(0), wait_until="domcontentloaded")
-                await page.evaluate(TUNED_JS, argument)
-        finally:
-            await page.close()
-
-    await asyncio.gather(*(worker() for _ in range(TABS)))
 
 
 async def compare(site: DocsServer, pages: int, rounds: int) -> dict[str, list[dict[str, float]]]:
@@ -70,14 +52,14 @@ async def compare(site: DocsServer, pages: int, rounds: int) -> dict[str, list[d
         try:
             contexts = {"pipe": await piped.new_context(), "cdp": over_cdp.contexts[0]}
             for context in contexts.values():  # the driver's code, the browsers' caches
-                await _tuned(context, [site.url(p + "?warm") for p in paths[:8]])
+                await tuned_pages(context, [site.url(p + "?warm") for p in paths[:8]], "static")
             for number in range(rounds):
                 order = list(contexts.items())
                 if number % 2:
                     order.reverse()
                 for name, context in order:
                     before, started = _driver_seconds(), time.perf_counter()
-                    await _tuned(context, [site.url(f"{p}?{name}{number}") for p in paths])
+                    await tuned_pages(context, [site.url(f"{p}?{name}{number}") for p in paths], "static")
                     row = {
                         "driver_ms": (_driver_seconds() - before) * 1000 / len(paths),
                         "pages_per_s": len(paths) / (time.perf_counter() - started),

@@ -44,12 +44,11 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from .policy import section_key
+from .policy import section_key, stable_draw
 
 __all__ = ["Arrivals"]
 
@@ -83,7 +82,7 @@ class Arrivals:
     def immediate(self, url: str) -> frozenset[str]:
         """The fields not to wait out on ``url`` when absent at the first look (none on a recheck)."""
         section = self._sections.get(section_key(url))
-        if section is None or (self.recheck and self._draw(url) < 1 / self.recheck):
+        if section is None or (self.recheck and stable_draw(url) < 1 / self.recheck):
             return frozenset()
         return frozenset(name for name, pages in section.early.items() if pages >= self.learn) - section.late
 
@@ -93,8 +92,3 @@ class Arrivals:
         early = set(early)
         section.early.update(early)
         section.late.update(set(found) - early)
-
-    @staticmethod
-    def _draw(url: str) -> float:
-        digest = hashlib.blake2b(url.encode(errors="replace"), digest_size=8).digest()
-        return int.from_bytes(digest, "big") / 2**64

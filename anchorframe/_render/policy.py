@@ -54,7 +54,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-__all__ = ["AbsentRoute", "RenderPolicy", "Route", "pattern_key", "section_key"]
+__all__ = ["AbsentRoute", "RenderPolicy", "Route", "pattern_key", "section_key", "stable_draw"]
 
 Route = Literal["http", "browser"]
 #: What a complete page's absent fields mean for its row; see the module docstring.
@@ -304,5 +304,16 @@ class RenderPolicy:
         return _History(deque(maxlen=self.window))
 
     def _draw(self, url: str) -> float:
-        digest = hashlib.blake2b(f"{self.seed}\x00{url}".encode(errors="replace"), digest_size=8).digest()
-        return int.from_bytes(digest, "big") / 2**64
+        return stable_draw(f"{self.seed}\x00{url}")
+
+
+def stable_draw(text: str) -> float:
+    """A number in [0, 1) that ``text`` always gives (a hash): draws that do not depend on the
+    order rows arrive in, and the same in every process.
+
+    Example:
+        >>> stable_draw("https://a.example/1") == stable_draw("https://a.example/1")
+        True
+    """
+    digest = hashlib.blake2b(text.encode(errors="replace"), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64
