@@ -30,12 +30,27 @@ from ._render.arrival import Arrivals
 from ._render.blocked import SCAN_CHARS
 from ._render.extractor import Extractor
 from ._render.html import split_selectors
-from ._render.page_signals import MainDocument, PageText
+from ._render.page_signals import NAVIGATION_JS, MainDocument, PageText
 from ._render.quiet import QUIET_INIT_JS, SETTLE_MS, SOON_SETTLE_MS
 from ._render.text import TEXT_JS
 from .errors import RowFailed
 
 __all__ = ["CSS", "Extractor", "PageSummary", "css", "page_summary"]
+
+# An evaluate's answer as one JSON string: Playwright's Python client converts a returned value
+# element by element (~0.2 ms a page for the extractors' nested lists), json.loads parses a
+# string in C. A page whose library gave arrays or objects a toJSON (Prototype.js did) would
+# change what JSON.stringify writes: there the value itself comes back (see _answer).
+_ANSWER_JS = (
+    "((value) => Array.prototype.toJSON || Object.prototype.toJSON || String.prototype.toJSON"
+    " ? value : JSON.stringify(value))"
+)
+
+
+def _answer(value: Any) -> Any:
+    """What an evaluate ending in :data:`_ANSWER_JS` returned, as Python values."""
+    return json.loads(value) if isinstance(value, str) else value
+
 
 # The title and body text by the shared rule; the length in code points, as Python's len().
 _SUMMARY_JS = (
@@ -43,7 +58,12 @@ _SUMMARY_JS = (
     + TEXT_JS
     + """;
   const title = document.querySelector("title");
-  return [title ? text(title) : "", document.body ? [...text(document.body)].length : 0];
+  const length = document.body ? [...text(document.body)].length : 0;
+  return """
+    + _ANSWER_JS
+    + """([title ? text(title) : "", length, """
+    + NAVIGATION_JS
+    + """]);
 }"""
 )
 
@@ -55,9 +75,12 @@ _SUMMARY_JS = (
 # leaving (a redirect, a meta refresh) and nothing changed for ``soonMs``, its absence is final.
 # A value with nothing in it comes back with what the block-page check reads (title, HTML
 # start, text length by the shared rule: no layout), in the same call; and which fields were
-# there at the first look (``early``). Its arguments are written into the script once per
-# scraper and set of ``soon`` fields (__ARGUMENTS__): an evaluate argument is serialized and
-# checked value by value in Python on every call.
+# there at the first look (``early``); and the page's document as Navigation Timing has it
+# (page_signals.NAVIGATION_JS: the tab then needs no round trip of its own to confirm which
+# document the row ended on, even where a script rewrote the URL). Its arguments are written
+# into the script once per scraper and set of ``soon`` fields (__ARGUMENTS__): an evaluate
+# argument is serialized and checked value by value in Python on every call; the answer
+# comes back as one JSON string (_ANSWER_JS).
 _CSS_JS = (
     "async () => { const [selectors, waitMs, attrs, settleMs, scanChars, soon, soonMs] = __ARGUMENTS__;"
     + " const text = "
@@ -87,9 +110,17 @@ _CSS_JS = (
     const attr = attrs[name];
     out[name] = attr ? el.getAttribute(attr) : text(el);
   }
-  if (Object.values(out).some((v) => v !== null && v.trim())) return [out, null, early];
+  const navigation = """
+    + NAVIGATION_JS
+    + """;
+  if (Object.values(out).some((v) => v !== null && v.trim())) return """
+    + _ANSWER_JS
+    + """([out, null, early, navigation]);
   const html = document.documentElement ? document.documentElement.outerHTML.slice(0, scanChars) : "";
-  return [out, [document.title || "", html, document.body ? [...text(document.body)].length : 0], early];
+  const length = document.body ? [...text(document.body)].length : 0;
+  return """
+    + _ANSWER_JS
+    + """([out, [document.title || "", html, length], early, navigation]);
 }"""
 )
 # Pages that carry the quiet watch (an init script, added once per page).
@@ -122,7 +153,10 @@ class PageSummary(Extractor):
     async def __call__(self, page: Any, row: Row) -> dict[str, Any]:
         response = await page.goto(row.url, wait_until=self.wait_until)
         status = check_response(response, row.url)
-        title, text_length = await page.evaluate(_SUMMARY_JS)
+        title, text_length, navigation = _answer(await page.evaluate(_SUMMARY_JS))
+        doc = MainDocument.of(page)
+        if doc is not None:
+            doc.saw(navigation)
         return {"final_url": page.url, "http_status": status, "title": title, "text_length": int(text_length)}
 
     def __repr__(self) -> str:
@@ -206,7 +240,7 @@ class CSS(Extractor):
         check_response(response, row.url)
         arrivals = self._arrivals(row)
         soon = arrivals.immediate(row.url) if arrivals is not None else frozenset()
-        result, seen, early = await page.evaluate(self._script(soon))
+        result, seen, early, navigation = _answer(await page.evaluate(self._script(soon)))
         if arrivals is not None:
             names = [name for name, _ in self._pairs]
             arrivals.record(
@@ -214,9 +248,11 @@ class CSS(Extractor):
                 early=[name for name, there in zip(names, early, strict=True) if there],
                 found=[name for name in names if result.get(name) is not None],
             )
-        doc = MainDocument.of(page) if seen else None
+        doc = MainDocument.of(page)
         if doc is not None:
-            doc.text = PageText(str(seen[0]), str(seen[1]), int(seen[2]))
+            doc.saw(navigation)
+            if seen:
+                doc.text = PageText(str(seen[0]), str(seen[1]), int(seen[2]))
         return dict(result)
 
     def __repr__(self) -> str:

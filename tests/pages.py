@@ -4,7 +4,9 @@ Paths:
   /page/<n>            a static page: <h1>Page n</h1> <p class=price>n.00</p>
                        ?price=none: without the price; ?churn=ms: a text rewritten every
                        ms by setInterval (nothing pending; never quiet below 300 ms); ?after=ms&via=...:
-                       the price written late, as /late/<n> does
+                       the price written late, as /late/<n> does; ?rewrite=1: a script
+                       rewrites the URL at once (history.replaceState, as Sphinx's pages do);
+                       ?tojson=1: arrays get a toJSON, as Prototype.js gave them
   /js/<n>?delay=ms     the same, written by JavaScript after a delay
   /late/<n>?after=ms&via=timer|fetch|script|body|frames
                        <h1> at once; the price written ms after the load event, by a timer,
@@ -74,6 +76,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                     "{ document.getElementById('clock').textContent = Date.now(); }, "
                     f"{int(query['churn'])});</script>"
                 )
+            if query.get("tojson"):
+                page += "<script>Array.prototype.toJSON = () => '[?]';</script>"
+            if query.get("rewrite"):
+                page += "<script>history.replaceState(null, '', location.pathname + '?rewritten=');</script>"
             self._send(200, page)
         elif head == "js":
             delay = int(query.get("delay", "200"))

@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
+
 from anchorframe._render.page_signals import MainDocument, blocked_of, read_page, throttle_of
 
 from .conftest import wait_no_chromium
@@ -78,8 +80,10 @@ def test_the_final_url_after_a_redirect_is_recorded(no_chromium_left):
     assert doc.status == 200 and doc.url.endswith("/real-robots.txt")
 
 
-def test_a_navigation_by_click_is_read_from_navigation_timing(no_chromium_left):
-    """No goto returned the document (a link was clicked): its status and URL still come back."""
+@pytest.mark.parametrize("after_goto", [False, True])
+def test_a_navigation_by_click_is_read_from_navigation_timing(no_chromium_left, after_goto):
+    """No goto returned the document (a link was clicked): its status and URL still come back,
+    also where the row's goto had noted a document before the click."""
     from playwright.async_api import async_playwright
 
     from anchorframe.backends._chromium import find_chromium
@@ -91,8 +95,9 @@ def test_a_navigation_by_click_is_read_from_navigation_timing(no_chromium_left):
                 page = await browser.new_page()
                 doc = MainDocument.watch(page)
                 await page.goto(start)
-                doc.reset()
-                await page.set_content("<a href='/status/404'>gone</a>")
+                if not after_goto:
+                    doc.reset()
+                await page.evaluate("document.body.innerHTML = `<a href='/status/404'>gone</a>`")
                 await page.click("a")
                 await page.wait_for_url("**/status/404")
                 await doc.confirm(page)
@@ -105,3 +110,52 @@ def test_a_navigation_by_click_is_read_from_navigation_timing(no_chromium_left):
     with TestSite() as site:
         doc = asyncio.run(visit(site.url("/page/1")))
     assert doc.status == 404 and doc.url.endswith("/status/404") and doc.headers == {}
+
+
+def test_a_url_rewritten_by_a_script_is_still_the_navigations_document(no_chromium_left):
+    """history.replaceState changes the URL, not the document: its status and headers stay, and
+    and no round trip is spent to confirm it."""
+    from types import SimpleNamespace
+
+    from playwright.async_api import async_playwright
+
+    from anchorframe.backends._chromium import find_chromium
+    from anchorframe.extract import css, page_summary
+
+    from .pages import TestSite
+
+    async def visit(url: str, scraper: object | None) -> tuple[MainDocument, str, int]:
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(executable_path=str(find_chromium()))
+            try:
+                page = await browser.new_page()
+                doc = MainDocument.watch(page)
+                if scraper is None:
+                    await page.goto(url)
+                else:
+                    await scraper(page, SimpleNamespace(url=url))  # type: ignore[operator]
+                await page.wait_for_url(lambda now: now.endswith("?rewritten="))
+                asked = []
+                evaluate = page.evaluate
+                page.evaluate = lambda *a, **k: asked.append(a) or evaluate(*a, **k)  # type: ignore[method-assign]
+                await doc.confirm(page)
+                return doc, page.url, len(asked)
+            finally:
+                await browser.close()
+
+    with TestSite() as site:
+        url = site.url("/page/1?rewrite=1")
+        seen = {
+            name: asyncio.run(visit(url, scraper))
+            for name, scraper in (
+                ("callable", None),
+                ("css", css({"price": ".price"})),
+                ("summary", page_summary),
+            )
+        }
+    for name, (doc, now, asked) in seen.items():
+        assert now.endswith("/page/1?rewritten="), name
+        assert doc.status == 200 and doc.url == url, (name, doc)
+        assert doc.headers.get("cache-control") == "no-store", (name, doc.headers)
+        assert asked == 0, (name, asked)  # no document loaded since: a script changed the URL
+    assert wait_no_chromium() == []

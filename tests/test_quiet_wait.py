@@ -39,6 +39,18 @@ def test_an_absent_selector_does_not_cost_the_whole_wait(site):
     assert (result.attempts["duration_s"] < 5.0).all(), result.attempts
 
 
+def test_a_page_whose_library_changed_json_still_gives_its_fields(site):
+    """The extractors answer in one JSON string; a page that gave arrays a toJSON (Prototype.js
+    did) would have it double-encoded: there the values come back as values."""
+    urls = [site.url("/page/1?tojson=1"), site.url("/page/2?tojson=1&price=none")]
+    result = af.scrape(urls, extract=FIELDS, render="browser", sessions=1, tabs=2, progress=False)
+    frame = result.results
+    assert list(frame["af_status"]) == ["ok", "ok"], frame[["af_status", "af_error"]]
+    assert list(frame["h"]) == ["Page 1", "Page 2"] and list(frame["price"].fillna("-")) == ["1.00", "-"]
+    summary = af.scrape(urls[:1], af.extract.page_summary, render="browser", progress=False).results
+    assert summary.loc[0, "title"] == "Page 1" and summary.loc[0, "http_status"] == 200
+
+
 def test_a_page_that_never_goes_quiet_still_ends_at_the_wait(site):
     """A timer re-armed every 50 ms keeps the page busy: the absent field costs the wait, no more."""
     scraper = af.extract.css({"h": "h1", "badge": ".badge"}, wait=1.5)

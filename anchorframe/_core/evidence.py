@@ -26,6 +26,8 @@ from typing import Any
 
 import pandas as pd
 
+from .shaped import Shaped
+
 __all__ = [
     "DEFAULT_EVIDENCE",
     "EVIDENCE_COLUMNS",
@@ -60,6 +62,7 @@ EVIDENCE_COLUMNS = (
     "html",
     "screenshot",
 )
+_SHAPED = Shaped(EVIDENCE_COLUMNS)
 
 
 def record_size(record: Mapping[str, Any]) -> int:
@@ -110,7 +113,15 @@ def evidence_frame(records: Iterable[Mapping[str, Any]] | pd.DataFrame | None = 
         >>> list(evidence_frame().columns) == list(EVIDENCE_COLUMNS)
         True
     """
-    frame = records.copy() if isinstance(records, pd.DataFrame) else pd.DataFrame(list(records or ()))
+    if records in _SHAPED:
+        return records  # type: ignore[return-value]
+    if records is None or (isinstance(records, (list, tuple)) and not records):
+        return _SHAPED.empty(lambda: _shape(pd.DataFrame()))
+    frame = records.copy() if isinstance(records, pd.DataFrame) else pd.DataFrame(list(records))
+    return _SHAPED.mark(_shape(frame))
+
+
+def _shape(frame: pd.DataFrame) -> pd.DataFrame:
     for column in EVIDENCE_COLUMNS:
         if column not in frame.columns:
             frame[column] = pd.Series([None] * len(frame), dtype="object")

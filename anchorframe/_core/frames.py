@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from .shaped import Shaped
 from .table import (
     ATTEMPTS,
     ELAPSED,
@@ -59,6 +60,7 @@ ERROR_COLUMNS: tuple[str, ...] = (
     "render",
     "site",
 )
+_ERRORS = Shaped(ERROR_COLUMNS)
 SESSION_COLUMNS: tuple[str, ...] = (
     "session",
     "backend",
@@ -197,7 +199,12 @@ def results_frame(
 
 def errors_frame(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     """One row per failure event, with the fixed columns of ``ERROR_COLUMNS``."""
-    frame = pd.DataFrame(list(records), columns=list(ERROR_COLUMNS))
+    if not records:
+        return _ERRORS.empty(lambda: _shape_errors(pd.DataFrame(columns=list(ERROR_COLUMNS))))
+    return _shape_errors(pd.DataFrame(list(records), columns=list(ERROR_COLUMNS)))
+
+
+def _shape_errors(frame: pd.DataFrame) -> pd.DataFrame:
     frame["attempt"] = frame["attempt"].astype("Int64")
     frame["time"] = pd.to_datetime(frame["time"], utc=True)
     for column in ("scope", "stage", "reason"):

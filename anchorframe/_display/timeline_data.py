@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 import pandas as pd
+
+from .._core.shaped import Shaped
 
 __all__ = [
     "ATTEMPT_COLUMNS",
@@ -40,7 +42,8 @@ USAGE_COLUMNS: tuple[str, ...] = ("busy_s", "idle_s", "idle_share", "tabs_busy_s
 #: Outcomes after which the row was not finished by this attempt: it went back to the queue
 #: (``moved``: its session was lost) or the run stopped (``cancelled``).
 UNFINISHED_OUTCOMES = frozenset({"moved", "cancelled"})
-_UTC = "datetime64[ns, UTC]"
+_UTC: Final = "datetime64[ns, UTC]"
+_SHAPED = Shaped(ATTEMPT_COLUMNS)
 
 
 def attempts_frame(records: Iterable[Mapping[str, Any]] | pd.DataFrame | None = None) -> pd.DataFrame:
@@ -62,10 +65,18 @@ def attempts_frame(records: Iterable[Mapping[str, Any]] | pd.DataFrame | None = 
         >>> frame[["session", "attempt", "outcome", "duration_s"]].to_dict("records")
         [{'session': 's1', 'attempt': 1, 'outcome': 'ok', 'duration_s': 0.0}]
     """
+    if records in _SHAPED:
+        return records  # type: ignore[return-value]
+    if records is None or (isinstance(records, (list, tuple)) and not records):
+        return _SHAPED.empty(lambda: _shape(pd.DataFrame(columns=list(ATTEMPT_COLUMNS))))
     if isinstance(records, pd.DataFrame):
         frame = records.reindex(columns=list(ATTEMPT_COLUMNS)).reset_index(drop=True)
     else:
-        frame = pd.DataFrame(list(records or ()), columns=list(ATTEMPT_COLUMNS))
+        frame = pd.DataFrame(list(records), columns=list(ATTEMPT_COLUMNS))
+    return _SHAPED.mark(_shape(frame))
+
+
+def _shape(frame: pd.DataFrame) -> pd.DataFrame:
     for column in ("session", "row", "url"):
         frame[column] = frame[column].astype(object)
     for column in ("tab", "attempt"):

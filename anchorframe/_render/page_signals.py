@@ -4,8 +4,12 @@ The user's callable navigates; anchorframe does not. So the tab records the
 *main document's* last response (:class:`MainDocument`: the final answer after
 redirects) from the navigations the callable makes through the page it was handed
 (``goto``, ``reload``, ``go_back``, ``go_forward`` return it), and for a navigation made
-otherwise (a click, a form, a script) reads its status and URL from Navigation Timing
-in one round trip (:meth:`MainDocument.confirm`; its headers are then unknown). Not a
+otherwise (a click, a form, a script), once its document has loaded, reads its status and
+URL from Navigation Timing in one round trip (:meth:`MainDocument.confirm`; its headers
+are then unknown); a URL a script changed within the document costs none. The
+built-in extractors read Navigation Timing inside their own evaluate
+(:data:`NAVIGATION_JS`, :meth:`MainDocument.saw`), so a page whose script rewrote its URL
+(``history.replaceState``, as Sphinx's pages do) costs them no second round trip. Not a
 ``page.on("response")`` listener: that subscribes the page to every response, so each
 stylesheet, script and image of a page became a message from Playwright's driver and
 an event handled in Python (on 20-700 KB documentation pages, ~40 % of this process's
@@ -39,7 +43,7 @@ from .._manners.sites import parse_retry_after
 from .blocked import SCAN_CHARS, Blocked, detect_blocked
 from .text import TEXT_JS
 
-__all__ = ["MainDocument", "PageText", "Throttle", "blocked_of", "read_page", "throttle_of"]
+__all__ = ["NAVIGATION_JS", "MainDocument", "PageText", "Throttle", "blocked_of", "read_page", "throttle_of"]
 
 THROTTLE_STATUSES = frozenset({429, 503})
 #: The page's methods that navigate its main frame and return the main document's response.
@@ -56,11 +60,15 @@ _READ_SCRIPT = (
   ];
 }}"""
 )
-# Navigation Timing's answer for the current document (responseStatus: Chromium 109+; 0 unknown).
-_NAVIGATION_SCRIPT = """() => {
+#: A JavaScript expression: the current document as Navigation Timing has it, ``[location.href,
+#: the URL it was loaded from, its response status]`` (responseStatus: Chromium 109+; 0 unknown).
+#: The built-in extractors read it in their own evaluate and hand it to :meth:`MainDocument.saw`.
+NAVIGATION_JS = """(() => {
   const entry = performance.getEntriesByType("navigation")[0];
-  return [location.href, entry && entry.responseStatus ? entry.responseStatus : 0];
-}"""
+  const status = entry && entry.responseStatus ? entry.responseStatus : 0;
+  return [location.href, entry ? entry.name : location.href, status];
+})()"""
+_NAVIGATION_SCRIPT = "() => " + NAVIGATION_JS
 _WATCHED: weakref.WeakKeyDictionary[Any, MainDocument] = weakref.WeakKeyDictionary()
 
 
@@ -87,6 +95,14 @@ class MainDocument:
     #: What the row's own evaluate read for the block-page check (built-in extractors, on an
     #: all-empty value), so that the tab need not ask the page again.
     text: PageText | None = None
+    #: The page's URL when the row's own evaluate last read its document (:meth:`saw`): a
+    #: ``history.replaceState`` may have changed it since the navigation, the document not.
+    href: str = ""
+    #: DOMContentLoaded events of the page's main frame so far, and their count when the noted
+    #: navigation returned (or an evaluate last read the document): while they are equal, no
+    #: new document has loaded since, and a URL that changed was changed by a script.
+    documents: int = field(default=0, repr=False)
+    _noted: int = field(default=-1, repr=False)
 
     @classmethod
     def watch(cls, page: Any) -> MainDocument:
@@ -96,6 +112,9 @@ class MainDocument:
         each returns the main document's final response, which is noted on its way back.
         """
         record = cls()
+        on = getattr(page, "on", None)
+        if callable(on):  # an event Playwright's client receives anyway: no subscription, no round trip
+            on("domcontentloaded", lambda _page: record._loaded())
         for name in NAVIGATIONS:
             original = getattr(page, name, None)
             if original is not None:
@@ -120,23 +139,52 @@ class MainDocument:
             self.status = int(response.status)
             self.headers = {str(k).lower(): str(v) for k, v in dict(response.headers).items()}
             self.url = str(response.url)
+            self._noted = self.documents
         except Exception:  # a response of a closing page: nothing to record
             pass
+
+    def _loaded(self) -> None:
+        self.documents += 1
 
     async def confirm(self, page: Any, timeout: float = 5.0) -> None:
         """Make the record the page's current document's, if a navigation not made through the
         wrapped methods (a click, a form, a script) replaced it: status and URL from Navigation
-        Timing in one round trip; the headers are then unknown. No round trip otherwise."""
+        Timing in one round trip (:meth:`saw`). No round trip while the page shows the noted
+        navigation's URL or the one the row's own evaluate saw, nor when no document has loaded
+        since (a script changed the URL: ``history.pushState``, ``replaceState``). A navigation
+        the callable started but did not wait for (its document not yet loaded) is not seen."""
         url = str(getattr(page, "url", "") or "")
-        if not url.startswith(("http:", "https:")) or _same_document(url, self.url):
+        known = (self.url, self.href)
+        if not url.startswith(("http:", "https:")) or any(_same_document(url, u) for u in known):
+            return
+        if self.url and self._noted == self.documents:
             return
         with contextlib.suppress(Exception):
-            href, status = await asyncio.wait_for(page.evaluate(_NAVIGATION_SCRIPT), timeout)
-            self.status, self.headers, self.url = (int(status) or None), {}, str(href)
+            self.saw(await asyncio.wait_for(page.evaluate(_NAVIGATION_SCRIPT), timeout))
+
+    def saw(self, navigation: Any) -> None:
+        """What an evaluate read of the page's document (:data:`NAVIGATION_JS`): if it is not the
+        document the noted navigation loaded, its status and URL are taken (its headers are then
+        unknown); either way the page's URL then is known to belong to this record.
+
+        Example:
+            >>> doc = MainDocument(status=200, headers={"x": "1"}, url="https://a.com/p?q")
+            >>> doc.saw(["https://a.com/p?q=", "https://a.com/p?q", 200])  # history.replaceState
+            >>> doc.status, doc.headers, doc.href
+            (200, {'x': '1'}, 'https://a.com/p?q=')
+            >>> doc.saw(["https://a.com/next", "https://a.com/next", 429])  # a click navigated
+            >>> doc.status, doc.headers, doc.url
+            (429, {}, 'https://a.com/next')
+        """
+        href, name, status = navigation
+        if not _same_document(str(name), self.url):
+            self.status, self.headers, self.url = (int(status) or None), {}, str(name)
+        self.href = str(href)
+        self._noted = self.documents
 
     def reset(self) -> None:
         """Forget the last row's response (call before each row on a reused page)."""
-        self.status, self.headers, self.url, self.text = None, {}, "", None
+        self.status, self.headers, self.url, self.text, self.href = None, {}, "", None, ""
 
 
 def _noting(original: Callable[..., Awaitable[Any]], record: MainDocument) -> Callable[..., Awaitable[Any]]:

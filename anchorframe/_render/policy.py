@@ -47,6 +47,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections import deque
@@ -63,6 +64,7 @@ AbsentRoute = Literal["missing", "browser", "check", "wait"]
 _DIGITS = re.compile(r"\d+")
 
 
+@functools.lru_cache(maxsize=1024)  # a row asks twice (what was learnt, then what it saw)
 def pattern_key(url: str) -> tuple[str, str]:
     """(host, path pattern) for ``url``: the first path segment with digit runs as ``#``.
 
