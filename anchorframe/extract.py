@@ -40,11 +40,13 @@ __all__ = ["CSS", "Extractor", "PageSummary", "css", "page_summary"]
 # An evaluate's answer as one JSON string: Playwright's Python client converts a returned value
 # element by element (~0.2 ms a page for the extractors' nested lists), json.loads parses a
 # string in C. A page whose library gave arrays or objects a toJSON (Prototype.js did) would
-# change what JSON.stringify writes: there the value itself comes back (see _answer).
-_ANSWER_JS = (
-    "((value) => Array.prototype.toJSON || Object.prototype.toJSON || String.prototype.toJSON"
-    " ? value : JSON.stringify(value))"
-)
+# change what JSON.stringify writes, and a page may replace it: there the value itself comes
+# back (see _answer).
+_ANSWER_JS = """((value) => {
+  if (Array.prototype.toJSON || Object.prototype.toJSON) return value;
+  const json = JSON.stringify(value);
+  return typeof json === "string" && json.startsWith("[") ? json : value;
+})"""
 
 
 def _answer(value: Any) -> Any:

@@ -5,8 +5,11 @@ Paths:
                        ?price=none: without the price; ?churn=ms: a text rewritten every
                        ms by setInterval (nothing pending; never quiet below 300 ms); ?after=ms&via=...:
                        the price written late, as /late/<n> does; ?rewrite=1: a script
-                       rewrites the URL at once (history.replaceState, as Sphinx's pages do);
-                       ?tojson=1: arrays get a toJSON, as Prototype.js gave them
+                       rewrites the URL at once (history.replaceState, as Sphinx's pages do;
+                       =late: 100 ms after the load event);
+                       ?tojson=1: arrays get a toJSON, as Prototype.js gave them;
+                       ?redirect=path&when=inline|dcl: a script sends the page on to path
+                       (location.replace) while it parses, or on DOMContentLoaded
   /js/<n>?delay=ms     the same, written by JavaScript after a delay
   /late/<n>?after=ms&via=timer|fetch|script|body|frames
                        <h1> at once; the price written ms after the load event, by a timer,
@@ -78,8 +81,16 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 )
             if query.get("tojson"):
                 page += "<script>Array.prototype.toJSON = () => '[?]';</script>"
+            if query.get("redirect"):
+                go = f"location.replace({query['redirect']!r})"
+                if query.get("when") == "dcl":
+                    go = f"document.addEventListener('DOMContentLoaded', () => {go})"
+                page = f"<script>{go}</script>" + page
             if query.get("rewrite"):
-                page += "<script>history.replaceState(null, '', location.pathname + '?rewritten=');</script>"
+                rewrite = "history.replaceState(null, '', location.pathname + '?rewritten=')"
+                if query["rewrite"] == "late":
+                    rewrite = f"addEventListener('load', () => setTimeout(() => {rewrite}, 100))"
+                page += f"<script>{rewrite};</script>"
             self._send(200, page)
         elif head == "js":
             delay = int(query.get("delay", "200"))

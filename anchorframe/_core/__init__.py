@@ -1,11 +1,12 @@
 """The nouns every part shares: the input table, a row, the plan, the options, the events.
 
 Owns: :mod:`.table` (``InputTable``, ``Work``, ``Row``, URL checks), :mod:`.frames` (the
-result frames from the run's records; :mod:`.shaped`: a frame built once is not shaped again), :mod:`.plan` (right-sizing), :mod:`.options` (the
-typed, checked options; ``RenderMode``, ``Route``), :mod:`.events` (what the engine tells
-its observers), :mod:`.retry` and :mod:`.backoff` (retry decisions), :mod:`.secrets`
-(redaction), :mod:`.native` (a polars or pyarrow input read as pandas, and results given
-back in its kind, through narwhals when installed). No I/O, no threads, no event loop.
+result frames from the run's records; :mod:`.shaped`: a frame built once is not shaped
+again), :mod:`.plan` (right-sizing), :mod:`.options` (the typed, checked options;
+``RenderMode``, ``Route``), :mod:`.events` (what the engine tells its observers),
+:mod:`.retry` and :mod:`.backoff` (retry decisions), :mod:`.secrets` (redaction),
+:mod:`.native` (a polars or pyarrow input read as pandas, and results given back in its
+kind, through narwhals when installed). No I/O, no threads, no event loop.
 
 May import: :mod:`anchorframe.errors` only. Every other part may import it.
 """

@@ -113,7 +113,7 @@ def evidence_frame(records: Iterable[Mapping[str, Any]] | pd.DataFrame | None = 
         >>> list(evidence_frame().columns) == list(EVIDENCE_COLUMNS)
         True
     """
-    if records in _SHAPED:
+    if _SHAPED.take(records):
         return records  # type: ignore[return-value]
     if records is None or (isinstance(records, (list, tuple)) and not records):
         return _SHAPED.empty(lambda: _shape(pd.DataFrame()))

@@ -65,7 +65,7 @@ def attempts_frame(records: Iterable[Mapping[str, Any]] | pd.DataFrame | None = 
         >>> frame[["session", "attempt", "outcome", "duration_s"]].to_dict("records")
         [{'session': 's1', 'attempt': 1, 'outcome': 'ok', 'duration_s': 0.0}]
     """
-    if records in _SHAPED:
+    if _SHAPED.take(records):
         return records  # type: ignore[return-value]
     if records is None or (isinstance(records, (list, tuple)) and not records):
         return _SHAPED.empty(lambda: _shape(pd.DataFrame(columns=list(ATTEMPT_COLUMNS))))

@@ -63,10 +63,15 @@ _READ_SCRIPT = (
 #: A JavaScript expression: the current document as Navigation Timing has it, ``[location.href,
 #: the URL it was loaded from, its response status]`` (responseStatus: Chromium 109+; 0 unknown).
 #: The built-in extractors read it in their own evaluate and hand it to :meth:`MainDocument.saw`.
+#: ``null`` where the page has no navigation entry (or broke ``performance``).
 NAVIGATION_JS = """(() => {
-  const entry = performance.getEntriesByType("navigation")[0];
-  const status = entry && entry.responseStatus ? entry.responseStatus : 0;
-  return [location.href, entry ? entry.name : location.href, status];
+  try {
+    const entry = performance.getEntriesByType("navigation")[0];
+    if (!entry) return null;
+    return [location.href, entry.name, entry.responseStatus || 0];
+  } catch (error) {
+    return null;
+  }
 })()"""
 _NAVIGATION_SCRIPT = "() => " + NAVIGATION_JS
 _WATCHED: weakref.WeakKeyDictionary[Any, MainDocument] = weakref.WeakKeyDictionary()
@@ -102,7 +107,9 @@ class MainDocument:
     #: navigation returned (or an evaluate last read the document): while they are equal, no
     #: new document has loaded since, and a URL that changed was changed by a script.
     documents: int = field(default=0, repr=False)
-    _noted: int = field(default=-1, repr=False)
+    _noted: int = field(default=0, repr=False)
+    #: Whether ``documents`` is counted (a page object without Playwright's ``on``: never trusted).
+    _counting: bool = field(default=False, repr=False)
 
     @classmethod
     def watch(cls, page: Any) -> MainDocument:
@@ -115,10 +122,11 @@ class MainDocument:
         on = getattr(page, "on", None)
         if callable(on):  # an event Playwright's client receives anyway: no subscription, no round trip
             on("domcontentloaded", lambda _page: record._loaded())
+            record._counting = True
         for name in NAVIGATIONS:
             original = getattr(page, name, None)
             if original is not None:
-                setattr(page, name, _noting(original, record))
+                setattr(page, name, _noting(original, record, page))
         with contextlib.suppress(TypeError):  # an object that takes no weak reference: not findable
             _WATCHED[page] = record
         return record
@@ -149,23 +157,32 @@ class MainDocument:
     async def confirm(self, page: Any, timeout: float = 5.0) -> None:
         """Make the record the page's current document's, if a navigation not made through the
         wrapped methods (a click, a form, a script) replaced it: status and URL from Navigation
-        Timing in one round trip (:meth:`saw`). No round trip while the page shows the noted
+        Timing in one round trip (:meth:`saw`; a document still loading is given ``timeout`` to
+        reach ``DOMContentLoaded`` first). No round trip while the page shows the noted
         navigation's URL or the one the row's own evaluate saw, nor when no document has loaded
-        since (a script changed the URL: ``history.pushState``, ``replaceState``). A navigation
-        the callable started but did not wait for (its document not yet loaded) is not seen."""
+        since and none is loading (a script changed the URL: ``history.replaceState``)."""
         url = str(getattr(page, "url", "") or "")
         known = (self.url, self.href)
         if not url.startswith(("http:", "https:")) or any(_same_document(url, u) for u in known):
             return
-        if self.url and self._noted == self.documents:
-            return
+        if self.url and self._counting and self._noted == self.documents:
+            try:
+                # Answered in Python while the document has loaded: a new document's commit
+                # clears the state (before the URL changes), so this waits for that one.
+                await page.wait_for_load_state("domcontentloaded", timeout=timeout * 1000)
+            except Exception:  # still loading: read what it is so far
+                pass
+            else:
+                if self._noted == self.documents:
+                    return
         with contextlib.suppress(Exception):
             self.saw(await asyncio.wait_for(page.evaluate(_NAVIGATION_SCRIPT), timeout))
 
     def saw(self, navigation: Any) -> None:
         """What an evaluate read of the page's document (:data:`NAVIGATION_JS`): if it is not the
-        document the noted navigation loaded, its status and URL are taken (its headers are then
-        unknown); either way the page's URL then is known to belong to this record.
+        document the noted navigation loaded (another URL, or a document loaded since), its
+        status and URL are taken (its headers are then unknown); either way the page's URL then
+        is known to belong to this record. None (no navigation entry): nothing is learnt.
 
         Example:
             >>> doc = MainDocument(status=200, headers={"x": "1"}, url="https://a.com/p?q")
@@ -176,8 +193,13 @@ class MainDocument:
             >>> doc.status, doc.headers, doc.url
             (429, {}, 'https://a.com/next')
         """
+        if not navigation:
+            return
         href, name, status = navigation
-        if not _same_document(str(name), self.url):
+        # A document loaded since the noted one's (0 <= noted < documents: a reload of the same
+        # URL too); unknown (-1: the page moved during the navigation): told by its URL.
+        loaded_since = 0 <= self._noted != self.documents
+        if loaded_since or not _same_document(str(name), self.url):
             self.status, self.headers, self.url = (int(status) or None), {}, str(name)
         self.href = str(href)
         self._noted = self.documents
@@ -187,11 +209,21 @@ class MainDocument:
         self.status, self.headers, self.url, self.text, self.href = None, {}, "", None, ""
 
 
-def _noting(original: Callable[..., Awaitable[Any]], record: MainDocument) -> Callable[..., Awaitable[Any]]:
+def _noting(
+    original: Callable[..., Awaitable[Any]], record: MainDocument, page: Any
+) -> Callable[..., Awaitable[Any]]:
     @functools.wraps(original)
     async def navigate(*args: Any, **kwargs: Any) -> Any:
+        before = record.documents
         response = await original(*args, **kwargs)
         record.note(response)
+        if response is not None and (
+            record.documents - before > 1 or not _same_document(str(getattr(page, "url", "")), record.url)
+        ):
+            # The page moved on while it loaded (a script's location.replace, a redirect on
+            # DOMContentLoaded), or its URL did (history.replaceState): which document it is
+            # now, only confirm() can tell (one round trip).
+            record._noted = -1
         return response
 
     return navigate
