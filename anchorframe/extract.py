@@ -41,7 +41,7 @@ __all__ = ["CSS", "Extractor", "PageSummary", "css", "page_summary"]
 # element by element (~0.2 ms a page for the extractors' nested lists), json.loads parses a
 # string in C. A page whose library gave arrays or objects a toJSON (Prototype.js did) would
 # change what JSON.stringify writes, and a page may replace it: there the value itself comes
-# back (see _answer).
+# back (see _ask).
 _ANSWER_JS = """((value) => {
   if (Array.prototype.toJSON || Object.prototype.toJSON) return value;
   const json = JSON.stringify(value);
@@ -49,9 +49,15 @@ _ANSWER_JS = """((value) => {
 })"""
 
 
-def _answer(value: Any) -> Any:
-    """What an evaluate ending in :data:`_ANSWER_JS` returned, as Python values."""
-    return json.loads(value) if isinstance(value, str) else value
+async def _ask(page: Any, script: str) -> tuple[list[Any], MainDocument | None]:
+    """Run one of the extractors' scripts, whose answer (:data:`_ANSWER_JS`) ends with the page's
+    :data:`NAVIGATION_JS`: the values before it, and the page's record, told what it saw."""
+    answer = await page.evaluate(script)
+    *values, navigation = json.loads(answer) if isinstance(answer, str) else answer
+    doc = MainDocument.of(page)
+    if doc is not None:
+        doc.saw(navigation)
+    return values, doc
 
 
 # The title and body text by the shared rule; the length in code points, as Python's len().
@@ -112,17 +118,17 @@ _CSS_JS = (
     const attr = attrs[name];
     out[name] = attr ? el.getAttribute(attr) : text(el);
   }
-  const navigation = """
-    + NAVIGATION_JS
-    + """;
-  if (Object.values(out).some((v) => v !== null && v.trim())) return """
-    + _ANSWER_JS
-    + """([out, null, early, navigation]);
-  const html = document.documentElement ? document.documentElement.outerHTML.slice(0, scanChars) : "";
-  const length = document.body ? [...text(document.body)].length : 0;
+  const page = () => [
+    document.title || "",
+    document.documentElement ? document.documentElement.outerHTML.slice(0, scanChars) : "",
+    document.body ? [...text(document.body)].length : 0,
+  ];
+  const seen = Object.values(out).some((v) => v !== null && v.trim()) ? null : page();
   return """
     + _ANSWER_JS
-    + """([out, [document.title || "", html, length], early, navigation]);
+    + """([out, seen, early, """
+    + NAVIGATION_JS
+    + """]);
 }"""
 )
 # Pages that carry the quiet watch (an init script, added once per page).
@@ -155,10 +161,7 @@ class PageSummary(Extractor):
     async def __call__(self, page: Any, row: Row) -> dict[str, Any]:
         response = await page.goto(row.url, wait_until=self.wait_until)
         status = check_response(response, row.url)
-        title, text_length, navigation = _answer(await page.evaluate(_SUMMARY_JS))
-        doc = MainDocument.of(page)
-        if doc is not None:
-            doc.saw(navigation)
+        (title, text_length), _ = await _ask(page, _SUMMARY_JS)
         return {"final_url": page.url, "http_status": status, "title": title, "text_length": int(text_length)}
 
     def __repr__(self) -> str:
@@ -242,7 +245,7 @@ class CSS(Extractor):
         check_response(response, row.url)
         arrivals = self._arrivals(row)
         soon = arrivals.immediate(row.url) if arrivals is not None else frozenset()
-        result, seen, early, navigation = _answer(await page.evaluate(self._script(soon)))
+        (result, seen, early), doc = await _ask(page, self._script(soon))
         if arrivals is not None:
             names = [name for name, _ in self._pairs]
             arrivals.record(
@@ -250,11 +253,8 @@ class CSS(Extractor):
                 early=[name for name, there in zip(names, early, strict=True) if there],
                 found=[name for name in names if result.get(name) is not None],
             )
-        doc = MainDocument.of(page)
-        if doc is not None:
-            doc.saw(navigation)
-            if seen:
-                doc.text = PageText(str(seen[0]), str(seen[1]), int(seen[2]))
+        if doc is not None and seen:
+            doc.text = PageText(str(seen[0]), str(seen[1]), int(seen[2]))
         return dict(result)
 
     def __repr__(self) -> str:

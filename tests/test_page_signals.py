@@ -6,7 +6,10 @@ Run under the browser lock; one browser for the module (about 5 s in all).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -37,6 +40,22 @@ async def _visit(urls: list[str], *, expect_content: bool = False) -> list[tuple
         finally:
             await browser.close()
     return out
+
+
+@contextlib.asynccontextmanager
+async def _watched_page() -> AsyncIterator[tuple[Any, MainDocument]]:
+    """A page of its own Chromium, watched as a row's tab watches it."""
+    from playwright.async_api import async_playwright
+
+    from anchorframe.backends._chromium import find_chromium
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=str(find_chromium()))
+        try:
+            page = await browser.new_page()
+            yield page, MainDocument.watch(page)
+        finally:
+            await browser.close()
 
 
 def test_each_vendors_challenge_is_seen_in_the_browser_and_ordinary_pages_are_not(no_chromium_left):
@@ -84,26 +103,17 @@ def test_the_final_url_after_a_redirect_is_recorded(no_chromium_left):
 def test_a_navigation_by_click_is_read_from_navigation_timing(no_chromium_left, after_goto):
     """No goto returned the document (a link was clicked): its status and URL still come back,
     also where the row's goto had noted a document before the click."""
-    from playwright.async_api import async_playwright
-
-    from anchorframe.backends._chromium import find_chromium
 
     async def visit(start: str) -> MainDocument:
-        async with async_playwright() as playwright:
-            browser = await playwright.chromium.launch(executable_path=str(find_chromium()))
-            try:
-                page = await browser.new_page()
-                doc = MainDocument.watch(page)
-                await page.goto(start)
-                if not after_goto:
-                    doc.reset()
-                await page.evaluate("document.body.innerHTML = `<a href='/status/404'>gone</a>`")
-                await page.click("a")
-                await page.wait_for_url("**/status/404")
-                await doc.confirm(page)
-                return doc
-            finally:
-                await browser.close()
+        async with _watched_page() as (page, doc):
+            await page.goto(start)
+            if not after_goto:
+                doc.reset()
+            await page.evaluate("document.body.innerHTML = `<a href='/status/404'>gone</a>`")
+            await page.click("a")
+            await page.wait_for_url("**/status/404")
+            await doc.confirm(page)
+            return doc
 
     from .pages import TestSite
 
@@ -115,24 +125,14 @@ def test_a_navigation_by_click_is_read_from_navigation_timing(no_chromium_left, 
 async def _after(url: str, then: str) -> MainDocument:
     """goto ``url`` (its load), then ``then`` ("" or a link's href to click, not waited for
     beyond its commit), then confirm the record: what a row's tab would know."""
-    from playwright.async_api import async_playwright
-
-    from anchorframe.backends._chromium import find_chromium
-
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=str(find_chromium()))
-        try:
-            page = await browser.new_page()
-            doc = MainDocument.watch(page)
-            await page.goto(url)
-            if then:
-                await page.evaluate(f"document.body.innerHTML = `<a href='{then}'>on</a>`")
-                await page.click("a")
-                await page.wait_for_url(lambda now: now.endswith(then), wait_until="commit")
-            await doc.confirm(page, timeout=1.0)
-            return doc
-        finally:
-            await browser.close()
+    async with _watched_page() as (page, doc):
+        await page.goto(url)
+        if then:
+            await page.evaluate(f"document.body.innerHTML = `<a href='{then}'>on</a>`")
+            await page.click("a")
+            await page.wait_for_url(lambda now: now.endswith(then), wait_until="commit")
+        await doc.confirm(page, timeout=1.0)
+        return doc
 
 
 @pytest.mark.parametrize("when", ["inline", "dcl"])
@@ -164,31 +164,22 @@ def test_a_url_rewritten_by_a_script_is_still_the_navigations_document(no_chromi
     its response's), a scraper of yours gets one, the built-in extractors none."""
     from types import SimpleNamespace
 
-    from playwright.async_api import async_playwright
-
-    from anchorframe.backends._chromium import find_chromium
     from anchorframe.extract import css, page_summary
 
     from .pages import TestSite
 
     async def visit(url: str, scraper: object | None) -> tuple[MainDocument, str, int]:
-        async with async_playwright() as playwright:
-            browser = await playwright.chromium.launch(executable_path=str(find_chromium()))
-            try:
-                page = await browser.new_page()
-                doc = MainDocument.watch(page)
-                if scraper is None:
-                    await page.goto(url)
-                else:
-                    await scraper(page, SimpleNamespace(url=url))  # type: ignore[operator]
-                await page.wait_for_url(lambda now: now.endswith("?rewritten="))
-                asked = []
-                evaluate = page.evaluate
-                page.evaluate = lambda *a, **k: asked.append(a) or evaluate(*a, **k)  # type: ignore[method-assign]
-                await doc.confirm(page)
-                return doc, page.url, len(asked)
-            finally:
-                await browser.close()
+        async with _watched_page() as (page, doc):
+            if scraper is None:
+                await page.goto(url)
+            else:
+                await scraper(page, SimpleNamespace(url=url))  # type: ignore[operator]
+            await page.wait_for_url(lambda now: now.endswith("?rewritten="))
+            asked = []
+            evaluate = page.evaluate
+            page.evaluate = lambda *a, **k: asked.append(a) or evaluate(*a, **k)  # type: ignore[method-assign]
+            await doc.confirm(page)
+            return doc, page.url, len(asked)
 
     with TestSite() as site:
         url = site.url(f"/page/1?rewrite={when}")

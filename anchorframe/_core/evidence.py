@@ -113,12 +113,11 @@ def evidence_frame(records: Iterable[Mapping[str, Any]] | pd.DataFrame | None = 
         >>> list(evidence_frame().columns) == list(EVIDENCE_COLUMNS)
         True
     """
-    if _SHAPED.take(records):
-        return records  # type: ignore[return-value]
-    if records is None or (isinstance(records, (list, tuple)) and not records):
-        return _SHAPED.empty(lambda: _shape(pd.DataFrame()))
-    frame = records.copy() if isinstance(records, pd.DataFrame) else pd.DataFrame(list(records))
-    return _SHAPED.mark(_shape(frame))
+    return _SHAPED.build(records, _raw, _shape)
+
+
+def _raw(records: Iterable[Mapping[str, Any]] | pd.DataFrame) -> pd.DataFrame:
+    return records.copy() if isinstance(records, pd.DataFrame) else pd.DataFrame(list(records))
 
 
 def _shape(frame: pd.DataFrame) -> pd.DataFrame:

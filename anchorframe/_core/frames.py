@@ -199,9 +199,11 @@ def results_frame(
 
 def errors_frame(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     """One row per failure event, with the fixed columns of ``ERROR_COLUMNS``."""
-    if not records:
-        return _ERRORS.empty(lambda: _shape_errors(pd.DataFrame(columns=list(ERROR_COLUMNS))))
-    return _shape_errors(pd.DataFrame(list(records), columns=list(ERROR_COLUMNS)))
+    return _ERRORS.build(list(records), _raw_errors, _shape_errors)
+
+
+def _raw_errors(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    return pd.DataFrame(list(records), columns=list(ERROR_COLUMNS))
 
 
 def _shape_errors(frame: pd.DataFrame) -> pd.DataFrame:

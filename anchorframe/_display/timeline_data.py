@@ -65,15 +65,13 @@ def attempts_frame(records: Iterable[Mapping[str, Any]] | pd.DataFrame | None = 
         >>> frame[["session", "attempt", "outcome", "duration_s"]].to_dict("records")
         [{'session': 's1', 'attempt': 1, 'outcome': 'ok', 'duration_s': 0.0}]
     """
-    if _SHAPED.take(records):
-        return records  # type: ignore[return-value]
-    if records is None or (isinstance(records, (list, tuple)) and not records):
-        return _SHAPED.empty(lambda: _shape(pd.DataFrame(columns=list(ATTEMPT_COLUMNS))))
+    return _SHAPED.build(records, _raw, _shape)
+
+
+def _raw(records: Iterable[Mapping[str, Any]] | pd.DataFrame) -> pd.DataFrame:
     if isinstance(records, pd.DataFrame):
-        frame = records.reindex(columns=list(ATTEMPT_COLUMNS)).reset_index(drop=True)
-    else:
-        frame = pd.DataFrame(list(records), columns=list(ATTEMPT_COLUMNS))
-    return _SHAPED.mark(_shape(frame))
+        return records.reindex(columns=list(ATTEMPT_COLUMNS)).reset_index(drop=True)
+    return pd.DataFrame(list(records), columns=list(ATTEMPT_COLUMNS))
 
 
 def _shape(frame: pd.DataFrame) -> pd.DataFrame:
