@@ -197,3 +197,24 @@ def test_a_url_rewritten_by_a_script_is_still_the_navigations_document(no_chromi
         assert doc.headers.get("cache-control") == "no-store", (name, doc.headers)
         assert asked == (1 if name == "callable" and when == "1" else 0), (name, asked)
     assert wait_no_chromium() == []
+
+
+def test_a_navigations_headers_are_read_from_its_response_only_when_asked_for():
+    """Most rows never need them: Playwright's client maps every header on each read."""
+
+    class Response:  # what a navigation returns, in short; counts the reads of its headers
+        status, url, reads = 200, "https://a.test/p", 0
+
+        @property
+        def headers(self) -> dict[str, str]:
+            Response.reads += 1
+            return {"Retry-After": "3", "Content-Type": "text/html"}
+
+    doc = MainDocument()
+    doc.note(Response())
+    assert (doc.status, doc.url, Response.reads) == (200, "https://a.test/p", 0)
+    assert doc.headers.get("retry-after") == "3" and "content-type" in doc.headers
+    assert doc.headers == {"retry-after": "3", "content-type": "text/html"}
+    assert Response.reads == 1
+    doc.reset()
+    assert doc.headers == {}

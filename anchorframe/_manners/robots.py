@@ -48,6 +48,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from .._core.tls import shared_ssl_context
+
 __all__ = [
     "MAX_ROBOTS_BYTES",
     "ROBOTS_AGENT",
@@ -210,7 +212,7 @@ class RobotsCache:
 
     async def _fetch(self, origin: str) -> _Rules:
         if self._client is None:
-            self._client = httpx.AsyncClient()
+            self._client = httpx.AsyncClient(verify=shared_ssl_context())
             self._own_client = True
         url = f"{origin}/robots.txt"
         try:

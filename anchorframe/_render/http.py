@@ -23,8 +23,6 @@ Example:
 from __future__ import annotations
 
 import asyncio
-import functools
-import ssl
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -34,6 +32,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 
 from .._core.retry import Failure, classify_failure, first_line
+from .._core.tls import shared_ssl_context
 from ..errors import RowFailed
 from .challenge import detect_challenge
 from .charset import decode_html
@@ -96,15 +95,8 @@ def make_client(
         # No per-phase limits of the client's own (httpx's default is 5 s): each request
         # gets the row's timeout, and fetch_extract bounds the whole row with it.
         timeout=None,
-        verify=_ssl_context(),
+        verify=shared_ssl_context(),
     )
-
-
-@functools.lru_cache(maxsize=1)
-def _ssl_context() -> ssl.SSLContext:
-    # Loading the CA bundle costs ~80 ms of CPU on this machine; a context is immutable once
-    # built and safe to share, so every run's client reuses one (httpx's default verification).
-    return httpx.create_ssl_context()
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ import asyncio
 import contextlib
 import functools
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -95,7 +95,9 @@ class MainDocument:
     """
 
     status: int | None = None
-    headers: dict[str, str] = field(default_factory=dict)
+    #: Lowercase names; a navigation's are read from its response only when asked for (a
+    #: throttle, a sign of trouble): most rows never ask.
+    headers: Mapping[str, str] = field(default_factory=dict)
     url: str = ""
     #: What the row's own evaluate read for the block-page check (built-in extractors, on an
     #: all-empty value), so that the tab need not ask the page again.
@@ -145,7 +147,7 @@ class MainDocument:
             return
         try:
             self.status = int(response.status)
-            self.headers = {str(k).lower(): str(v) for k, v in dict(response.headers).items()}
+            self.headers = _ResponseHeaders(response)
             self.url = str(response.url)
             self._noted = self.documents
         except Exception:  # a response of a closing page: nothing to record
@@ -227,6 +229,38 @@ def _noting(
         return response
 
     return navigate
+
+
+class _ResponseHeaders(Mapping[str, str]):
+    """A response's headers with lowercase names, read from it on first use (Playwright's client
+    maps each header's value on every ``response.headers``: most rows never need them)."""
+
+    __slots__ = ("_read", "_response")
+
+    def __init__(self, response: Any) -> None:
+        self._response: Any = response
+        self._read: dict[str, str] | None = None
+
+    def _headers(self) -> dict[str, str]:
+        if self._read is None:
+            try:
+                self._read = {str(k).lower(): str(v) for k, v in dict(self._response.headers).items()}
+            except Exception:  # a response of a closing page: none known
+                self._read = {}
+            self._response = None
+        return self._read
+
+    def __getitem__(self, name: str) -> str:
+        return self._headers()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._headers())
+
+    def __len__(self) -> int:
+        return len(self._headers())
+
+    def __repr__(self) -> str:
+        return repr(self._headers())
 
 
 def _same_document(a: str, b: str) -> bool:

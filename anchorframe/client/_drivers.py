@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 import httpx
 
+from .._core.tls import shared_ssl_context
 from ..errors import AnchorAPIError
 from ._core import (
     ApiRequest,
@@ -98,6 +99,7 @@ class ClientBase:
             "headers": self._config.headers(),
             "timeout": httpx.Timeout(self._config.timeout),
             "follow_redirects": False,
+            "verify": shared_ssl_context(),
         }
 
     def _check_open(self) -> None:
