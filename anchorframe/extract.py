@@ -27,10 +27,9 @@ from typing import Any
 
 from ._core.table import Row
 from ._render.arrival import Arrivals
-from ._render.blocked import SCAN_CHARS
 from ._render.extractor import Extractor
 from ._render.html import split_selectors
-from ._render.page_signals import NAVIGATION_JS, MainDocument, PageText
+from ._render.page_signals import NAVIGATION_JS, PAGE_TEXT_JS, MainDocument, PageText
 from ._render.quiet import QUIET_INIT_JS, SETTLE_MS, SOON_SETTLE_MS
 from ._render.text import TEXT_JS
 from .errors import RowFailed
@@ -90,7 +89,7 @@ _SUMMARY_JS = (
 # argument is serialized and checked value by value in Python on every call; the answer
 # comes back as one JSON string (_ANSWER_JS).
 _CSS_JS = (
-    "async () => { const [selectors, waitMs, attrs, settleMs, scanChars, soon, soonMs] = __ARGUMENTS__;"
+    "async () => { const [selectors, waitMs, attrs, settleMs, soon, soonMs] = __ARGUMENTS__;"
     + " const text = "
     + TEXT_JS
     + """;
@@ -118,12 +117,9 @@ _CSS_JS = (
     const attr = attrs[name];
     out[name] = attr ? el.getAttribute(attr) : text(el);
   }
-  const page = () => [
-    document.title || "",
-    document.documentElement ? document.documentElement.outerHTML.slice(0, scanChars) : "",
-    document.body ? [...text(document.body)].length : 0,
-  ];
-  const seen = Object.values(out).some((v) => v !== null && v.trim()) ? null : page();
+  const seen = Object.values(out).some((v) => v !== null && v.trim()) ? null : """
+    + PAGE_TEXT_JS
+    + """;
   return """
     + _ANSWER_JS
     + """([out, seen, early, """
@@ -232,7 +228,7 @@ class CSS(Extractor):
             if len(self._scripts) >= 64:
                 self._scripts.clear()
             pairs = [list(p) for p in self._pairs]
-            timing = [SETTLE_MS, SCAN_CHARS, sorted(soon), SOON_SETTLE_MS]
+            timing = [SETTLE_MS, sorted(soon), SOON_SETTLE_MS]
             arguments = [pairs, self.wait * 1000, self._attrs, *timing]
             script = self._scripts[soon] = _CSS_JS.replace("__ARGUMENTS__", json.dumps(arguments), 1)
         return script

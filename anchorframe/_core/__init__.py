@@ -5,8 +5,9 @@ result frames from the run's records; :mod:`.shaped`: a frame built once is not 
 again), :mod:`.plan` (right-sizing), :mod:`.options` (the typed, checked options;
 ``RenderMode``, ``Route``), :mod:`.events` (what the engine tells its observers),
 :mod:`.retry` and :mod:`.backoff` (retry decisions), :mod:`.secrets` (redaction),
+:mod:`.tls` (the process's one TLS context: its first use reads the CA bundle, the only I/O here),
 :mod:`.native` (a polars or pyarrow input read as pandas, and results given back in its
-kind, through narwhals when installed). No I/O, no threads, no event loop.
+kind, through narwhals when installed). No other I/O, no threads, no event loop.
 
 May import: :mod:`anchorframe.errors` only. Every other part may import it.
 """

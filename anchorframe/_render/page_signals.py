@@ -43,23 +43,30 @@ from .._manners.sites import parse_retry_after
 from .blocked import SCAN_CHARS, Blocked, detect_blocked
 from .text import TEXT_JS
 
-__all__ = ["NAVIGATION_JS", "MainDocument", "PageText", "Throttle", "blocked_of", "read_page", "throttle_of"]
+__all__ = [
+    "NAVIGATION_JS",
+    "PAGE_TEXT_JS",
+    "MainDocument",
+    "PageText",
+    "Throttle",
+    "blocked_of",
+    "read_page",
+    "throttle_of",
+]
 
 THROTTLE_STATUSES = frozenset({429, 503})
 #: The page's methods that navigate its main frame and return the main document's response.
 NAVIGATIONS = ("goto", "reload", "go_back", "go_forward")
-# The text length by the shared rule: no innerText, which lays the whole page out first.
-_READ_SCRIPT = (
-    "() => { const text = "
-    + TEXT_JS
-    + f""";
-  return [
+#: A JavaScript expression, with ``text`` (:data:`TEXT_JS`'s function) in scope: what the
+#: block-page check reads, ``[title, start of the HTML, text length]``; the length by the shared
+#: rule, not innerText, which lays the whole page out first. The built-in extractors read it in
+#: their own evaluate when their value is empty; :func:`read_page` in a round trip of its own.
+PAGE_TEXT_JS = f"""[
     document.title || "",
     document.documentElement ? document.documentElement.outerHTML.slice(0, {SCAN_CHARS}) : "",
     document.body ? [...text(document.body)].length : 0,
-  ];
-}}"""
-)
+  ]"""
+_READ_SCRIPT = "() => { const text = " + TEXT_JS + "; return " + PAGE_TEXT_JS + "; }"
 #: A JavaScript expression: the current document as Navigation Timing has it, ``[location.href,
 #: the URL it was loaded from, its response status]`` (responseStatus: Chromium 109+; 0 unknown).
 #: The built-in extractors read it in their own evaluate and hand it to :meth:`MainDocument.saw`.
