@@ -50,3 +50,39 @@ def test_every_benchmark_section_runs_and_scrapes_correctly(tmp_path, capsys):
     assert "## 1-2. Throughput" in markdown and "## 3. Engine overhead" in markdown
     assert '## 7. render="browser"' in markdown and "## 8. Orchestrator CPU" in markdown
     assert markdown in capsys.readouterr().out
+
+
+def test_the_orchestrator_report_says_whether_rounds_tell_a_ratio_from_parity():
+    """Per-round ratios get a 95 % interval of their median: a steady gap is told apart, noise is not."""
+    from benchmarks.orchestrator import _summarise, orchestrator_report
+
+    def run(python: float, pages_per_s: float) -> dict[str, float]:
+        return {
+            "python_ms": python,
+            "driver_ms": 20.0,
+            "orchestrator_ms": python + 20.0,
+            "chromium_ms": 160.0,
+            "pages_per_s": pages_per_s,
+            "own_ms": None,
+            "correct": 200,
+            "pages": 200,
+        }
+
+    noise = [0.94, 1.05, 0.98, 1.03, 0.97, 1.06, 1.01]  # pages/s, anchorframe over tuned, round by round
+    rows = {
+        kind: {
+            "anchorframe": [run(5.0 + i / 100, 10.0 * n) for i, n in enumerate(noise)],
+            "tuned script": [run(4.0, 10.0) for _ in noise],
+        }
+        for kind in ("static", "js")
+    }
+    summary = _summarise(rows)
+    low, high = summary["static"]["interval"]["python_ms"]
+    assert 1.25 <= low <= high <= 1.27  # 5.00-5.06 over 4.0 in every round
+    low, high = summary["static"]["interval"]["pages_per_s"]
+    assert low < 1.0 < high
+    lines = "\n".join(
+        orchestrator_report({"tabs": 4, "rounds": len(noise), "runs": rows, "summary": summary})
+    )
+    assert "Python x1.26 (rounds 1.25-1.26; 95 % interval 1.25-1.26, above 1) (goal: <= 1.3)" in lines
+    assert "pages/s x1.01 (rounds 0.94-1.06; 95 % interval 0.97-1.05, not told apart from 1)" in lines

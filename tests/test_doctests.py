@@ -39,6 +39,7 @@ import pytest
         "anchorframe.cli",
         "anchorframe._store.tables",
         "anchorframe._store.checkpoint_partitions",  # in a temporary directory
+        "benchmarks.orchestrator",
     ],
 )
 def test_docstring_examples(name):
