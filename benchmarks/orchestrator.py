@@ -139,8 +139,14 @@ def _anchorframe(cdp: list[str], kind: str) -> Run:
     return run
 
 
-async def tuned_pages(context: Any, urls: list[str], kind: str) -> list[Any]:
-    """The tuned script on ``context``: :data:`TABS` pages, each ``goto`` + one waiting ``evaluate``."""
+async def tuned_pages(
+    context: Any, urls: list[str], kind: str, *, script: str | None = None, init_script: str | None = None
+) -> list[Any]:
+    """The tuned script on ``context``: :data:`TABS` pages, each ``goto`` + one waiting ``evaluate``.
+
+    ``script`` (evaluated with no argument) replaces :data:`TUNED_JS` and ``init_script`` is added
+    to each page: other page-side work under the same loop (:mod:`benchmarks.page_side`).
+    """
     fields = [[name, *selector.split("@", 1)] for name, selector in _fields(kind).items()]
     argument = [[field if len(field) == 3 else [*field, ""] for field in fields], REQUIRED[kind]]
     results: list[Any] = [None] * len(urls)
@@ -149,10 +155,15 @@ async def tuned_pages(context: Any, urls: list[str], kind: str) -> list[Any]:
     async def worker() -> None:
         page = await context.new_page()
         try:
+            if init_script is not None:
+                await page.add_init_script(init_script)
             while queue:
                 index, url = queue.pop(0)
                 await page.goto(url, wait_until="domcontentloaded")
-                results[index] = await page.evaluate(TUNED_JS, argument)
+                if script is None:
+                    results[index] = await page.evaluate(TUNED_JS, argument)
+                else:
+                    results[index] = await page.evaluate(script)
         finally:
             await page.close()
 
@@ -160,10 +171,12 @@ async def tuned_pages(context: Any, urls: list[str], kind: str) -> list[Any]:
     return results
 
 
-def _tuned(playwright: Any, cdp: list[str], kind: str) -> Run:
+def _tuned(playwright: Any, cdp: list[str], kind: str, **page_side: str | None) -> Run:
+    """The tuned script as a contender (``page_side``: :func:`tuned_pages`' ``script``, ``init_script``)."""
+
     async def run(urls: list[str]) -> tuple[list[Any], float | None]:
         browser = await playwright.chromium.connect_over_cdp(cdp[0])
-        results = await tuned_pages(browser.contexts[0], urls, kind)
+        results = await tuned_pages(browser.contexts[0], urls, kind, **page_side)
         await browser.close()  # over CDP: disconnects
         return results, None
 

@@ -5,19 +5,20 @@ on CPython's docs. The tuned script knows its site: it waits in the page only fo
 every page has. anchorframe does not: on a page that lacks a field it waits until the page
 is quiet, and its init script (the quiet watch, :mod:`anchorframe._render.quiet`) counts
 requests and timers so that this wait is short. This experiment swaps the page-side work
-while keeping the tuned script's loop (one page per tab, ``goto`` + one ``evaluate``):
+while keeping the tuned script's loop (:func:`benchmarks.orchestrator.tuned_pages`):
 
 * *tuned*: the tuned script as in the orchestrator benchmark;
 * *tuned + watch*: the same, with anchorframe's quiet watch added to each page;
 * *tuned + anchorframe's scripts*: the quiet watch and anchorframe's own extractor script
   (``af.extract.css(fields)``: waits for every field, an absent one until the page is quiet);
 * *anchorframe*: ``af.ascrape(urls, extract=fields, render="browser")``;
-* with ``--no-absent``, the fields leave out "next" (which ~5 % of pages lack).
+* with ``--no-absent``, the fields leave out "next", which ~5 % of pages lack (the
+  orchestrator benchmark's ``js, every field there`` kind).
 
-Same Chromium, 1 session x 4 tabs, the order rotated round by round. It prints each run's
-pages per second and Chromium CPU per page, then each contender's median ratio to the tuned
-script within a round, with the spread. Not in CI; the figures are in ``benchmarks/README.md``
-section 8.
+Same Chromium, 1 session x 4 tabs, ``/js/`` pages, the order rotated round by round. It
+prints each run's pages per second and Chromium CPU per page, then each contender's median
+ratio to the tuned script within a round, with the spread. Not in CI; the figures are in
+``benchmarks/README.md`` section 8.
 
 ``flock /tmp/af-browser.lock python -m benchmarks.page_side [--pages 200 --rounds 6 --no-absent]``
 """
@@ -25,63 +26,27 @@ section 8.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import statistics
-import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anchorframe as af
 from anchorframe._render.quiet import QUIET_INIT_JS
 
-from .browsers import SharedBackend, launch_browsers
-from .docs_corpus import JS_FIELDS, DocsServer, docs_pages, docs_root
-from .orchestrator import _CPU, REQUIRED, TABS, TUNED_JS
-
-Run = Callable[[list[str]], Awaitable[None]]
+from .browsers import launch_browsers
+from .docs_corpus import DocsServer, docs_pages, docs_root
+from .orchestrator import _CPU, Run, _anchorframe, _fields, _measure, _tuned
 
 
-def _loop(playwright: Any, cdp: str, script: str, argument: Any, *, watch: bool) -> Run:
-    """The tuned script's loop: a page per tab, ``goto`` + one ``evaluate`` of ``script``."""
-
-    async def run(urls: list[str]) -> None:
-        browser = await playwright.chromium.connect_over_cdp(cdp)
-        queue = list(urls)
-
-        async def worker() -> None:
-            page = await browser.contexts[0].new_page()
-            if watch:
-                await page.add_init_script(QUIET_INIT_JS)
-            try:
-                while queue:
-                    await page.goto(queue.pop(0), wait_until="domcontentloaded")
-                    await page.evaluate(script, argument)
-            finally:
-                await page.close()
-
-        await asyncio.gather(*(worker() for _ in range(TABS)))
-        await browser.close()  # over CDP: disconnects
-
-    return run
-
-
-def contenders(playwright: Any, cdp: str, fields: dict[str, str]) -> dict[str, Run]:
-    """The four ways to read ``fields`` from each page (see the module docstring)."""
-    tuned_fields = [[name, *selector.split("@", 1)] for name, selector in fields.items()]
-    argument = [[f if len(f) == 3 else [*f, ""] for f in tuned_fields], REQUIRED["js"]]
-    own_script = af.extract.css(fields)._script(frozenset())  # what its evaluate runs, nothing learnt
-
-    async def anchorframe(urls: list[str]) -> None:
-        await af.ascrape(
-            urls, extract=fields, render="browser", backend=SharedBackend([cdp]), sessions=1, tabs=TABS,
-            progress=False,
-        )  # fmt: skip
-
+def contenders(playwright: Any, cdp: str, kind: str) -> dict[str, Run]:
+    """The four ways to read ``kind``'s fields from each page (see the module docstring)."""
+    own_script = af.extract.css(_fields(kind))._script(frozenset())  # its evaluate's, nothing learnt
     return {
-        "tuned": _loop(playwright, cdp, TUNED_JS, argument, watch=False),
-        "tuned + watch": _loop(playwright, cdp, TUNED_JS, argument, watch=True),
-        "tuned + anchorframe's scripts": _loop(playwright, cdp, own_script, None, watch=True),
-        "anchorframe": anchorframe,
+        "tuned": _tuned(playwright, [cdp], kind),
+        "tuned + watch": _tuned(playwright, [cdp], kind, init_script=QUIET_INIT_JS),
+        "tuned + anchorframe's scripts": _tuned(
+            playwright, [cdp], kind, script=own_script, init_script=QUIET_INIT_JS
+        ),
+        "anchorframe": _anchorframe([cdp], kind),
     }
 
 
@@ -90,35 +55,33 @@ async def page_side(site: DocsServer, pages: int, rounds: int, *, absent: bool) 
     from playwright.async_api import async_playwright
 
     paths = docs_pages(pages)
-    fields = {k: v for k, v in JS_FIELDS.items() if absent or k != "next"}
+    kind = "js" if absent else "js, every field there"
     browsers = await launch_browsers(1)
     cpu = _CPU(browsers[0].pid, site.pid)
-    runs: dict[str, list[dict[str, float]]] = {}
+    runs: dict[str, list[dict[str, Any]]] = {}
     try:
         async with async_playwright() as playwright:
-            every = contenders(playwright, browsers[0].cdp_url, fields)
+            every = contenders(playwright, browsers[0].cdp_url, kind)
             for run in every.values():  # drivers, imports, the browser's caches of stylesheets and scripts
                 await run([site.url(f"/js{p}?warm") for p in paths[:8]])
             names = list(every)
             for number in range(rounds):
                 shift = number % len(names)
                 for index, name in enumerate(names[shift:] + names[:shift]):
-                    urls = [site.url(f"/js{p}?s={number}.{index}") for p in paths]
-                    before, started = cpu.sample(), time.perf_counter()
-                    await every[name](urls)
-                    seconds, after = time.perf_counter() - started, cpu.sample()
-                    chromium = (after["chromium"] - before["chromium"]) * 1000 / len(urls)
-                    row = {"pages_per_s": len(urls) / seconds, "chromium_ms": chromium}
+                    row = await _measure(
+                        cpu, every[name], [site.url(f"/js{p}?s={number}.{index}") for p in paths]
+                    )
+                    row.pop("values")
                     runs.setdefault(name, []).append(row)
                     print(f"round {number + 1} {name}: {row['pages_per_s']:.2f} pages/s, "
                           f"Chromium {row['chromium_ms']:.1f} ms/page", flush=True)  # fmt: skip
     finally:
         for browser in browsers:
             await browser.end()
-    return {"fields": list(fields), "runs": runs, "ratios": _ratios(runs)}
+    return {"fields": list(_fields(kind)), "runs": runs, "ratios": _ratios(runs)}
 
 
-def _ratios(runs: dict[str, list[dict[str, float]]]) -> dict[str, dict[str, Any]]:
+def _ratios(runs: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, Any]]:
     """Each contender's pages/s over the tuned script's, round by round: median and spread."""
     tuned = runs["tuned"]
     out: dict[str, dict[str, Any]] = {}
